@@ -1,0 +1,95 @@
+# amped — one entry point: make, make test, make demo, make bench.
+# Outputs go to build/ only.  V=1 shows full commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+.PHONY: all deps test demo bench clean vmlinux
+
+B        := build
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := x86
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser -Iinclude -I$(B)
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
+
+# Shared userspace modules (each file is a module with its own header).
+COMMON_SRC := user/http.c user/ae.c
+AMPED_SRC  := $(wildcard user/amped/*.c) $(COMMON_SRC)
+AMPED_HDR  := $(wildcard user/*.h user/amped/*.h include/*.h)
+
+BPF_SRC    := $(wildcard bpf/*.bpf.c)
+BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
+
+BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
+        $(B)/tests/test_http $(B)/tests/bpf_smoke
+
+all: deps $(BINS)
+
+# Every entry point first makes sure the tool chain is there.
+deps:
+	$(Q)scripts/deps.sh
+
+$(B)/amped: $(AMPED_SRC) $(AMPED_HDR) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPED_SRC) -lpthread
+
+$(B)/asan/amped: $(AMPED_SRC) $(AMPED_HDR) | $(B)/asan
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(AMPED_SRC) -lpthread
+
+$(B)/slowfs: $(wildcard user/slowfs/*.c user/slowfs/*.h) | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $(filter %.c,$^) $(FUSE_LIBS) -lm
+
+$(B)/tests/test_http: tests/unit/test_http.c user/http.c user/http.h tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^)
+
+# BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) | $(B)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-Ivmlinux -Iinclude -I/usr/include/x86_64-linux-gnu -c $< -o $@
+	$(Q)llvm-strip -g $@ 2>/dev/null || true
+
+$(B)/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(B)/tests/bpf_smoke: tests/unit/bpf_smoke.c $(B)/smoke.skel.h tests/unit/tap.h | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< -lbpf -lelf -lz
+
+$(B) $(B)/asan $(B)/bpf $(B)/tests:
+	$(Q)mkdir -p $@
+
+# Regenerate the checked-in vmlinux.h from this machine's kernel BTF.
+vmlinux:
+	scripts/gen-vmlinux.sh
+
+test: all
+	$(Q)scripts/run-tests.sh
+
+demo: all
+	$(Q)scripts/demo.sh
+
+bench: all
+	$(Q)scripts/bench.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec build/tests/bpf_smoke

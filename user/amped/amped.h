@@ -1,0 +1,156 @@
+/* amped internals shared by the dispatcher's modules.
+ *
+ * Modules: main.c (options, start-up, shutdown), conn.c (per-connection
+ * state machine and HTTP responses), fcache.c (path, open-file and header
+ * caches), helper.c (helper processes and the job protocol), alog.c
+ * (buffered Common Log Format access log).  Everything here runs on the
+ * dispatcher thread except helper_main(), which runs in a helper process. */
+#ifndef AMPED_AMPED_H
+#define AMPED_AMPED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include "ae.h"
+#include "amped_usdt.h"
+
+enum model { MODEL_AMPED, MODEL_SPED };
+enum residency { RES_MINCORE, RES_CACHESTAT, RES_NONE };
+
+struct config {
+	const char *root;
+	const char *addr;
+	int port;
+	enum model model;
+	int helpers;
+	const char *access_log;
+	enum residency residency;
+	bool path_cache, map_cache, header_cache;
+	int max_conns;
+	int max_header_bytes;
+	int max_line_bytes;
+	int header_timeout_ms;
+	int keepalive_timeout_ms;
+	int send_timeout_ms;
+	int shutdown_timeout_ms;
+	int cache_entries;
+	int cache_valid_ms;
+	uint64_t max_body_bytes;	/* a GET body larger than this -> 413 */
+	int verbose;
+};
+
+extern struct config cfg;
+extern struct ae_loop *loop;
+extern int root_fd;
+extern uint64_t now_ms;			/* CLOCK_MONOTONIC, updated per loop turn */
+extern volatile struct amped_current amped_current;
+
+uint64_t mono_ns(void);
+
+/* ---- fcache: one entry per translated path ---- */
+enum fe_kind { FE_PENDING, FE_FILE, FE_REDIRECT, FE_ERROR };
+
+struct conn;
+
+struct fentry {
+	char *key;			/* "/" + decoded path (+ "/" if the target had one) */
+	size_t key_len;
+	uint32_t hash;
+	struct fentry *hnext;
+	struct fentry *lru_prev, *lru_next;
+	bool in_hash;
+	int refs;			/* connections using it + 1 while in the cache */
+	enum fe_kind kind;
+	int err;			/* FE_ERROR: errno of the translation */
+	int fd;				/* -1 if not open */
+	void *map;			/* whole-file PROT_READ mapping for mincore; never touched */
+	uint64_t size;
+	struct timespec mtime;
+	ino_t ino;
+	uint64_t validated_ms;
+	char *body;			/* copy of a small file, once its pages were resident */
+	char etag[64];
+	size_t etag_len;
+	char lastmod[32];
+	const char *ctype;
+	char *hdr;			/* cached header fields for a 200 (header cache) */
+	size_t hdr_len;
+	struct conn *waiters;		/* connections waiting for FE_PENDING to finish */
+};
+
+#define SMALL_BODY_MAX (16 * 1024)
+
+void fc_init(void);
+/* Find a usable entry for key.  Returns it with a reference taken, or NULL
+ * if translation is needed (then call fc_begin to create a pending one). */
+struct fentry *fc_lookup(const char *key, size_t key_len);
+struct fentry *fc_begin(const char *key, size_t key_len);	/* ref taken; NULL on ENOMEM */
+/* A translation finished: fill e from an open result (fd owned by e now). */
+void fc_complete(struct fentry *e, int err, int kind, int fd, const struct stat *st);
+void fc_put(struct fentry *e);		/* drop a reference; accepts NULL */
+/* Header fields of a 200 for e (Content-Type .. Accept-Ranges), cached or
+ * built into buf.  Returns length. */
+size_t fc_header_fields(struct fentry *e, char *buf, size_t size, const char **out);
+void fc_flush_all(void);
+
+/* ---- helper: blocking work, in helper processes (AMPED) or inline (SPED) ---- */
+struct job {
+	int op;				/* AMPED_OP_OPEN / AMPED_OP_READ */
+	uint64_t req_id;
+	struct fentry *fe;		/* OPEN: the pending entry; READ: the file */
+	struct conn *conn;		/* READ: the connection to resume */
+	uint64_t off, len;
+	int tries;
+	int helper;			/* index while in service, -1 queued */
+	uint32_t seq;
+	uint64_t start_ns;
+	struct job *next;
+	/* results */
+	int err;
+	int kind;
+	int fd;
+	struct stat st;
+};
+
+/* Result kinds of an OPEN job */
+#define OPEN_FILE      1
+#define OPEN_REDIRECT  2	/* a directory named without a trailing slash */
+#define OPEN_NOINDEX   3	/* a directory without index.html */
+
+int helpers_start(void);		/* 0 ok, -1 error */
+void helpers_stop(int timeout_ms);
+/* Queue a job; its completion calls job_done() from the event loop (AMPED)
+ * or before returning (SPED). */
+void job_submit(struct job *j);
+void job_done(struct job *j);		/* in conn.c */
+/* The blocking work itself; used by helpers and by SPED inline. */
+void job_run_open(const char *path, int *err, int *kind, int *fd, struct stat *st);
+int job_run_read(int fd, uint64_t off, uint64_t len);	/* 0 or errno */
+void helpers_child_exited(void);	/* SIGCHLD: reap */
+int helpers_busy(void);
+
+/* ---- conn ---- */
+int conn_listen_start(int lfd);
+void conn_stop_accepting(void);
+int conn_count(void);
+void conn_sweep(void);			/* timeouts; call a few times a second */
+void conn_drain_idle(void);		/* shutdown: close idle connections */
+void conn_close_all(void);
+
+/* ---- alog ---- */
+int alog_open(const char *path);	/* 0 ok, -1 error */
+void alog_write(const char *host, const char *method, size_t mlen,
+		const char *target, size_t tlen, int minor, int status,
+		uint64_t bytes);
+void alog_tick(void);			/* flush if the buffer is a second old */
+void alog_close(void);			/* flush and close */
+
+/* ---- time strings, refreshed once per second ---- */
+extern char date_fields[64];		/* "Server: amped\r\nDate: ...\r\n" */
+extern size_t date_fields_len;
+extern char clf_date[40];		/* "10/Oct/2000:13:55:36 +0000" */
+void clock_refresh(void);
+
+#endif

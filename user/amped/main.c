@@ -1,0 +1,392 @@
+/* amped — a Flash-style static-file HTTP/1.1 server.
+ * main: options, start-up, the event loop's outer turn, graceful stop. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "amped.h"
+#include "http.h"
+
+struct config cfg = {
+	.addr = "127.0.0.1",
+	.port = 8080,
+	.model = MODEL_AMPED,
+	.helpers = 8,
+	.residency = RES_MINCORE,
+	.path_cache = true,
+	.map_cache = true,
+	.header_cache = true,
+	.max_conns = 10000,
+	.max_header_bytes = 8192,
+	.max_line_bytes = 4096,
+	.header_timeout_ms = 10000,
+	.keepalive_timeout_ms = 5000,
+	.send_timeout_ms = 30000,
+	.shutdown_timeout_ms = 5000,
+	.cache_entries = 1024,
+	.cache_valid_ms = 1000,
+	.max_body_bytes = 64 * 1024,
+};
+
+struct ae_loop *loop;
+int root_fd = -1;
+uint64_t now_ms;
+/* Read by tracers (include/amped_usdt.h); `used` keeps it in the binary. */
+__attribute__((used)) volatile struct amped_current amped_current;
+char date_fields[64];
+size_t date_fields_len;
+char clf_date[40];
+
+static volatile sig_atomic_t exiting;
+
+static void signal_cb(struct ae_loop *l, int fd, void *data, int mask)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			helpers_child_exited();
+		else
+			exiting = 1;
+	}
+}
+
+uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void clock_refresh(void)
+{
+	static time_t last;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	if (ts.tv_sec == last)
+		return;
+	last = ts.tv_sec;
+	char d[32];
+	hp_format_http_date(last, d);
+	date_fields_len = (size_t)snprintf(date_fields, sizeof(date_fields),
+					   "Server: amped\r\nDate: %s\r\n", d);
+	struct tm tm;
+	gmtime_r(&last, &tm);
+	strftime(clf_date, sizeof(clf_date), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: amped --root DIR [options]\n"
+"Serve static files over HTTP/1.1 with Flash's AMPED architecture: one\n"
+"event-driven dispatcher, helper processes for work that may block.\n"
+"\n"
+"  --root DIR                document root (required)\n"
+"  --addr ADDR               listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
+"  --port N                  port; 0 picks a free one (default 8080)\n"
+"  --model amped|sped        amped: helpers do open/stat and disk reads;\n"
+"                            sped: the same work runs inline and blocks (default amped)\n"
+"  --helpers N               helper processes for amped (default 8)\n"
+"  --access-log FILE         Common Log Format log, flushed every second (default off)\n"
+"  --residency M             mincore|cachestat|none: how the dispatcher tells whether\n"
+"                            a file's pages are in memory (default mincore)\n"
+"  --no-path-cache           translate every request's path again\n"
+"  --no-map-cache            keep no open files or small-file copies between requests\n"
+"  --no-header-cache         build every response header afresh\n"
+"  --cache-entries N         path/open-file cache size (default 1024)\n"
+"  --cache-valid-ms N        re-check a cached path after this long (default 1000)\n"
+"  --max-conns N             open connections; more wait in the backlog (default 10000)\n"
+"  --max-header-bytes N      request head limit, else 431 (default 8192)\n"
+"  --max-line-bytes N        request-target limit, else 414 (default 4096)\n"
+"  --max-body-bytes N        a GET/HEAD body larger than this gets 413 (default 65536)\n"
+"  --header-timeout-ms N     time to send a request head, else 408 (default 10000)\n"
+"  --keepalive-timeout-ms N  idle keep-alive connections closed after (default 5000)\n"
+"  --send-timeout-ms N       client must accept data within (default 30000)\n"
+"  --shutdown-timeout-ms N   on SIGTERM, in-flight responses get this long (default 5000)\n"
+"  -v, --verbose             log helper restarts and errors to stderr\n"
+"  -h, --help                this text\n"
+"\n"
+"Prints \"amped: listening on URL (model M, N helpers)\" once ready.\n"
+"Exit status: 0 stopped by SIGTERM/SIGINT, 1 runtime error, 2 usage error.\n"
+"\n"
+"examples:\n"
+"  amped --root /srv/www --port 8080\n"
+"  amped --root site --port 0 --model sped --access-log access.log\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+enum {
+	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
+	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
+	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO
+};
+
+static int parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, 0, O_ROOT },
+		{ "addr", required_argument, 0, O_ADDR },
+		{ "port", required_argument, 0, O_PORT },
+		{ "model", required_argument, 0, O_MODEL },
+		{ "helpers", required_argument, 0, O_HELPERS },
+		{ "access-log", required_argument, 0, O_LOG },
+		{ "residency", required_argument, 0, O_RES },
+		{ "no-path-cache", no_argument, 0, O_NOPATH },
+		{ "no-map-cache", no_argument, 0, O_NOMAP },
+		{ "no-header-cache", no_argument, 0, O_NOHDR },
+		{ "cache-entries", required_argument, 0, O_CENTRIES },
+		{ "cache-valid-ms", required_argument, 0, O_CVALID },
+		{ "max-conns", required_argument, 0, O_MAXCONN },
+		{ "max-header-bytes", required_argument, 0, O_MAXHDR },
+		{ "max-line-bytes", required_argument, 0, O_MAXLINE },
+		{ "max-body-bytes", required_argument, 0, O_MAXBODY },
+		{ "header-timeout-ms", required_argument, 0, O_HDRTO },
+		{ "keepalive-timeout-ms", required_argument, 0, O_KATO },
+		{ "send-timeout-ms", required_argument, 0, O_SENDTO },
+		{ "shutdown-timeout-ms", required_argument, 0, O_SHUTTO },
+		{ "verbose", no_argument, 0, 'v' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	int c, bad = 0, v;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_ROOT: cfg.root = optarg; break;
+		case O_ADDR: cfg.addr = optarg; break;
+		case O_PORT: bad |= parse_int(optarg, 0, 65535, &cfg.port); break;
+		case O_MODEL:
+			if (!strcmp(optarg, "amped"))
+				cfg.model = MODEL_AMPED;
+			else if (!strcmp(optarg, "sped"))
+				cfg.model = MODEL_SPED;
+			else
+				bad = 1;
+			break;
+		case O_HELPERS: bad |= parse_int(optarg, 1, 256, &cfg.helpers); break;
+		case O_LOG: cfg.access_log = optarg; break;
+		case O_RES:
+			if (!strcmp(optarg, "mincore"))
+				cfg.residency = RES_MINCORE;
+			else if (!strcmp(optarg, "cachestat"))
+				cfg.residency = RES_CACHESTAT;
+			else if (!strcmp(optarg, "none"))
+				cfg.residency = RES_NONE;
+			else
+				bad = 1;
+			break;
+		case O_NOPATH: cfg.path_cache = false; break;
+		case O_NOMAP: cfg.map_cache = false; break;
+		case O_NOHDR: cfg.header_cache = false; break;
+		case O_CENTRIES: bad |= parse_int(optarg, 1, 100000, &cfg.cache_entries); break;
+		case O_CVALID: bad |= parse_int(optarg, 0, 86400000, &cfg.cache_valid_ms); break;
+		case O_MAXCONN: bad |= parse_int(optarg, 1, 1000000, &cfg.max_conns); break;
+		case O_MAXHDR: bad |= parse_int(optarg, 256, 1 << 20, &cfg.max_header_bytes); break;
+		case O_MAXLINE: bad |= parse_int(optarg, 64, 1 << 20, &cfg.max_line_bytes); break;
+		case O_MAXBODY: bad |= parse_int(optarg, 0, 1 << 30, &v); cfg.max_body_bytes = (uint64_t)v; break;
+		case O_HDRTO: bad |= parse_int(optarg, 1, 86400000, &cfg.header_timeout_ms); break;
+		case O_KATO: bad |= parse_int(optarg, 1, 86400000, &cfg.keepalive_timeout_ms); break;
+		case O_SENDTO: bad |= parse_int(optarg, 1, 86400000, &cfg.send_timeout_ms); break;
+		case O_SHUTTO: bad |= parse_int(optarg, 0, 86400000, &cfg.shutdown_timeout_ms); break;
+		case 'v': cfg.verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		default: bad = 1; break;
+		}
+		if (bad) {
+			if (c != '?')
+				fprintf(stderr, "amped: bad value for --%s: %s\n",
+					opts[c >= O_ROOT ? c - O_ROOT : 0].name, optarg ? optarg : "");
+			break;
+		}
+	}
+	if (!bad && optind < argc) {
+		fprintf(stderr, "amped: unexpected argument: %s\n", argv[optind]);
+		bad = 1;
+	}
+	if (!bad && !cfg.root) {
+		fprintf(stderr, "amped: --root DIR is required\n");
+		bad = 1;
+	}
+	if (bad) {
+		fprintf(stderr, "Try 'amped --help'.\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int make_listener(char *url, size_t url_size)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int fd = -1, one = 1, family;
+
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cfg.addr, &s4->sin_addr) == 1) {
+		family = AF_INET;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)cfg.port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, cfg.addr, &s6->sin6_addr) == 1) {
+		family = AF_INET6;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)cfg.port);
+		sl = sizeof(*s6);
+	} else {
+		fprintf(stderr, "amped: --addr %s: not an IPv4 or IPv6 address\n", cfg.addr);
+		return -1;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+	    listen(fd, 4096) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		fprintf(stderr, "amped: listen on %s port %d: %s\n", cfg.addr, cfg.port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (family == AF_INET)
+		snprintf(url, url_size, "http://%s:%d/", cfg.addr, ntohs(s4->sin_port));
+	else
+		snprintf(url, url_size, "http://[%s]:%d/", cfg.addr, ntohs(s6->sin6_port));
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl;
+	char url[128];
+	sigset_t mask;
+	int err = 1, lfd = -1, sfd = -1;
+
+	if (parse_args(argc, argv) < 0)
+		return 2;
+
+	/* Use every fd we are allowed; keep room for the caches and helpers. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		long room = (long)rl.rlim_cur - cfg.cache_entries - 2 * cfg.helpers - 64;
+		if (room < 16) {
+			fprintf(stderr, "amped: RLIMIT_NOFILE %ld too low\n", (long)rl.rlim_cur);
+			return 1;
+		}
+		if (cfg.max_conns > room) {
+			fprintf(stderr, "amped: --max-conns %d lowered to %ld (RLIMIT_NOFILE %ld)\n",
+				cfg.max_conns, room, (long)rl.rlim_cur);
+			cfg.max_conns = (int)room;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NAME, "amped-disp");
+
+	root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "amped: --root %s: %s\n", cfg.root, strerror(errno));
+		goto cleanup;
+	}
+	if (cfg.access_log && alog_open(cfg.access_log) < 0) {
+		fprintf(stderr, "amped: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+		goto cleanup;
+	}
+	lfd = make_listener(url, sizeof(url));
+	if (lfd < 0)
+		goto cleanup;
+	loop = ae_create((int)(rl.rlim_cur > 0 ? rl.rlim_cur : 1024));
+	if (!loop) {
+		perror("amped: event loop");
+		goto cleanup;
+	}
+	clock_refresh();
+	fc_init();
+	/* Signals arrive as events; helpers unblock them after fork. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		perror("amped: signalfd");
+		goto cleanup;
+	}
+	if (ae_set(loop, sfd, AE_READABLE, signal_cb, NULL) < 0) {
+		perror("amped: watching signals");
+		goto cleanup;
+	}
+	if (helpers_start() < 0)
+		goto cleanup;
+	if (conn_listen_start(lfd) < 0) {
+		perror("amped: watching the listener");
+		goto cleanup;
+	}
+	printf("amped: listening on %s (model %s, %d helpers)\n", url,
+	       cfg.model == MODEL_AMPED ? "amped" : "sped",
+	       cfg.model == MODEL_AMPED ? cfg.helpers : 0);
+	fflush(stdout);
+
+	uint64_t stop_deadline = 0, next_tick = 0;
+	for (;;) {
+		clock_refresh();
+		if (exiting && !stop_deadline) {
+			conn_stop_accepting();
+			lfd = -1;
+			conn_drain_idle();
+			stop_deadline = now_ms + (uint64_t)cfg.shutdown_timeout_ms;
+		}
+		if (stop_deadline && (conn_count() == 0 || now_ms >= stop_deadline))
+			break;
+		if (now_ms >= next_tick) {
+			conn_sweep();
+			alog_tick();
+			next_tick = now_ms + 100;
+		}
+		/* wake at least every 100 ms for timeouts and the log */
+		if (ae_poll(loop, 100) < 0 && errno != EINTR) {
+			perror("amped: epoll_wait");
+			goto cleanup;
+		}
+	}
+	err = 0;
+cleanup:
+	conn_close_all();
+	helpers_stop(2000);
+	fc_flush_all();
+	alog_close();
+	if (lfd >= 0)
+		close(lfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (root_fd >= 0)
+		close(root_fd);
+	ae_destroy(loop);
+	return err;
+}
