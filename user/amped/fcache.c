@@ -195,7 +195,11 @@ void fc_complete(struct fentry *e, int err, int kind, int fd, const struct stat 
 				       (uint64_t)e->ino, e->size,
 				       (uint64_t)st->st_mtim.tv_sec * UINT64_C(1000000000) + (uint64_t)st->st_mtim.tv_nsec);
 	hp_format_http_date(st->st_mtim.tv_sec, e->lastmod);
-	e->ctype = hp_mime_type(e->key, e->key_len);
+	/* a key ending in '/' was served by its index.html */
+	if (e->key[e->key_len - 1] == '/')
+		e->ctype = hp_mime_type("index.html", 10);
+	else
+		e->ctype = hp_mime_type(e->key, e->key_len);
 }
 
 size_t fc_header_fields(struct fentry *e, char *buf, size_t size, const char **out)
