@@ -96,6 +96,12 @@ void ae_del(struct ae_loop *loop, int fd)
 	loop->files[fd] = (struct ae_file){ 0 };
 }
 
+void ae_forget(struct ae_loop *loop, int fd)
+{
+	if (fd >= 0 && fd < loop->setsize)
+		loop->files[fd] = (struct ae_file){ 0 };
+}
+
 int ae_mask(const struct ae_loop *loop, int fd)
 {
 	if (fd < 0 || fd >= loop->setsize)

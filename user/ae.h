@@ -24,6 +24,10 @@ void ae_destroy(struct ae_loop *loop);	/* accepts NULL */
 int ae_set(struct ae_loop *loop, int fd, int mask, ae_proc *proc, void *data);
 /* Forget fd (call before close()).  Never fails. */
 void ae_del(struct ae_loop *loop, int fd);
+/* Forget fd without telling epoll: for an fd about to be closed, whose
+ * close() removes it from the epoll set anyway (saves a syscall per
+ * connection).  Only valid if no other process holds a copy of the fd. */
+void ae_forget(struct ae_loop *loop, int fd);
 int ae_mask(const struct ae_loop *loop, int fd);
 
 /* Wait up to timeout_ms (-1: forever) and run the callbacks of ready fds.

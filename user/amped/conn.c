@@ -163,7 +163,9 @@ static void conn_destroy(struct conn *c)
 {
 	fc_put(c->fe);
 	c->fe = NULL;
-	ae_del(loop, c->fd);
+	/* close() takes the socket out of the epoll set; helpers never hold
+	 * client sockets (they close every inherited fd at start) */
+	ae_forget(loop, c->fd);
 	close(c->fd);
 	conns[c->idx] = conns[--nconns];
 	conns[c->idx]->idx = c->idx;

@@ -1,0 +1,2 @@
+#!/bin/sh
+exec build/tests/test_http
