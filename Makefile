@@ -36,7 +36,7 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
-        $(B)/tests/test_http $(B)/tests/bpf_smoke
+        $(B)/tests/test_http $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
 all: deps $(BINS)
 
@@ -72,6 +72,10 @@ $(B)/%.skel.h: $(B)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 $(B)/tests/bpf_smoke: tests/unit/bpf_smoke.c $(B)/smoke.skel.h tests/unit/tap.h | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< -lbpf -lelf -lz
+
+$(B)/tests/usdt_smoke: tests/unit/usdt_smoke.c $(B)/usdt_smoke.skel.h tests/unit/tap.h | $(B)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< -lbpf -lelf -lz
 
