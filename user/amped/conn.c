@@ -268,10 +268,6 @@ void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 		c->out = c->hbuf;
 		c->idx = nconns;
 		conns[nconns++] = c;
-		int one = 1;
-		/* whole responses go out in one writev, so Nagle only delays
-		 * the second of two pipelined answers */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (cfg.access_log) {
 			if (ss.ss_family == AF_INET)
 				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer, sizeof(c->peer));
@@ -280,8 +276,10 @@ void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 		}
 		c->state = CS_READ;
 		set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
-		if (ae_set(loop, fd, AE_READABLE, conn_cb, c) < 0)
-			conn_free(c);
+		/* The listener has TCP_DEFER_ACCEPT: the request is usually
+		 * here already, so read it now and skip an epoll round trip
+		 * (conn_read registers the socket if it is not). */
+		conn_cb(loop, fd, c, AE_READABLE);
 	}
 }
 
@@ -1004,8 +1002,12 @@ static void conn_read(struct conn *c)
 	}
 	ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 	if (r < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			if (ae_mask(loop, c->fd) != AE_READABLE &&
+			    ae_set(loop, c->fd, AE_READABLE, conn_cb, c) < 0)
+				conn_free(c);
 			return;
+		}
 		conn_free(c);
 		return;
 	}

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,11 @@ static int make_listener(char *url, size_t url_size)
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    /* accepted sockets inherit TCP_NODELAY: whole responses leave in
+	     * one write, so Nagle would only delay pipelined answers */
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    /* wake us only when the request has arrived (1 s at most) */
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    listen(fd, 4096) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {

@@ -1,0 +1,218 @@
+# shellcheck shell=bash
+# lib-exp.sh — shared helpers for demo.sh, bench.sh and flash-experiment.sh.
+# Source it from bash after `set -eu`.
+#
+# Contract:
+#  - Everything started through exp_start_bg is recorded by pid and stopped at
+#    exit (SIGTERM, then SIGKILL after a grace period); mounts recorded with
+#    exp_track_mount are unmounted at exit.  Nothing is ever killed by name.
+#  - Functions return 0 on success and non-zero (after a message on stderr) on
+#    failure, so `set -e` callers stop at the first broken step.
+#  - All traffic goes to 127.0.0.1.
+
+EXP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EXP_BUILD="$EXP_ROOT/build"
+# AMPED_BIN overrides the server binary (e.g. build/asan/amped).
+AMPED_BIN=${AMPED_BIN:-$EXP_BUILD/amped}
+EXP_PIDS=()
+EXP_MOUNTS=()
+EXP_REMOVE=()
+
+exp_log() { printf '%s: %s\n' "${EXP_NAME:-exp}" "$*" >&2; }
+exp_die() { exp_log "error: $*"; exit 1; }
+
+# Stop one pid we started: SIGTERM, wait up to grace_ms, then SIGKILL.
+# Returns the process's exit status when it was our child (0 if already reaped).
+exp_stop_pid() {
+	local pid=$1 grace_ms=${2:-5000} waited_ms=0 rc=0
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || rc=$?; return $rc; }
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do
+		# A zombie child still answers kill -0; wait reaps it below.
+		if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then break; fi
+		if [ "$waited_ms" -ge "$grace_ms" ]; then
+			exp_log "pid $pid did not stop after ${grace_ms} ms; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.05
+		waited_ms=$((waited_ms + 50))
+	done
+	wait "$pid" 2>/dev/null || rc=$?
+	exp_forget_pid "$pid"
+	return $rc
+}
+
+exp_forget_pid() {
+	local p keep=()
+	for p in "${EXP_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	EXP_PIDS=("${keep[@]}")
+}
+
+exp_track_mount() { EXP_MOUNTS+=("$1"); }
+
+exp_unmount() {
+	local mnt=$1 i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q " $mnt fuse" /proc/mounts || return 0
+		fusermount3 -u "$mnt" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	# Busy after 2 s: detach lazily rather than leave a mount behind.
+	fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+}
+
+exp_cleanup() {
+	local rc=$? p m
+	set +e
+	# Newest first: servers stop before the file system they read from.
+	local i
+	for ((i = ${#EXP_PIDS[@]} - 1; i >= 0; i--)); do exp_stop_pid "${EXP_PIDS[$i]}" 3000; done
+	for m in "${EXP_MOUNTS[@]}"; do exp_unmount "$m"; done
+	for p in "${EXP_REMOVE[@]}"; do rm -rf -- "$p"; done
+	return $rc
+}
+trap exp_cleanup EXIT
+trap 'exp_log "interrupted; cleaning up"; exit 130' INT
+trap 'exp_log "terminated; cleaning up"; exit 143' TERM
+
+# exp_start_bg OUTFILE ERRFILE CMD...: start CMD in the background, record its pid
+# in EXP_LAST_PID.  Use `taskset -c N cmd` as CMD to pin: taskset execs, so the
+# pid is the program's own.
+exp_start_bg() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" </dev/null &
+	EXP_LAST_PID=$!
+	EXP_PIDS+=("$EXP_LAST_PID")
+}
+
+# exp_run OUTFILE CMD...: run CMD to completion (stdout and stderr to OUTFILE)
+# and set EXP_RC to its exit status.  CMD runs in the background while we
+# `wait` for it: bash defers a trap until a foreground child exits, and drops
+# a SIGINT that the child handled itself (httperf does), whereas a trapped
+# signal interrupts `wait` at once and the cleanup then stops CMD by pid.
+exp_run() {
+	local out=$1
+	shift
+	"$@" >"$out" 2>&1 </dev/null &
+	local pid=$!
+	EXP_PIDS+=("$pid")
+	EXP_RC=0
+	wait "$pid" || EXP_RC=$?
+	exp_forget_pid "$pid"
+}
+
+# CPU pinning: server on CPU 0, load generator on CPU 1, when there are >= 2 CPUs.
+exp_pin() {
+	if [ "${EXP_NO_PIN:-0}" != 1 ] && command -v taskset >/dev/null &&
+		[ "$(nproc)" -ge 2 ]; then
+		echo "taskset -c $1"
+	fi
+}
+
+# exp_start_amped OUTPREFIX ARGS...: start build/amped with ARGS (add --port 0),
+# wait for its "listening on" line; sets AMPED_PID and AMPED_URL (ends in /).
+exp_start_amped() {
+	local prefix=$1 line="" i
+	shift
+	local bin=$AMPED_BIN
+	[ -x "$bin" ] || exp_die "$bin is missing (run make)"
+	# shellcheck disable=SC2046
+	exp_start_bg "$prefix.out" "$prefix.err" $(exp_pin 0) "$bin" "$@"
+	AMPED_PID=$EXP_LAST_PID
+	for i in $(seq 1 100); do
+		line=$(head -n1 "$prefix.out" 2>/dev/null || true)
+		case "$line" in *"listening on http://"*) break ;; esac
+		if ! kill -0 "$AMPED_PID" 2>/dev/null; then
+			exp_log "amped exited during start-up; stderr:"
+			sed 's/^/    /' "$prefix.err" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	case "$line" in
+	*"listening on http://"*) ;;
+	*) exp_log "amped printed no 'listening on' line within 5 s"; return 1 ;;
+	esac
+	AMPED_URL=$(printf '%s\n' "$line" | sed -n 's|.*listening on \(http://[^ ]*/\).*|\1|p')
+	[ -n "$AMPED_URL" ] || { exp_log "cannot parse URL from: $line"; return 1; }
+	# shellcheck disable=SC2034  # read by the scripts that source this file
+	AMPED_PORT=$(printf '%s\n' "$AMPED_URL" | sed -n 's|.*:\([0-9]*\)/$|\1|p')
+}
+
+# exp_wait_http URL [timeout_ms]: until URL answers 200.
+exp_wait_http() {
+	local url=$1 timeout_ms=${2:-5000} waited_ms=0 code
+	while :; do
+		code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null || true)
+		[ "$code" = 200 ] && return 0
+		if [ "$waited_ms" -ge "$timeout_ms" ]; then
+			exp_log "$url did not answer 200 within ${timeout_ms} ms (last: $code)"
+			return 1
+		fi
+		sleep 0.1
+		waited_ms=$((waited_ms + 100))
+	done
+}
+
+# exp_check_body URL FILE: the served body equals FILE byte for byte.
+exp_check_body() {
+	local tmp
+	tmp=$(mktemp)
+	if ! curl -s -f -m 5 -o "$tmp" "$1" || ! cmp -s "$tmp" "$2"; then
+		rm -f "$tmp"
+		exp_log "GET $1 did not return the bytes of $2"
+		return 1
+	fi
+	rm -f "$tmp"
+}
+
+# exp_wrk OUTFILE ARGS...: run wrk (pinned to CPU 1) with --latency and parse it.
+# Sets WRK_RPS, WRK_P50_MS, WRK_P99_MS, WRK_ERRORS (socket errors + non-2xx/3xx).
+exp_wrk() {
+	local out=$1
+	shift
+	# shellcheck disable=SC2046
+	exp_run "$out" timeout 120 $(exp_pin 1) wrk --latency "$@"
+	if [ "$EXP_RC" != 0 ]; then
+		exp_log "wrk failed (status $EXP_RC):"; sed 's/^/    /' "$out" >&2; return 1
+	fi
+	exp_parse_wrk "$out"
+}
+
+exp_parse_wrk() {
+	eval "$(awk '
+	function ms(v) {
+		if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
+		if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
+		if (v ~ /m$/)  return substr(v, 1, length(v) - 1) * 60000
+		if (v ~ /s$/)  return substr(v, 1, length(v) - 1) * 1000
+		return v + 0
+	}
+	/^Requests\/sec:/ { rps = $2 }
+	$1 == "50%" { p50 = ms($2) }
+	$1 == "99%" { p99 = ms($2) }
+	/Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+	/Non-2xx or 3xx responses:/ { err += $NF }
+	END {
+		printf "WRK_RPS=%s WRK_P50_MS=%s WRK_P99_MS=%s WRK_ERRORS=%d\n",
+			rps == "" ? 0 : rps, p50 == "" ? "?" : p50, p99 == "" ? "?" : p99, err
+	}' "$1")"
+	[ "$WRK_RPS" != 0 ] || { exp_log "wrk reported no throughput (see $1)"; return 1; }
+}
+
+# exp_median: median of the numbers on stdin (one per line).
+exp_median() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "nan"; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+exp_drop_caches() {
+	sync
+	if ! echo 3 >/proc/sys/vm/drop_caches 2>/dev/null; then
+		exp_log "cannot drop caches (need root); results will be warm"
+		return 1
+	fi
+}
