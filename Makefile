@@ -3,7 +3,7 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
-.PHONY: all deps test demo bench clean vmlinux
+.PHONY: all binaries deps test demo bench clean vmlinux
 
 B        := build
 CC       ?= cc
@@ -38,9 +38,14 @@ BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
         $(B)/tests/test_http $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
-all: deps $(BINS)
+# Every entry point first makes sure the tool chain is there, then builds in a
+# sub-make, so that flags read from pkg-config see freshly installed packages
+# and no compile races the installer under -j.
+all: deps
+	$(Q)$(MAKE) --no-print-directory binaries
 
-# Every entry point first makes sure the tool chain is there.
+binaries: $(BINS)
+
 deps:
 	$(Q)scripts/deps.sh
 

@@ -196,6 +196,17 @@ int hp_parse_request(const char *buf, size_t len, struct hp_request *req)
 	}
 }
 
+size_t hp_count_header(const struct hp_request *req, const char *name)
+{
+	size_t len = strlen(name), n = 0;
+
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct hp_header *h = &req->headers[i];
+		n += h->name_len == len && ieq(h->name, name, len);
+	}
+	return n;
+}
+
 const struct hp_header *hp_find_header(const struct hp_request *req,
 				       const char *name)
 {
@@ -366,7 +377,9 @@ int hp_decode_path(const char *target, size_t target_len, char *out,
 	return o > INT_MAX ? -3 : (int)o;
 }
 
-/* Parse 1*DIGIT into *v; returns bytes used, 0 if none, -1 on overflow. */
+/* Parse 1*DIGIT into *v, saturating at UINT64_MAX (a position past any
+ * file: a huge last-pos clips to the end, a huge first-pos is
+ * unsatisfiable); returns bytes used, 0 if none, -1 if absurdly long. */
 static int parse_u64(const char *s, size_t len, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -374,9 +387,7 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
 
 	while (i < len && s[i] >= '0' && s[i] <= '9') {
 		unsigned d = (unsigned)(s[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
-		x = x * 10 + d;
+		x = x > (UINT64_MAX - d) / 10 ? UINT64_MAX : x * 10 + d;
 		i++;
 	}
 	*v = x;
@@ -417,7 +428,11 @@ int hp_parse_range(const char *value, size_t value_len, uint64_t size,
 		return 0;
 	has_b = r > 0;
 	i += (size_t)r;
-	/* Anything left (a comma for a second range, junk) -> ignore the
+	/* RFC 9110 §5.6.1: empty list elements are allowed ("0-5, ,") */
+	for (size_t k = i; k < n && (value[k] == ',' || is_ows(value[k])); k++)
+		if (k + 1 == n)
+			i = n;
+	/* Anything else left (a second range, junk) -> ignore the
 	 * header; serving the whole file is always a correct answer. */
 	if (i != n || (!has_a && !has_b))
 		return 0;

@@ -51,6 +51,9 @@ int hp_parse_request(const char *buf, size_t len, struct hp_request *req);
 const struct hp_header *hp_find_header(const struct hp_request *req,
 				       const char *name);
 
+/* How many times a header field occurs (case-insensitive name). */
+size_t hp_count_header(const struct hp_request *req, const char *name);
+
 /* Does a comma-separated header value contain `token` (case-insensitive,
  * e.g. Connection: keep-alive, close)?  1 yes, 0 no. */
 int hp_has_token(const char *value, size_t value_len, const char *token);

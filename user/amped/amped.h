@@ -81,6 +81,7 @@ struct fentry {
 };
 
 #define SMALL_BODY_MAX (16 * 1024)
+#define AMPED_PATH_MAX 4096	/* longest decoded path, NUL included */
 
 void fc_init(void);
 /* Find a usable entry for key.  Returns it with a reference taken, or NULL
@@ -128,7 +129,8 @@ void job_done(struct job *j);		/* in conn.c */
 /* The blocking work itself; used by helpers and by SPED inline. */
 void job_run_open(const char *path, int *err, int *kind, int *fd, struct stat *st);
 int job_run_read(int fd, uint64_t off, uint64_t len);	/* 0 or errno */
-void helpers_child_exited(void);	/* SIGCHLD: reap */
+void helpers_child_exited(void);
+void helpers_sweep(void);	/* SIGCHLD: reap */
 int helpers_busy(void);
 
 /* ---- conn ---- */

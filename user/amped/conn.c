@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/sdt.h>
 #include <sys/sendfile.h>
@@ -458,7 +459,7 @@ static void respond_entry(struct conn *c)
 	struct fentry *e = c->fe;
 	uint64_t first = 0, last = 0;
 	int status = 200;
-	char extra[160];
+	char extra[768];
 	size_t extra_len = 0;
 
 	if (e->kind == FE_REDIRECT) {
@@ -508,10 +509,15 @@ static void respond_entry(struct conn *c)
 		}
 		if (r > 0) {
 			status = 206;
-			extra_len = (size_t)snprintf(extra, sizeof(extra),
+			int n = snprintf(extra, sizeof(extra),
 				"Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n"
 				"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
 				e->ctype, last - first + 1, first, last, e->size, e->lastmod, e->etag);
+			if (n < 0 || (size_t)n >= sizeof(extra)) {
+				respond_simple(c, 500, NULL);
+				return;
+			}
+			extra_len = (size_t)n;
 		}
 	}
 	if (status == 200) {
@@ -632,6 +638,23 @@ static void request_finish(struct conn *c)
 	c->state = CS_READ;
 }
 
+static bool content_lengths_agree(const struct hp_request *r)
+{
+	const struct hp_header *first = NULL;
+
+	for (size_t i = 0; i < r->num_headers; i++) {
+		const struct hp_header *h = &r->headers[i];
+		if (h->name_len != 14 || strncasecmp(h->name, "content-length", 14) != 0)
+			continue;
+		if (!first)
+			first = h;
+		else if (h->value_len != first->value_len ||
+			 memcmp(h->value, first->value, h->value_len) != 0)
+			return false;
+	}
+	return true;
+}
+
 static void start_request(struct conn *c, const struct hp_request *r, size_t head_len)
 {
 	const struct hp_header *h;
@@ -675,7 +698,10 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		return;
 	}
 	/* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
-	if (r->minor_version >= 1 && !hp_find_header(r, "host")) {
+	/* ... and so is one with two Host fields (§3.2) or with Content-Length
+	 * fields that disagree (§6.3: the framing cannot be trusted). */
+	if ((r->minor_version >= 1 && !hp_find_header(r, "host")) ||
+	    hp_count_header(r, "host") > 1 || !content_lengths_agree(r)) {
 		respond_simple(c, 400, NULL);
 		return;
 	}
@@ -730,6 +756,10 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	if (trailing && n > 0)
 		c->key[c->key_len++] = '/';
 	c->key[c->key_len] = '\0';
+	if (c->key_len >= AMPED_PATH_MAX) {	/* a helper message carries at most this */
+		respond_simple(c, 414, NULL);
+		return;
+	}
 	amped_current.path = c->key;
 	DTRACE_PROBE3(amped, request_start, c->id, c->req_id, c->key);
 
@@ -788,8 +818,26 @@ static void resume_send(struct conn *c)
 {
 	struct fentry *e = c->fe;
 
-	if (c->job.err) {
+	if (c->job.err && c->small_pending) {
+		/* nothing sent yet: the header waits with the body */
+		c->small_pending = false;
+		c->file_off = c->file_end = 0;
+		c->out_len = c->out_off = 0;
+		c->body_bytes = 0;
 		respond_simple(c, status_from_errno(c->job.err), NULL);
+		return;
+	}
+	if (c->job.err) {
+		/* The header and part of the body may be out already: the status
+		 * cannot change.  No helper could warm the pages (busy, or died
+		 * twice): send them anyway, blocking if need be, since the read
+		 * ahead was only advice.  A real read error ends the connection. */
+		if (c->job.err != EAGAIN) {
+			conn_free(c);
+			return;
+		}
+		c->checked_until = c->job.off + c->job.len;
+		conn_write(c);
 		return;
 	}
 	if (c->small_pending) {

@@ -20,7 +20,9 @@
 
 static struct fentry **buckets;
 static size_t nbuckets;
-static struct fentry lru;		/* sentinel: lru.lru_next is most recent */
+/* sentinel: lru.lru_next is most recent; valid before fc_init() so that an
+ * early exit can flush an empty cache */
+static struct fentry lru = { .lru_next = &lru, .lru_prev = &lru };
 static int ncached;
 
 static uint32_t hash_key(const char *s, size_t n)
@@ -168,6 +170,24 @@ struct fentry *fc_begin(const char *key, size_t key_len)
 	return e;
 }
 
+/* Since Linux 5.2, mincore() and cachestat() tell page-cache state only to
+ * a process that owns the file or may write it; for others mincore() says
+ * "resident" for every page and cachestat() fails with EPERM.  The server
+ * then cannot know when a read would block: say so once. */
+static void warn_if_unobservable(const struct stat *st)
+{
+	static bool warned;
+	uid_t me = geteuid();
+
+	if (warned || cfg.residency == RES_NONE || me == 0 || st->st_uid == me ||
+	    (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && st->st_gid == getegid()))
+		return;
+	warned = true;
+	fprintf(stderr, "amped: warning: the kernel hides the page-cache state of files this user "
+		"neither owns nor may write; such files are treated as resident, so reads of cold "
+		"data may block the dispatcher. Run as root or as the files' owner.\n");
+}
+
 void fc_complete(struct fentry *e, int err, int kind, int fd, const struct stat *st)
 {
 	e->validated_ms = now_ms;
@@ -183,6 +203,7 @@ void fc_complete(struct fentry *e, int err, int kind, int fd, const struct stat 
 	}
 	e->kind = FE_FILE;
 	e->fd = fd;
+	warn_if_unobservable(st);
 	e->size = (uint64_t)st->st_size;
 	e->mtime = st->st_mtim;
 	e->ino = st->st_ino;

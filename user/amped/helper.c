@@ -30,7 +30,7 @@ struct hmsg_req {
 	uint32_t seq;
 	uint64_t off;
 	uint64_t len;
-	char path[4096];
+	char path[AMPED_PATH_MAX];
 };
 
 struct hmsg_res {
@@ -341,7 +341,7 @@ static void helper_died(struct helper *h)
 	if (cfg.verbose)
 		fprintf(stderr, "amped: helper %d (pid %d) died\n", idx, (int)h->pid);
 	if (!stopping && spawn(idx) < 0)
-		perror("amped: restarting helper");
+		perror("amped: restarting helper (retried every 100 ms)");
 	if (j) {
 		if (++j->tries < 2) {
 			/* retry first, ahead of queued work */
@@ -425,6 +425,8 @@ static void helper_readable(struct ae_loop *l, int fd, void *data, int mask)
 	j->kind = rs.kind;
 	j->st = rs.st;
 	j->fd = pfd;
+	if (j->op == AMPED_OP_OPEN && rs.err == 0 && rs.kind == OPEN_FILE && pfd < 0)
+		rs.err = EMFILE;	/* the fd did not arrive (no room for it here) */
 	finish(j, rs.err);
 	dispatch();
 }
@@ -449,6 +451,36 @@ void job_submit(struct job *j)
 		qhead = j;
 	qtail = j;
 	DTRACE_PROBE4(amped, helper_handoff, j->req_id, -1, j->op, 1);
+	dispatch();
+}
+
+static int helpers_alive(void)
+{
+	int n = 0;
+	for (int i = 0; i < nhelpers; i++)
+		n += helpers[i].fd >= 0;
+	return n;
+}
+
+/* Every 100 ms: replace helpers that could not be restarted when they died;
+ * if none is alive, queued work is answered with 503 rather than waiting. */
+void helpers_sweep(void)
+{
+	if (cfg.model != MODEL_AMPED || stopping)
+		return;
+	for (int i = 0; i < nhelpers; i++)
+		if (helpers[i].fd < 0 && spawn(i) < 0)
+			break;
+	if (helpers_alive() == 0) {
+		while (qhead) {
+			struct job *j = qhead;
+			qhead = j->next;
+			if (!qhead)
+				qtail = NULL;
+			j->next = NULL;
+			finish(j, EAGAIN);
+		}
+	}
 	dispatch();
 }
 

@@ -291,6 +291,7 @@ int main(int argc, char **argv)
 	char url[128];
 	sigset_t mask;
 	int err = 1, lfd = -1, sfd = -1;
+	uint64_t stop_deadline = 0;
 
 	if (parse_args(argc, argv) < 0)
 		return 2;
@@ -359,7 +360,8 @@ int main(int argc, char **argv)
 	       cfg.model == MODEL_AMPED ? cfg.helpers : 0);
 	fflush(stdout);
 
-	uint64_t stop_deadline = 0, next_tick = 0;
+	stop_deadline = 0;
+	uint64_t next_tick = 0;
 	for (;;) {
 		clock_refresh();
 		if (exiting && !stop_deadline) {
@@ -372,6 +374,7 @@ int main(int argc, char **argv)
 			break;
 		if (now_ms >= next_tick) {
 			conn_sweep();
+			helpers_sweep();
 			alog_tick();
 			next_tick = now_ms + 100;
 		}
@@ -384,7 +387,11 @@ int main(int argc, char **argv)
 	err = 0;
 cleanup:
 	conn_close_all();
-	helpers_stop(2000);
+	{
+		/* what is left of the shutdown budget, at least 100 ms */
+		long left = stop_deadline > now_ms ? (long)(stop_deadline - now_ms) : 0;
+		helpers_stop(left < 100 ? 100 : left > 2000 ? 2000 : (int)left);
+	}
 	fc_flush_all();
 	alog_close();
 	if (lfd >= 0)
