@@ -60,6 +60,9 @@ errs() {
 	raw_code "target without a leading slash" 400 'GET a.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	raw_code "bad percent-escape" 400 'GET /a%zz.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	raw_code "Content-Length not a number" 400 'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'
+	raw_code "two Host fields" 400 'GET /a.txt HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n'
+	raw_code "Content-Length fields that disagree" 400 \
+		'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'
 	raw_code "obsolete line folding" 400 'GET /a.txt HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n  folded\r\n\r\n'
 
 	# 414: a 5000-byte request line (limit 4096).
@@ -127,5 +130,18 @@ errs() {
 	ok "$([ "$c" = 200 ] && fcmp "$BODY" "$ROOT/a.txt"; echo $?)" "server still serves after all the bad requests" "code $c"
 }
 
+# With a longer line limit, a decoded path longer than a helper message can
+# carry (4096 bytes) is still a 414, never a truncated path that names
+# another file: /sub/sub/.../a.txt shortened could be /sub/sub/ or worse.
+longpath() {
+	local big
+	big=$(printf 'sub/%.0s' $(seq 1 1100))
+	raw_code "4400-byte path, line limit 8192" 414 "GET /${big}a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+	big=$(printf 'x%.0s' $(seq 1 4150))
+	raw_code "4150-byte single name (fits the parser, not a helper message), line limit 8192" 414 "GET /$big HTTP/1.1\r\nHost: x\r\n\r\n"
+	raw_code "short path still served" 200 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+}
+
 variants errs
+variants longpath --max-line-bytes 8192 --max-header-bytes 16384
 done_testing
