@@ -8,6 +8,10 @@
 . "$(dirname "$0")/lib.sh"
 
 make_docroot "$ROOT"
+# Special files in the root: opening a FIFO for reading would block the
+# opener; a device would be opened.  Both must get 403 at once.
+mkfifo "$ROOT/fifo"
+if [ "$(id -u)" = 0 ]; then mknod "$ROOT/zero" c 1 5; fi
 PASSWD_RE='root:[^:]*:0:0:'
 
 # raw_code DESC WANT-ERE STEP: one request on its own connection; the first
@@ -125,6 +129,15 @@ errs() {
 		ok "$( [[ $c =~ ^40[034]$ ]] && ! grep -Eq "$PASSWD_RE" "$BODY"; echo $?)" \
 			"curl --path-as-is $p -> 400/403/404" "code $c"
 	done
+
+	c=$(get /fifo --max-time 3)
+	is "$c" 403 "a FIFO in the root -> 403 without blocking"
+	if [ -e "$ROOT/zero" ]; then
+		c=$(get /zero --max-time 3)
+		is "$c" 403 "a device node in the root -> 403"
+	else
+		skip "a device node in the root -> 403" "mknod needs root"
+	fi
 
 	c=$(get /a.txt)
 	ok "$([ "$c" = 200 ] && fcmp "$BODY" "$ROOT/a.txt"; echo $?)" "server still serves after all the bad requests" "code $c"

@@ -55,16 +55,47 @@ static bool stopping;
 
 /* ---------------- the work itself (helper or SPED inline) ---------------- */
 
-static int open_beneath(int dirfd, const char *rel)
+static int openat2_beneath(int dirfd, const char *rel, uint64_t flags)
 {
 	/* RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks that
-	 * leave the root (EXDEV); NO_MAGICLINKS refuses /proc-style links.
-	 * O_NONBLOCK: opening a FIFO someone left in the root must not block. */
+	 * leave the root (EXDEV); NO_MAGICLINKS refuses /proc-style links. */
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+		/* openat2 rejects O_PATH with any flag but a few */
+		.flags = flags | O_CLOEXEC | (flags & O_PATH ? 0 : O_NOCTTY),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+}
+
+/* Open rel for reading only if it is a regular file or a directory: look
+ * first with O_PATH, which opens nothing (a device or FIFO in the root is
+ * never really opened, so no driver side effect and no blocking), then
+ * open for real and check it is still the same file.  st gets its stat. */
+static int open_beneath(int dirfd, const char *rel, struct stat *st)
+{
+	int pfd = openat2_beneath(dirfd, rel, O_PATH);
+	if (pfd < 0)
+		return -1;
+	if (fstat(pfd, st) < 0) {
+		close(pfd);
+		return -1;
+	}
+	close(pfd);
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+		errno = EACCES;		/* devices, FIFOs, sockets are never served */
+		return -1;
+	}
+	struct stat st2;
+	int fd = openat2_beneath(dirfd, rel, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st2) < 0 || st2.st_dev != st->st_dev || st2.st_ino != st->st_ino) {
+		close(fd);
+		errno = EAGAIN;		/* replaced under us: let the client retry */
+		return -1;
+	}
+	*st = st2;
+	return fd;
 }
 
 void job_run_open(const char *key, int *err, int *kind, int *fd_out, struct stat *st)
@@ -90,8 +121,8 @@ void job_run_open(const char *key, int *err, int *kind, int *fd_out, struct stat
 	}
 	if (n == 0)
 		strcpy(rel, ".");
-	fd = open_beneath(root_fd, rel);
-	if (fd < 0 || fstat(fd, st) < 0)
+	fd = open_beneath(root_fd, rel, st);
+	if (fd < 0)
 		goto fail;
 	if (S_ISDIR(st->st_mode)) {
 		close(fd);
@@ -101,7 +132,7 @@ void job_run_open(const char *key, int *err, int *kind, int *fd_out, struct stat
 			return;
 		}
 		strcat(rel, "/index.html");
-		fd = open_beneath(root_fd, rel);
+		fd = open_beneath(root_fd, rel, st);
 		if (fd < 0) {
 			if (errno == ENOENT) {
 				*kind = OPEN_NOINDEX;
@@ -109,8 +140,6 @@ void job_run_open(const char *key, int *err, int *kind, int *fd_out, struct stat
 			}
 			goto fail;
 		}
-		if (fstat(fd, st) < 0)
-			goto fail;
 		if (S_ISDIR(st->st_mode)) {
 			close(fd);
 			*kind = OPEN_NOINDEX;
