@@ -431,6 +431,12 @@ static void wait_job(struct conn *c)
 	ae_set(loop, c->fd, AE_NONE, conn_cb, c);
 }
 
+static void note_miss(struct conn *c, uint64_t off, uint64_t len)
+{
+	c->rflags |= AMPED_RF_RESIDENT_MISS | (cfg.model == MODEL_AMPED ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
+	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
+}
+
 static void submit_read(struct conn *c, uint64_t off, uint64_t len)
 {
 	struct job *j = &c->job;
@@ -442,8 +448,7 @@ static void submit_read(struct conn *c, uint64_t off, uint64_t len)
 	j->conn = c;
 	j->off = off;
 	j->len = len;
-	c->rflags |= AMPED_RF_RESIDENT_MISS | (cfg.model == MODEL_AMPED ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
-	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
+	note_miss(c, off, len);
 	c->job_pending = true;
 	wait_job(c);
 	job_submit(j);
@@ -978,8 +983,17 @@ static int conn_write(struct conn *c)
 				if (len > CHUNK_BYTES)
 					len = CHUNK_BYTES;
 				if (!is_resident(c, c->file_off, len)) {
-					submit_read(c, c->file_off, len);
-					return 0;
+					if (cfg.model != MODEL_SPED) {
+						submit_read(c, c->file_off, len);
+						return 0;
+					}
+					/* SPED reads in place, blocking the loop (and
+					 * without recursing once per chunk) */
+					note_miss(c, c->file_off, len);
+					if (job_run_read(c->fe->fd, c->file_off, len) != 0) {
+						conn_free(c);
+						return -1;
+					}
 				}
 				c->checked_until = c->file_off + len;
 			}
