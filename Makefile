@@ -38,6 +38,10 @@ BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
         $(B)/tests/test_http $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
+# Each further component (user/X/X.mk, tests/X/X.mk) adds its own rules and
+# appends its outputs to BINS; they see every variable above.
+include $(sort $(wildcard user/*/*.mk tests/*/*.mk))
+
 # Every entry point first makes sure the tool chain is there, then builds in a
 # sub-make, so that flags read from pkg-config see freshly installed packages
 # and no compile races the installer under -j.
