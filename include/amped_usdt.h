@@ -37,6 +37,8 @@ struct amped_current {
 	unsigned int conn_id;
 	unsigned int pad;
 	const char *path;		/* decoded path, NUL-terminated */
+	unsigned long long requests_done; /* requests finished; ampstat reads it
+					     (process_vm_readv) for requests/s */
 };
 
 #endif

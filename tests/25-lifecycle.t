@@ -11,6 +11,7 @@
 
 make_docroot "$ROOT"
 NHELP=3
+NWORK=3
 CLF_DATE='\[[0-9]{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\]'
 
 # helpers_of PID: pids of PID's children whose comm starts with amped-help.
@@ -48,11 +49,58 @@ wait_log() {
 	return 1
 }
 
+# thread_names PID: comm of every thread of PID, sorted, one per line.
+thread_names() { cat /proc/"$1"/task/*/comm 2>/dev/null | sort; }
+# child_names PID: comm of every child process, sorted.
+child_names() { local c; for c in $(pgrep -P "$1"); do cat "/proc/$c/comm"; done | sort; }
+# is_named_set NAMES PREFIX N: N lines, all PREFIX-<number>, all different.
+is_named_set() {
+	[ "$(printf '%s\n' "$1" | grep -c .)" -eq "$3" ] &&
+		! printf '%s\n' "$1" | grep -Evq "^$2-[0-9]+\$" &&
+		[ "$(printf '%s\n' "$1" | sort -u | grep -c .)" -eq "$3" ]
+}
+
+# Roles, by model: who is named what (ampstat relies on these names).
+roles() {
+	local names i
+	case "$SRV_MODEL" in
+	amped | sped)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher process is named amped-disp" ;;
+	amted)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher thread is named amped-disp"
+		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
+		ok "$(is_named_set "$names" amped-help $NHELP; echo $?)" \
+			"--helpers $NHELP: $NHELP helper threads named amped-help-N" "$names" ;;
+	symped | mp)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-main "supervisor process is named amped-main"
+		for i in $(seq 1 50); do
+			[ "$(pgrep -P "$SRV_PID" | wc -l)" -ge $NWORK ] && break
+			sleep 0.05
+		done
+		names=$(child_names "$SRV_PID")
+		if [ "$SRV_MODEL" = symped ]; then
+			ok "$([ "$(printf '%s\n' "$names" | grep -cx amped-disp)" -eq $NWORK ]; echo $?)" \
+				"--workers $NWORK: $NWORK SPED processes named amped-disp" "$names"
+		else
+			ok "$(is_named_set "$names" amped-work $NWORK; echo $?)" \
+				"--workers $NWORK: $NWORK worker processes named amped-work-N" "$names"
+		fi ;;
+	mt)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-boss "boss thread is named amped-boss"
+		for i in $(seq 1 50); do
+			[ "$(thread_names "$SRV_PID" | grep -c amped-work)" -ge $NWORK ] && break
+			sleep 0.05
+		done
+		names=$(thread_names "$SRV_PID" | grep -v '^amped-boss$')
+		ok "$(is_named_set "$names" amped-work $NWORK; echo $?)" \
+			"--workers $NWORK: $NWORK worker threads named amped-work-N" "$names" ;;
+	esac
+}
+
 life() {
 	local log=$1 hs h names victim c i codes after new t0 t1 bg
 
-	is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher process is named amped-disp"
-
+	roles
 	if [ "$SRV_MODEL" = amped ]; then
 		wait_helpers $NHELP 5
 		hs=$(helpers_of "$SRV_PID")
@@ -60,7 +108,7 @@ life() {
 		names=$(for h in $hs; do cat "/proc/$h/comm"; done | sort)
 		ok "$(echo "$names" | grep -Evq '^amped-help-[0-9]+$'; [ $? -ne 0 ] && [ "$(echo "$names" | sort -u | wc -l)" -eq $NHELP ]; echo $?)" \
 			"helpers are named amped-help-N, all different" "$names"
-	else
+	elif [ "$SRV_MODEL" = sped ]; then
 		is "$(echo $(helpers_of "$SRV_PID") | wc -w)" 0 "SPED has no helper processes"
 	fi
 
@@ -70,7 +118,11 @@ life() {
 	head_req /1k.txt >/dev/null
 	raw --until 1 'GET /sub/ HTTP/1.0\r\n\r\n'
 	t0=$(date +%s.%N)
+	# (models with several processes flush each process's lines on its own)
 	wait_log '"GET /nope.txt HTTP/1.1" 404' 3 "$log"
+	wait_log '"GET /a.txt HTTP/1.1" 200' 3 "$log"
+	wait_log '"HEAD /1k.txt HTTP/1.1" 200' 3 "$log"
+	wait_log '"GET /sub/ HTTP/1.0" 200' 3 "$log"
 	t1=$(date +%s.%N)
 	ok "$(grep -q 'GET /nope.txt' "$log"; echo $?)" \
 		"access log written while running (after $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)" "$(cat "$log" 2>&1)"
@@ -131,7 +183,7 @@ for b in "${BINS[@]}"; do
 	for m in "${MODELS[@]}"; do
 		V="[$b $m] "
 		log=$T/access.$m.$(echo "$b" | tr / _).log
-		if ! srv_start "$b" "$m" --helpers $NHELP --access-log "$log"; then
+		if ! srv_start "$b" "$m" --helpers $NHELP --workers $NWORK --access-log "$log"; then
 			ok 1 "server starts"
 			continue
 		fi
@@ -148,7 +200,7 @@ for b in "${BINS[@]}"; do
 
 		# SIGINT with an idle keep-alive connection open: exit 0 within the
 		# shutdown timeout (1 s) plus slack.
-		if srv_start "$b" "$m" --helpers $NHELP --shutdown-timeout-ms 1000; then
+		if srv_start "$b" "$m" --helpers $NHELP --workers $NWORK --shutdown-timeout-ms 1000; then
 			RAW=$T/held raw --linger 8 --timeout 9 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n' &
 			held=$!
 			sleep 0.3

@@ -129,7 +129,8 @@ if [ -n "${AMPED_BIN:-}" ]; then
 else
 	BINS=(build/amped build/asan/amped)
 fi
-MODELS=(amped sped)
+# Models to test: $AMPED_MODELS (space separated), else every model.
+read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt}"
 for b in "${BINS[@]}"; do
 	if [ ! -x "$b" ]; then
 		echo "Bail out! $b missing (run make)"

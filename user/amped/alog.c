@@ -4,12 +4,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "amped.h"
 
 #define ALOG_BUF_BYTES (64 * 1024)
+
+/* One buffer per process; the MT model's threads share it under a lock. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+#define LOCK() do { if (cfg.model == MODEL_MT) pthread_mutex_lock(&mu); } while (0)
+#define UNLOCK() do { if (cfg.model == MODEL_MT) pthread_mutex_unlock(&mu); } while (0)
 
 static int log_fd = -1;
 static char buf[ALOG_BUF_BYTES];
@@ -73,25 +79,34 @@ void alog_write(const char *host, const char *method, size_t mlen,
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "\" %d -\n", status);
 	if (n > sizeof(line))
 		n = sizeof(line);
+	LOCK();
 	if (used + n > sizeof(buf))
 		flush();
 	if (used == 0)
 		first_ms = now_ms;
 	memcpy(buf + used, line, n);
 	used += n;
+	UNLOCK();
 }
 
 void alog_tick(void)
 {
-	if (log_fd >= 0 && used && now_ms - first_ms >= 750)
+	if (log_fd < 0 || !used)
+		return;
+	LOCK();
+	/* first_ms was set by whichever thread's clock: compare with care */
+	if (used && now_ms >= first_ms && now_ms - first_ms >= 750)
 		flush();
+	UNLOCK();
 }
 
 void alog_close(void)
 {
 	if (log_fd < 0)
 		return;
+	LOCK();
 	flush();
+	UNLOCK();
 	close(log_fd);
 	log_fd = -1;
 }

@@ -8,6 +8,7 @@
 #ifndef AMPED_AMPED_H
 #define AMPED_AMPED_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +17,11 @@
 #include "ae.h"
 #include "amped_usdt.h"
 
-enum model { MODEL_AMPED, MODEL_SPED };
+/* amped/amted: a dispatcher plus helper processes/threads for blocking work;
+ * sped: one dispatcher that blocks; symped: N independent SPED processes;
+ * mp/mt: a process/thread per connection with blocking I/O. */
+enum model { MODEL_AMPED, MODEL_SPED, MODEL_AMTED, MODEL_SYMPED, MODEL_MP, MODEL_MT };
+enum symped_listen { SYMPED_REUSEPORT, SYMPED_SHARED };
 enum residency { RES_MINCORE, RES_CACHESTAT, RES_NONE };
 
 struct config {
@@ -25,6 +30,8 @@ struct config {
 	int port;
 	enum model model;
 	int helpers;
+	int workers;			/* symped: processes; mp/mt: processes/threads */
+	enum symped_listen symped_listen;
 	const char *access_log;
 	enum residency residency;
 	bool path_cache, map_cache, header_cache;
@@ -42,10 +49,19 @@ struct config {
 };
 
 extern struct config cfg;
-extern struct ae_loop *loop;
+extern __thread struct ae_loop *loop;	/* this thread's event loop */
 extern int root_fd;
-extern uint64_t now_ms;			/* CLOCK_MONOTONIC, updated per loop turn */
+extern __thread uint64_t now_ms;	/* CLOCK_MONOTONIC, updated per loop turn */
 extern volatile struct amped_current amped_current;
+/* set by SIGTERM/SIGINT where workers block (MP, MT, SYMPED parents) */
+extern volatile sig_atomic_t amped_stop_requested;
+
+const char *model_name(enum model m);
+/* Does the model hand blocking work to helpers (else it runs inline)? */
+static inline bool model_has_helpers(void)
+{
+	return cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED;
+}
 
 uint64_t mono_ns(void);
 
@@ -150,9 +166,21 @@ void alog_tick(void);			/* flush if the buffer is a second old */
 void alog_close(void);			/* flush and close */
 
 /* ---- time strings, refreshed once per second ---- */
-extern char date_fields[64];		/* "Server: amped\r\nDate: ...\r\n" */
-extern size_t date_fields_len;
-extern char clf_date[40];		/* "10/Oct/2000:13:55:36 +0000" */
-void clock_refresh(void);
+extern __thread char date_fields[64];	/* "Server: amped\r\nDate: ...\r\n" */
+extern __thread size_t date_fields_len;
+extern __thread char clf_date[40];	/* "10/Oct/2000:13:55:36 +0000" */
+void clock_refresh(void);		/* per thread */
+
+/* ---- event loop of one dispatcher (amped, amted, sped, a symped child) ---- */
+int run_dispatcher(int lfd);		/* exit status */
+int make_listener(char *url, size_t url_size);	/* fd, or -1 after a message */
+/* ---- models.c: the models with several processes or threads ---- */
+int run_symped(int lfd, const char *url);
+int run_mp(int lfd);
+int run_mt(int lfd);
+/* blocking workers (conn.c) */
+void conn_worker_init(int worker_idx, bool own_current);
+struct sockaddr_storage;
+void conn_serve_blocking(int fd, const struct sockaddr_storage *ss);
 
 #endif

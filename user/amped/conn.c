@@ -23,11 +23,14 @@
 #include <sys/sdt.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "amped.h"
 #include "http.h"
+
+static void conn_cb(struct ae_loop *l, int fd, void *data, int mask);
 
 enum cstate { CS_READ, CS_WAIT, CS_WRITE, CS_LINGER };
 enum dkind { DL_NONE, DL_IDLE, DL_HEADER, DL_SEND, DL_LINGER };
@@ -81,16 +84,31 @@ struct conn {
 	char peer[INET6_ADDRSTRLEN];
 };
 
-static struct conn **conns;
-static int nconns, conns_cap;
-static int listen_fd = -1;
-static bool accepting, draining;
-static uint32_t next_conn_id;
-static uint64_t next_req_id;
-static uint64_t accept_retry_ms;
+/* Per thread: the MT model runs one copy of this state in each worker. */
+static __thread struct conn **conns;
+static __thread int nconns, conns_cap;
+static __thread int listen_fd = -1;
+static __thread bool accepting, draining;
+static __thread uint32_t next_conn_id;
+static __thread uint64_t next_req_id;
+static __thread uint64_t accept_retry_ms;
+/* MP and MT workers: sockets block, timeouts are SO_RCVTIMEO/SO_SNDTIMEO,
+ * nothing is registered with an event loop. */
+static __thread bool blocking;
+/* The request this thread serves, for tracers: the global in processes
+ * with one dispatcher; a thread's own copy in MT workers. */
+static __thread volatile struct amped_current *cur = &amped_current;
 
-static void conn_cb(struct ae_loop *l, int fd, void *data, int mask);
+/* Register interest in c's socket, or nothing for a blocking worker. */
+static int watch(struct conn *c, int mask)
+{
+	if (blocking)
+		return 0;
+	return ae_set(loop, c->fd, mask, conn_cb, c);
+}
+
 static void conn_process(struct conn *c);
+static void conn_expire(struct conn *c);
 static int conn_write(struct conn *c);
 static void respond_entry(struct conn *c);
 
@@ -220,8 +238,45 @@ static void conn_linger(struct conn *c)
 	shutdown(c->fd, SHUT_WR);
 	c->state = CS_LINGER;
 	set_deadline(c, DL_LINGER, LINGER_MS);
-	if (ae_set(loop, c->fd, AE_READABLE, conn_cb, c) < 0)
+	if (watch(c, AE_READABLE) < 0)
 		conn_free(c);
+}
+
+/* A connection for an accepted socket; closes fd and returns NULL when
+ * out of memory. */
+static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c || fd >= 0x7fffffff) {
+		free(c);
+		close(fd);
+		return NULL;
+	}
+	if (nconns == conns_cap) {
+		int cap = conns_cap ? conns_cap * 2 : 256;
+		struct conn **n = realloc(conns, (size_t)cap * sizeof(*n));
+		if (!n) {
+			free(c);
+			close(fd);
+			return NULL;
+		}
+		conns = n;
+		conns_cap = cap;
+	}
+	c->fd = fd;
+	c->id = ++next_conn_id;
+	c->out = c->hbuf;
+	c->idx = nconns;
+	conns[nconns++] = c;
+	if (cfg.access_log) {
+		if (ss->ss_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c->peer, sizeof(c->peer));
+		else if (ss->ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof(c->peer));
+	}
+	c->state = CS_READ;
+	set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
+	return c;
 }
 
 void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
@@ -247,36 +302,9 @@ void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 			}
 			return;		/* EAGAIN, or the client gave up (ECONNABORTED) */
 		}
-		struct conn *c = calloc(1, sizeof(*c));
-		if (!c || fd >= 0x7fffffff) {
-			free(c);
-			close(fd);
+		struct conn *c = conn_new(fd, &ss);
+		if (!c)
 			return;
-		}
-		if (nconns == conns_cap) {
-			int cap = conns_cap ? conns_cap * 2 : 256;
-			struct conn **n = realloc(conns, (size_t)cap * sizeof(*n));
-			if (!n) {
-				free(c);
-				close(fd);
-				return;
-			}
-			conns = n;
-			conns_cap = cap;
-		}
-		c->fd = fd;
-		c->id = ++next_conn_id;
-		c->out = c->hbuf;
-		c->idx = nconns;
-		conns[nconns++] = c;
-		if (cfg.access_log) {
-			if (ss.ss_family == AF_INET)
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer, sizeof(c->peer));
-			else if (ss.ss_family == AF_INET6)
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer, sizeof(c->peer));
-		}
-		c->state = CS_READ;
-		set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
 		/* The listener has TCP_DEFER_ACCEPT: the request is usually
 		 * here already, so read it now and skip an epoll round trip
 		 * (conn_read registers the socket if it is not). */
@@ -395,7 +423,8 @@ static bool is_resident(struct conn *c, uint64_t off, uint64_t len)
 	uint64_t a = off & ~(uint64_t)(pg - 1);
 	uint64_t npages = (off + len - a + (uint64_t)pg - 1) / (uint64_t)pg;
 
-	if (len == 0)
+	/* MP and MT workers block anyway: they just read, as such servers do */
+	if (len == 0 || blocking)
 		return true;
 	if (cfg.residency == RES_MINCORE && e->map) {
 		unsigned char vec[CHUNK_BYTES / 4096 + 2];
@@ -428,12 +457,12 @@ static void wait_job(struct conn *c)
 	c->state = CS_WAIT;
 	set_deadline(c, DL_NONE, 0);
 	/* no events while parked: a hang-up would otherwise fire forever */
-	ae_set(loop, c->fd, AE_NONE, conn_cb, c);
+	watch(c, AE_NONE);
 }
 
 static void note_miss(struct conn *c, uint64_t off, uint64_t len)
 {
-	c->rflags |= AMPED_RF_RESIDENT_MISS | (cfg.model == MODEL_AMPED ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
+	c->rflags |= AMPED_RF_RESIDENT_MISS | (model_has_helpers() ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
 	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
 }
 
@@ -615,7 +644,8 @@ static void request_finish(struct conn *c)
 		c->rflags |= AMPED_RF_KEEPALIVE;
 	DTRACE_PROBE6(amped, request_done, c->id, c->req_id, c->status, c->body_bytes,
 		      dur_start, c->rflags);
-	amped_current.req_id = 0;
+	cur->req_id = 0;
+	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
 	fc_put(c->fe);
 	c->fe = NULL;
 	if (c->out != c->hbuf) {
@@ -668,7 +698,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	c->head_len = head_len;
 	c->req_id = ++next_req_id;
 	c->start_ns = mono_ns();
-	c->rflags = cfg.model == MODEL_SPED ? 0 : 0;
+	c->rflags = 0;
 	c->method = r->method;
 	c->method_len = r->method_len;
 	c->target = r->target;
@@ -676,9 +706,9 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	c->minor = r->minor_version;
 	c->head_only = false;
 	c->body_bytes = 0;
-	amped_current.start_ns = c->start_ns;
-	amped_current.conn_id = c->id;
-	amped_current.req_id = c->req_id;
+	cur->start_ns = c->start_ns;
+	cur->conn_id = c->id;
+	cur->req_id = c->req_id;
 
 	h = hp_find_header(r, "connection");
 	if (r->minor_version >= 1)
@@ -765,7 +795,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		respond_simple(c, 414, NULL);
 		return;
 	}
-	amped_current.path = c->key;
+	cur->path = c->key;
 	DTRACE_PROBE3(amped, request_start, c->id, c->req_id, c->key);
 
 	struct fentry *e = fc_lookup(c->key, c->key_len);
@@ -790,7 +820,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		j->fe = e;
 		j->conn = c;
 		c->job_pending = true;
-		c->rflags |= cfg.model == MODEL_AMPED ? AMPED_RF_HELPER_OPEN : AMPED_RF_INLINE_BLOCK;
+		c->rflags |= model_has_helpers() ? AMPED_RF_HELPER_OPEN : AMPED_RF_INLINE_BLOCK;
 		wait_job(c);
 		job_submit(j);
 		return;
@@ -942,7 +972,7 @@ static void conn_process(struct conn *c)
 		if (c->in_len == 0 && c->dkind != DL_IDLE)
 			set_deadline(c, DL_IDLE, cfg.keepalive_timeout_ms);
 		if (ae_mask(loop, c->fd) != AE_READABLE &&
-		    ae_set(loop, c->fd, AE_READABLE, conn_cb, c) < 0)
+		    watch(c, AE_READABLE) < 0)
 			conn_free(c);
 	}
 }
@@ -983,7 +1013,7 @@ static int conn_write(struct conn *c)
 				if (len > CHUNK_BYTES)
 					len = CHUNK_BYTES;
 				if (!is_resident(c, c->file_off, len)) {
-					if (cfg.model != MODEL_SPED) {
+					if (model_has_helpers()) {
 						submit_read(c, c->file_off, len);
 						return 0;
 					}
@@ -1025,7 +1055,7 @@ static int conn_write(struct conn *c)
 			return -1;
 		}
 		if (ae_mask(loop, c->fd) != AE_READABLE &&
-		    ae_set(loop, c->fd, AE_READABLE, conn_cb, c) < 0) {
+		    watch(c, AE_READABLE) < 0) {
 			conn_free(c);
 			return -1;
 		}
@@ -1033,10 +1063,14 @@ static int conn_write(struct conn *c)
 		return 0;
 	}
 wouldblock_or_error:
+	if (blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		conn_free(c);		/* SO_SNDTIMEO: the client stopped reading */
+		return -1;
+	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		if (c->dkind != DL_SEND)
 			set_deadline(c, DL_SEND, cfg.send_timeout_ms);
-		if (ae_set(loop, c->fd, AE_WRITABLE, conn_cb, c) < 0) {
+		if (watch(c, AE_WRITABLE) < 0) {
 			conn_free(c);
 			return -1;
 		}
@@ -1063,10 +1097,24 @@ static void conn_read(struct conn *c)
 		return;
 	}
 	ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (blocking) {
+		int e = errno;
+		clock_refresh();
+		errno = e;
+		if (r < 0 && errno == EINTR)
+			return;		/* the worker loop looks at the stop flag */
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* SO_RCVTIMEO: the deadline passed, or the 1 s wake-up
+			 * for the access log */
+			if (c->dkind != DL_NONE && now_ms + 20 >= c->deadline_ms)
+				conn_expire(c);
+			return;
+		}
+	}
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
 			if (ae_mask(loop, c->fd) != AE_READABLE &&
-			    ae_set(loop, c->fd, AE_READABLE, conn_cb, c) < 0)
+			    watch(c, AE_READABLE) < 0)
 				conn_free(c);
 			return;
 		}
@@ -1106,8 +1154,23 @@ static void conn_cb(struct ae_loop *l, int fd, void *data, int mask)
 	case CS_WAIT:
 		break;
 	}
-	amped_current.req_id = 0;
+	cur->req_id = 0;
 	conn_leave(c);
+}
+
+/* c's deadline passed: a half-sent head gets a 408, anything else closes. */
+static void conn_expire(struct conn *c)
+{
+	if (c->dkind == DL_HEADER && c->in_len > 0 && c->state == CS_READ) {
+		c->keepalive = false;
+		c->minor = 1;
+		c->dkind = DL_NONE;
+		conn_enter(c);
+		respond_simple(c, 408, NULL);
+		conn_leave(c);
+	} else {
+		conn_free(c);
+	}
 }
 
 void conn_sweep(void)
@@ -1118,16 +1181,7 @@ void conn_sweep(void)
 			i++;
 			continue;
 		}
-		if (c->dkind == DL_HEADER && c->in_len > 0 && c->state == CS_READ) {
-			c->keepalive = false;
-			c->minor = 1;
-			c->dkind = DL_NONE;
-			conn_enter(c);
-			respond_simple(c, 408, NULL);
-			conn_leave(c);
-		} else {
-			conn_free(c);
-		}
+		conn_expire(c);
 		/* conns[i] may now be another connection: look again */
 		if (i < nconns && conns[i] == c)
 			i++;
@@ -1156,4 +1210,73 @@ void conn_close_all(void)
 	}
 	free(conns);
 	conns = NULL;
+}
+
+/* ---------------- blocking workers (MP, MT) ---------------- */
+
+void conn_worker_init(int worker_idx, bool own_current)
+{
+	static __thread struct amped_current mine;
+
+	blocking = true;
+	/* request ids stay unique across workers */
+	next_req_id = (uint64_t)worker_idx << 48;
+	next_conn_id = (uint32_t)worker_idx << 24;
+	if (own_current)
+		cur = &mine;
+}
+
+static void set_timeout(int fd, int opt, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	if (ms <= 0)
+		tv.tv_usec = 1000;	/* 0 would mean "never" */
+	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/* Serve one connection to its end with blocking reads and writes: the
+ * worker sleeps in read(), sendmsg() and sendfile(), as MP and MT servers
+ * do.  Deadlines become SO_RCVTIMEO, set again only when they change. */
+void conn_serve_blocking(int fd, const struct sockaddr_storage *ss)
+{
+	struct conn *c;
+	int rcv_ms = -1;
+
+	clock_refresh();
+	c = conn_new(fd, ss);
+	if (!c)
+		return;
+	set_timeout(fd, SO_SNDTIMEO, cfg.send_timeout_ms);
+	conn_enter(c);
+	while (!c->dead) {
+		if (c->state == CS_LINGER) {
+			/* read and drop what the client still sends, briefly */
+			char buf[4096];
+			set_timeout(fd, SO_RCVTIMEO, LINGER_MS);
+			uint64_t until = now_ms + LINGER_MS;
+			while (read(fd, buf, sizeof(buf)) > 0 && (clock_refresh(), now_ms < until))
+				;
+			conn_free(c);
+			break;
+		}
+		if (amped_stop_requested && !draining) {
+			draining = true;
+			c->keepalive = false;
+		}
+		if (draining && c->state == CS_READ && c->in_len == 0) {
+			conn_free(c);
+			break;
+		}
+		alog_tick();
+		int ms = c->dkind == DL_NONE ? cfg.header_timeout_ms :
+			 c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 1;
+		if (ms > 500 && cfg.access_log)
+			ms = 500;	/* wake to flush the log within a second */
+		if (ms > rcv_ms + 50 || ms < rcv_ms - 50) {
+			set_timeout(fd, SO_RCVTIMEO, ms);
+			rcv_ms = ms;
+		}
+		conn_read(c);
+	}
+	conn_leave(c);
 }

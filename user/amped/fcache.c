@@ -18,12 +18,11 @@
 #include "amped.h"
 #include "http.h"
 
-static struct fentry **buckets;
-static size_t nbuckets;
-/* sentinel: lru.lru_next is most recent; valid before fc_init() so that an
- * early exit can flush an empty cache */
-static struct fentry lru = { .lru_next = &lru, .lru_prev = &lru };
-static int ncached;
+/* Per thread: MT workers each keep their own caches (see README). */
+static __thread struct fentry **buckets;
+static __thread size_t nbuckets;
+static __thread struct fentry lru;	/* sentinel: lru.lru_next is most recent */
+static __thread int ncached;
 
 static uint32_t hash_key(const char *s, size_t n)
 {
@@ -176,7 +175,7 @@ struct fentry *fc_begin(const char *key, size_t key_len)
  * then cannot know when a read would block: say so once. */
 static void warn_if_unobservable(const struct stat *st)
 {
-	static bool warned;
+	static __thread bool warned;
 	uid_t me = geteuid();
 
 	if (warned || cfg.residency == RES_NONE || me == 0 || st->st_uid == me ||
@@ -251,6 +250,10 @@ size_t fc_header_fields(struct fentry *e, char *buf, size_t size, const char **o
 
 void fc_flush_all(void)
 {
+	if (!buckets)		/* an early exit, before fc_init() */
+		return;
 	while (lru.lru_next != &lru)
 		unhash(lru.lru_next);
+	free(buckets);
+	buckets = NULL;
 }

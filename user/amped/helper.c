@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <sys/sdt.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -162,7 +166,7 @@ fail:
 
 int job_run_read(int fd, uint64_t off, uint64_t len)
 {
-	static char buf[128 * 1024];
+	static __thread char buf[128 * 1024];
 
 	/* Reading brings the pages into the page cache; the dispatcher then
 	 * sends them with sendfile without blocking (Flash's helpers touched
@@ -298,6 +302,9 @@ static void helper_main(int idx, int sock)
 /* ---------------- dispatcher side ---------------- */
 
 static void helper_readable(struct ae_loop *l, int fd, void *data, int mask);
+static int tpool_start(void);
+static void tpool_stop(uint64_t deadline_ns);
+static int tpool_busy;
 static void dispatch(void);
 
 static int spawn(int idx)
@@ -333,6 +340,8 @@ static int spawn(int idx)
 
 int helpers_start(void)
 {
+	if (cfg.model == MODEL_AMTED)
+		return tpool_start();
 	if (cfg.model != MODEL_AMPED)
 		return 0;
 	nhelpers = cfg.helpers;
@@ -460,13 +469,166 @@ static void helper_readable(struct ae_loop *l, int fd, void *data, int mask)
 	dispatch();
 }
 
+/* ---------------- AMTED: helper threads ----------------
+ *
+ * The same jobs, run by a pool of threads in the dispatcher's process.  A
+ * mutex-protected FIFO feeds them; finished jobs go on a second list and an
+ * eventfd, watched by the dispatcher's loop, says so.  Only the dispatcher
+ * touches connections and caches: a thread reads the job's inputs (the
+ * entry's key or fd, fixed while the job runs) and writes its results. */
+static pthread_t *tpool;
+static int tpool_n;
+static pthread_mutex_t tpool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t tpool_cv = PTHREAD_COND_INITIALIZER;
+static struct job *tq_head, *tq_tail;	/* waiting for a thread */
+static struct job *tdone;		/* finished, newest first */
+static bool tpool_quit;
+static int tpool_efd = -1;		/* tpool_busy: the dispatcher's count of jobs out */
+
+static void *tpool_main(void *arg)
+{
+	int idx = (int)(intptr_t)arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "amped-help-%d", idx);
+	prctl(PR_SET_NAME, name);
+	pthread_mutex_lock(&tpool_mu);
+	for (;;) {
+		while (!tq_head && !tpool_quit)
+			pthread_cond_wait(&tpool_cv, &tpool_mu);
+		if (!tq_head)
+			break;
+		struct job *j = tq_head;
+		tq_head = j->next;
+		if (!tq_head)
+			tq_tail = NULL;
+		pthread_mutex_unlock(&tpool_mu);
+		j->helper = idx;
+		if (j->op == AMPED_OP_OPEN)
+			job_run_open(j->fe->key, &j->err, &j->kind, &j->fd, &j->st);
+		else
+			j->err = job_run_read(j->fe->fd, j->off, j->len);
+		pthread_mutex_lock(&tpool_mu);
+		j->next = tdone;
+		tdone = j;
+		uint64_t one = 1;
+		if (write(tpool_efd, &one, sizeof(one)) < 0) {
+			/* the counter cannot overflow at our rates */
+		}
+	}
+	pthread_mutex_unlock(&tpool_mu);
+	return NULL;
+}
+
+static void tpool_readable(struct ae_loop *l, int fd, void *data, int mask)
+{
+	uint64_t n;
+	struct job *list, *rev = NULL;
+
+	if (read(fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&tpool_mu);
+	list = tdone;
+	tdone = NULL;
+	pthread_mutex_unlock(&tpool_mu);
+	while (list) {			/* oldest first */
+		struct job *next = list->next;
+		list->next = rev;
+		rev = list;
+		list = next;
+	}
+	while (rev) {
+		struct job *next = rev->next;
+		rev->next = NULL;
+		tpool_busy--;
+		finish(rev, rev->err);
+		rev = next;
+	}
+}
+
+static int tpool_start(void)
+{
+	sigset_t all, old;
+
+	tpool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (tpool_efd < 0 || ae_set(loop, tpool_efd, AE_READABLE, tpool_readable, NULL) < 0) {
+		perror("amped: helper threads' eventfd");
+		return -1;
+	}
+	tpool = calloc((size_t)cfg.helpers, sizeof(*tpool));
+	if (!tpool)
+		return -1;
+	/* threads never take signals: the dispatcher's signalfd does */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (tpool_n = 0; tpool_n < cfg.helpers; tpool_n++) {
+		if (pthread_create(&tpool[tpool_n], NULL, tpool_main, (void *)(intptr_t)tpool_n) != 0) {
+			perror("amped: starting helper thread");
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return -1;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+static void tpool_submit(struct job *j)
+{
+	tpool_busy++;
+	DTRACE_PROBE4(amped, helper_handoff, j->req_id, -1, j->op, 1);
+	pthread_mutex_lock(&tpool_mu);
+	if (tq_tail)
+		tq_tail->next = j;
+	else
+		tq_head = j;
+	tq_tail = j;
+	pthread_cond_signal(&tpool_cv);
+	pthread_mutex_unlock(&tpool_mu);
+}
+
+static void tpool_stop(uint64_t deadline_ns)
+{
+	pthread_mutex_lock(&tpool_mu);
+	tpool_quit = true;
+	/* jobs not started are dropped: their connections are gone already */
+	tq_head = tq_tail = NULL;
+	pthread_cond_broadcast(&tpool_cv);
+	pthread_mutex_unlock(&tpool_mu);
+	for (int i = 0; i < tpool_n; i++) {
+		/* a thread in a slow read finishes that read, then sees quit */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t left = deadline_ns > mono_ns() ? deadline_ns - mono_ns() : 0;
+		ts.tv_sec += (time_t)(left / 1000000000u);
+		ts.tv_nsec += (long)(left % 1000000000u);
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_timedjoin_np(tpool[i], NULL, &ts) != 0)
+			pthread_detach(tpool[i]);	/* exit() ends it */
+	}
+	free(tpool);
+	tpool = NULL;
+	tpool_n = 0;
+	if (tpool_efd >= 0) {
+		ae_del(loop, tpool_efd);
+		close(tpool_efd);
+		tpool_efd = -1;
+	}
+}
+
 void job_submit(struct job *j)
 {
 	j->start_ns = mono_ns();
 	j->helper = -1;
 	j->fd = -1;
 	j->next = NULL;
-	if (cfg.model == MODEL_SPED) {
+	if (cfg.model == MODEL_AMTED) {
+		tpool_submit(j);
+		return;
+	}
+	if (!model_has_helpers()) {
 		if (j->op == AMPED_OP_OPEN)
 			job_run_open(j->fe->key, &j->err, &j->kind, &j->fd, &j->st);
 		else
@@ -522,6 +684,8 @@ void helpers_child_exited(void)
 int helpers_busy(void)
 {
 	int n = 0;
+	if (cfg.model == MODEL_AMTED)
+		return tpool_busy;
 	for (int i = 0; i < nhelpers; i++)
 		n += helpers[i].job != NULL;
 	return n + (qhead != NULL);
@@ -532,6 +696,10 @@ void helpers_stop(int timeout_ms)
 	uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	stopping = true;
+	if (cfg.model == MODEL_AMTED) {
+		tpool_stop(deadline);
+		return;
+	}
 	for (int i = 0; i < nhelpers; i++) {
 		if (helpers[i].fd >= 0) {
 			ae_del(loop, helpers[i].fd);

@@ -40,14 +40,15 @@ struct config cfg = {
 	.max_body_bytes = 64 * 1024,
 };
 
-struct ae_loop *loop;
+__thread struct ae_loop *loop;
 int root_fd = -1;
-uint64_t now_ms;
+__thread uint64_t now_ms;
+volatile sig_atomic_t amped_stop_requested;
 /* Read by tracers (include/amped_usdt.h); `used` keeps it in the binary. */
 __attribute__((used)) volatile struct amped_current amped_current;
-char date_fields[64];
-size_t date_fields_len;
-char clf_date[40];
+__thread char date_fields[64];
+__thread size_t date_fields_len;
+__thread char clf_date[40];
 
 static volatile sig_atomic_t exiting;
 
@@ -72,7 +73,7 @@ uint64_t mono_ns(void)
 
 void clock_refresh(void)
 {
-	static time_t last;
+	static __thread time_t last;
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
@@ -100,9 +101,19 @@ static void usage(FILE *f)
 "  --root DIR                document root (required)\n"
 "  --addr ADDR               listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
 "  --port N                  port; 0 picks a free one (default 8080)\n"
-"  --model amped|sped        amped: helpers do open/stat and disk reads;\n"
-"                            sped: the same work runs inline and blocks (default amped)\n"
-"  --helpers N               helper processes for amped (default 8)\n"
+"  --model M                 the concurrency model (default amped):\n"
+"                            amped   one event-driven dispatcher; helper processes do\n"
+"                                    open/stat and disk reads (Flash's AMPED)\n"
+"                            amted   the same with helper threads\n"
+"                            sped    one dispatcher doing that work inline, blocking\n"
+"                            symped  N independent SPED processes on one port\n"
+"                            mp      N processes, one connection each, blocking I/O\n"
+"                            mt      a boss thread accepting for N worker threads\n"
+"  --helpers N               helper processes/threads for amped/amted (default 8)\n"
+"  --workers N               processes for symped (default: CPUs), processes or\n"
+"                            threads for mp/mt (default 64)\n"
+"  --symped-listen M         reuseport: a listening socket per process (SO_REUSEPORT);\n"
+"                            shared: one socket inherited by all (default reuseport)\n"
 "  --access-log FILE         Common Log Format log, flushed every second (default off)\n"
 "  --residency M             mincore|cachestat|none: how the dispatcher tells whether\n"
 "                            a file's pages are in memory (default mincore); the\n"
@@ -145,7 +156,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
-	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO
+	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN
 };
 
 static int parse_args(int argc, char **argv)
@@ -171,6 +182,8 @@ static int parse_args(int argc, char **argv)
 		{ "keepalive-timeout-ms", required_argument, 0, O_KATO },
 		{ "send-timeout-ms", required_argument, 0, O_SENDTO },
 		{ "shutdown-timeout-ms", required_argument, 0, O_SHUTTO },
+		{ "workers", required_argument, 0, O_WORKERS },
+		{ "symped-listen", required_argument, 0, O_SYMLISTEN },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -183,10 +196,20 @@ static int parse_args(int argc, char **argv)
 		case O_ADDR: cfg.addr = optarg; break;
 		case O_PORT: bad |= parse_int(optarg, 0, 65535, &cfg.port); break;
 		case O_MODEL:
-			if (!strcmp(optarg, "amped"))
-				cfg.model = MODEL_AMPED;
-			else if (!strcmp(optarg, "sped"))
-				cfg.model = MODEL_SPED;
+			bad = 1;
+			for (enum model m = MODEL_AMPED; m <= MODEL_MT; m++) {
+				if (!strcmp(optarg, model_name(m))) {
+					cfg.model = m;
+					bad = 0;
+				}
+			}
+			break;
+		case O_WORKERS: bad |= parse_int(optarg, 1, 4096, &cfg.workers); break;
+		case O_SYMLISTEN:
+			if (!strcmp(optarg, "reuseport"))
+				cfg.symped_listen = SYMPED_REUSEPORT;
+			else if (!strcmp(optarg, "shared"))
+				cfg.symped_listen = SYMPED_SHARED;
 			else
 				bad = 1;
 			break;
@@ -230,6 +253,10 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "amped: unexpected argument: %s\n", argv[optind]);
 		bad = 1;
 	}
+	if (!bad && cfg.workers == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.workers = cfg.model == MODEL_SYMPED ? (int)(ncpu > 0 ? ncpu : 2) : 64;
+	}
 	if (!bad && !cfg.root) {
 		fprintf(stderr, "amped: --root DIR is required\n");
 		bad = 1;
@@ -241,7 +268,7 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-static int make_listener(char *url, size_t url_size)
+int make_listener(char *url, size_t url_size)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sl;
@@ -271,6 +298,8 @@ static int make_listener(char *url, size_t url_size)
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    /* wake us only when the request has arrived (1 s at most) */
 	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0 ||
+	    (cfg.model == MODEL_SYMPED && cfg.symped_listen == SYMPED_REUSEPORT &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
 	    listen(fd, 4096) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
@@ -279,6 +308,8 @@ static int make_listener(char *url, size_t url_size)
 			close(fd);
 		return -1;
 	}
+	/* port 0 chose one: later sockets (symped reuseport) take the same */
+	cfg.port = ntohs(family == AF_INET ? s4->sin_port : s6->sin6_port);
 	if (family == AF_INET)
 		snprintf(url, url_size, "http://%s:%d/", cfg.addr, ntohs(s4->sin_port));
 	else
@@ -286,49 +317,25 @@ static int make_listener(char *url, size_t url_size)
 	return fd;
 }
 
-int main(int argc, char **argv)
+const char *model_name(enum model m)
 {
-	struct rlimit rl;
-	char url[128];
+	static const char *const names[] = { "amped", "sped", "amted", "symped", "mp", "mt" };
+	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
+}
+
+/* One event-driven dispatcher on lfd until SIGTERM/SIGINT: amped, amted,
+ * sped, and each symped process.  Returns the exit status. */
+int run_dispatcher(int lfd)
+{
 	sigset_t mask;
-	int err = 1, lfd = -1, sfd = -1;
+	int err = 1, sfd = -1;
 	uint64_t stop_deadline = 0;
+	struct rlimit rl;
 
-	if (parse_args(argc, argv) < 0)
-		return 2;
-
-	/* Use every fd we are allowed; keep room for the caches and helpers. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-		long room = (long)rl.rlim_cur - cfg.cache_entries - 2 * cfg.helpers - 64;
-		if (room < 16) {
-			fprintf(stderr, "amped: RLIMIT_NOFILE %ld too low\n", (long)rl.rlim_cur);
-			return 1;
-		}
-		if (cfg.max_conns > room) {
-			fprintf(stderr, "amped: --max-conns %d lowered to %ld (RLIMIT_NOFILE %ld)\n",
-				cfg.max_conns, room, (long)rl.rlim_cur);
-			cfg.max_conns = (int)room;
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "amped-disp");
-
-	root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0) {
-		fprintf(stderr, "amped: --root %s: %s\n", cfg.root, strerror(errno));
-		goto cleanup;
-	}
-	if (cfg.access_log && alog_open(cfg.access_log) < 0) {
-		fprintf(stderr, "amped: --access-log %s: %s\n", cfg.access_log, strerror(errno));
-		goto cleanup;
-	}
-	lfd = make_listener(url, sizeof(url));
-	if (lfd < 0)
-		goto cleanup;
-	loop = ae_create((int)(rl.rlim_cur > 0 ? rl.rlim_cur : 1024));
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 1024;
+	loop = ae_create((int)(rl.rlim_cur > 0 && rl.rlim_cur < 1 << 20 ? rl.rlim_cur : 1024));
 	if (!loop) {
 		perror("amped: event loop");
 		goto cleanup;
@@ -356,18 +363,13 @@ int main(int argc, char **argv)
 		perror("amped: watching the listener");
 		goto cleanup;
 	}
-	printf("amped: listening on %s (model %s, %d helpers)\n", url,
-	       cfg.model == MODEL_AMPED ? "amped" : "sped",
-	       cfg.model == MODEL_AMPED ? cfg.helpers : 0);
-	fflush(stdout);
+	lfd = -1;			/* conn owns it now */
 
-	stop_deadline = 0;
 	uint64_t next_tick = 0;
 	for (;;) {
 		clock_refresh();
-		if (exiting && !stop_deadline) {
+		if ((exiting || amped_stop_requested) && !stop_deadline) {
 			conn_stop_accepting();
-			lfd = -1;
 			conn_drain_idle();
 			stop_deadline = now_ms + (uint64_t)cfg.shutdown_timeout_ms;
 		}
@@ -394,13 +396,94 @@ cleanup:
 		helpers_stop(left < 100 ? 100 : left > 2000 ? 2000 : (int)left);
 	}
 	fc_flush_all();
-	alog_close();
 	if (lfd >= 0)
 		close(lfd);
 	if (sfd >= 0)
 		close(sfd);
+	ae_destroy(loop);
+	loop = NULL;
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct rlimit rl;
+	char url[128];
+	int err = 1, lfd = -1;
+
+	if (parse_args(argc, argv) < 0)
+		return 2;
+
+	/* Use every fd we are allowed; keep room for the caches and helpers. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		/* MT keeps one cache per worker thread (no locks on the hot
+		 * path); the --cache-entries budget is split between them so
+		 * the process holds about as many fds as the other models. */
+		if (cfg.model == MODEL_MT) {
+			int per = cfg.cache_entries / cfg.workers;
+			cfg.cache_entries = per < 16 ? 16 : per;
+		}
+		long room = (long)rl.rlim_cur - cfg.cache_entries - 2 * cfg.helpers - 64;
+		if (cfg.model == MODEL_MT)
+			room = (long)rl.rlim_cur - (long)cfg.cache_entries * cfg.workers - 64;
+		if (room < 16) {
+			fprintf(stderr, "amped: RLIMIT_NOFILE %ld too low for these cache sizes\n",
+				(long)rl.rlim_cur);
+			return 1;
+		}
+		if (cfg.max_conns > room) {
+			fprintf(stderr, "amped: --max-conns %d lowered to %ld (RLIMIT_NOFILE %ld)\n",
+				cfg.max_conns, room, (long)rl.rlim_cur);
+			cfg.max_conns = (int)room;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	root_fd = open(cfg.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "amped: --root %s: %s\n", cfg.root, strerror(errno));
+		goto cleanup;
+	}
+	if (cfg.access_log && alog_open(cfg.access_log) < 0) {
+		fprintf(stderr, "amped: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+		goto cleanup;
+	}
+	lfd = make_listener(url, sizeof(url));
+	if (lfd < 0)
+		goto cleanup;
+	if (cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED)
+		printf("amped: listening on %s (model %s, %d helpers)\n", url,
+		       model_name(cfg.model), cfg.helpers);
+	else if (cfg.model == MODEL_SPED)
+		printf("amped: listening on %s (model sped, 0 helpers)\n", url);
+	else
+		printf("amped: listening on %s (model %s, %d workers)\n", url,
+		       model_name(cfg.model), cfg.workers);
+	fflush(stdout);
+
+	switch (cfg.model) {
+	case MODEL_SYMPED:
+		err = run_symped(lfd, url);
+		break;
+	case MODEL_MP:
+		err = run_mp(lfd);
+		break;
+	case MODEL_MT:
+		err = run_mt(lfd);
+		break;
+	default:
+		err = run_dispatcher(lfd);
+		break;
+	}
+	lfd = -1;			/* the model closed it */
+cleanup:
+	alog_close();
+	if (lfd >= 0)
+		close(lfd);
 	if (root_fd >= 0)
 		close(root_fd);
-	ae_destroy(loop);
 	return err;
 }
