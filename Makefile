@@ -70,7 +70,7 @@ $(B)/tests/test_http: tests/unit/test_http.c user/http.c user/http.h tests/unit/
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^)
 
 # BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) | $(B)/bpf
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) $(wildcard bpf/*.h) | $(B)/bpf
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-Ivmlinux -Iinclude -I/usr/include/x86_64-linux-gnu -c $< -o $@

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/* sched — per-thread time accounting for ampstat top (see include/ampstat.h).
+ *
+ * Every nanosecond of a traced thread is in one state: on CPU, blocked (D),
+ * waiting idle (interruptible sleep in epoll_wait), waiting other, or on the
+ * run queue.  Transitions come from sched_switch (out: by prev_state and
+ * preempt; in: on CPU), sched_wakeup/_new (sleep -> run queue) and
+ * sched_process_exit (which moves the entry to `exited`); task_rename keeps
+ * the thread name current.  Only tasks whose tgid is in `targets` are accounted;
+ * sched_process_fork adds the children of traced processes, so helper
+ * processes forked later are followed.  No syscall is hooked: the syscall a
+ * thread sleeps in is read from its saved registers at sched_switch.
+ *
+ * The events of one task are serialized by its run queue lock (a wakeup of
+ * a sleeping task waits until the switch away from it is complete), so an
+ * entry has one writer at a time; seq only protects the userspace reader.
+ * (A rename through /proc/PID/comm comes from another task: it writes only
+ * the name, outside seq, since a torn name is harmless.)
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "ampstat.h"
+#include "ampstat_targets.bpf.h"
+
+/* include/linux/sched.h: not in BTF, they are macros */
+#define TASK_RUNNING		0x0000
+#define TASK_UNINTERRUPTIBLE	0x0002
+#define EXIT_DEAD		0x0010
+#define EXIT_ZOMBIE		0x0020
+#define TASK_DEAD		0x0080
+#define TASK_NOLOAD		0x0400
+#define PF_EXITING		0x00000004
+
+/* x86_64 syscall numbers of the idle wait of an event loop */
+#define NR_epoll_wait		232
+#define NR_epoll_pwait		281
+#define NR_epoll_pwait2		441
+
+const volatile bool follow_forks = true;
+
+/* serializes the fork program's appends to `fast` */
+struct fast_lock {
+	struct bpf_spin_lock lock;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fast_lock);
+} fast_lock SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMPSTAT_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct ampstat_thread);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AMPSTAT_MAX_THREADS);
+	__type(key, struct ampstat_exit_key);
+	__type(value, struct ampstat_exited);
+} exited SEC(".maps");
+
+/* the exit program builds an `exited` value here: too big for the stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ampstat_exited);
+} scratch SEC(".maps");
+
+/* bpf/oncpu.bpf.c's map (shared by fd): the exit program moves a thread's
+ * samples along with its entry */
+
+__u64 dropped_threads = 0;	/* a traced thread found the map full */
+__u64 dropped_tgids = 0;	/* a forked process found `targets` full */
+
+#define barrier() asm volatile("" ::: "memory")
+
+/* tp_btf arguments are BTF pointers: plain loads, no probe_read helper */
+static __always_inline bool is_target(struct task_struct *t)
+{
+	return tgid_traced(t->tgid);
+}
+
+static __always_inline void wr_begin(struct ampstat_thread *t)
+{
+	t->seq++;
+	barrier();
+}
+
+static __always_inline void wr_end(struct ampstat_thread *t)
+{
+	barrier();
+	t->seq++;
+}
+
+/* Close the open stretch at now: its time goes to the current state. */
+static __always_inline void close_state(struct ampstat_thread *t, __u64 now)
+{
+	if (now > t->ts_ns)
+		t->state_ns[t->state & (AMPSTAT_NSLOT - 1)] += now - t->ts_ns;
+	t->ts_ns = now;
+}
+
+static __always_inline __s32 sleep_syscall(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (!regs)
+		return -1;
+	return (__s32)regs->orig_ax;
+}
+
+static __always_inline __u32 sleep_state(unsigned int st, __s32 nr)
+{
+	if ((st & TASK_UNINTERRUPTIBLE) && !(st & TASK_NOLOAD))
+		return AS_BLOCKED;
+	if (nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2)
+		return AS_WAIT_IDLE;
+	return AS_WAIT_OTHER;
+}
+
+/* The entry of task, created in `state` from now when it has none (a thread
+ * ampstat had not seen: new, or missed by the seeding iterator).  NULL when
+ * the map is full. */
+static __always_inline struct ampstat_thread *
+get_thread(struct task_struct *task, __u64 now, __u32 state)
+{
+	__u32 tid = task->pid;
+	struct ampstat_thread *t, v = {};
+
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (t)
+		return t;
+	/* after sched_process_exit moved its entry: a dying task stays out */
+	if (task->flags & PF_EXITING)
+		return NULL;
+	v.start_ns = now;
+	v.ts_ns = now;
+	v.tid = tid;
+	v.tgid = task->tgid;
+	v.state = state;
+	v.sleep_syscall = -1;
+	bpf_probe_read_kernel_str(&v.comm, sizeof(v.comm), task->comm);
+	if (bpf_map_update_elem(&threads, &tid, &v, BPF_NOEXIST) && bpf_map_lookup_elem(&threads, &tid) == NULL) {
+		__sync_fetch_and_add(&dropped_threads, 1);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(as_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	struct ampstat_thread *t;
+	__u64 now = 0;
+
+	if (is_target(prev)) {
+		now = bpf_ktime_get_ns();
+		t = get_thread(prev, now, AS_ONCPU);
+		if (t && !t->exit_ns) {
+			wr_begin(t);
+			close_state(t, now);
+			/* The kernel counts nvcsw when the task asked to sleep
+			 * (not preempted, state not RUNNING), else nivcsw. */
+			if (!preempt && prev_state != TASK_RUNNING)
+				t->nvcsw++;
+			else
+				t->nivcsw++;
+			if (preempt || prev_state == TASK_RUNNING) {
+				t->state = AS_RUNQ;
+			} else if (prev_state & (TASK_DEAD | EXIT_DEAD | EXIT_ZOMBIE)) {
+				t->state = AS_NONE;
+			} else {
+				__s32 nr = sleep_syscall(prev);
+
+				t->sleep_syscall = nr;
+				t->state = sleep_state(prev_state, nr);
+			}
+			wr_end(t);
+		}
+	}
+	if (is_target(next)) {
+		if (!now)
+			now = bpf_ktime_get_ns();
+		t = get_thread(next, now, AS_RUNQ);
+		if (t && !t->exit_ns) {
+			wr_begin(t);
+			/* a wakeup we did not see: its wait is charged to the sleep */
+			if (t->state == AS_BLOCKED || t->state == AS_WAIT_IDLE || t->state == AS_WAIT_OTHER)
+				t->unwoken++;
+			close_state(t, now);
+			t->state = AS_ONCPU;
+			wr_end(t);
+		}
+	}
+	return 0;
+}
+
+static __always_inline int on_wakeup(struct task_struct *p)
+{
+	struct ampstat_thread *t;
+	__u64 now;
+
+	if (!is_target(p))
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = get_thread(p, now, AS_RUNQ);
+	if (!t || t->exit_ns)
+		return 0;
+	/* A wakeup of a task that has not left the CPU yet (it set its state
+	 * and was woken before it called schedule) changes nothing. */
+	if (t->state != AS_BLOCKED && t->state != AS_WAIT_IDLE && t->state != AS_WAIT_OTHER)
+		return 0;
+	wr_begin(t);
+	close_state(t, now);
+	t->state = AS_RUNQ;
+	wr_end(t);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(as_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(as_wakeup_new, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(as_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid, ctgid, one = 1, zero = 0, i;
+	struct ampstat_fast *f;
+	struct fast_lock *l;
+
+	if (!follow_forks)
+		return 0;
+	ptgid = parent->tgid;
+	ctgid = child->tgid;
+	if (ptgid == ctgid || !tgid_traced(ptgid))
+		return 0;
+	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST)) {
+		if (!bpf_map_lookup_elem(&targets, &ctgid))
+			__sync_fetch_and_add(&dropped_tgids, 1);
+		return 0;
+	}
+	f = bpf_map_lookup_elem(&fast, &zero);
+	l = bpf_map_lookup_elem(&fast_lock, &zero);
+	if (!f || !l)
+		return 0;
+	bpf_spin_lock(&l->lock);
+	i = f->nkern;
+	if (i < AMPSTAT_FAST_TGIDS - AMPSTAT_FAST_USER) {
+		f->tgid[(AMPSTAT_FAST_USER + i) & (AMPSTAT_FAST_TGIDS - 1)] = ctgid;
+		barrier();
+		f->nkern = i + 1;
+	} else {
+		f->overflow = 1;
+	}
+	bpf_spin_unlock(&l->lock);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
+{
+	struct ampstat_exit_key key = {};
+	struct ampstat_exited *e;
+	struct ampstat_thread *t;
+	struct ampstat_samples *s;
+	__u32 tid, tgid, zero = 0;
+	__u64 now;
+
+	if (!is_target(p))
+		return 0;
+	tid = p->pid;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (t && !t->exit_ns) {
+		now = bpf_ktime_get_ns();
+		wr_begin(t);
+		close_state(t, now);
+		t->state = AS_NONE;
+		t->exit_ns = now;
+		wr_end(t);
+		key.tid = tid;
+		key.start_ns = t->start_ns;
+		e = bpf_map_lookup_elem(&scratch, &zero);
+		if (e) {
+			e->t = *t;
+			s = bpf_map_lookup_elem(&samples, &tid);
+			if (s)
+				e->s = *s;
+			else
+				e->s.user = e->s.kernel = 0;
+		}
+		if (e && bpf_map_update_elem(&exited, &key, e, BPF_NOEXIST) == 0) {
+			bpf_map_delete_elem(&samples, &tid);
+			bpf_map_delete_elem(&threads, &tid);
+		} else {
+			__sync_fetch_and_add(&dropped_threads, 1);
+		}
+	}
+	if (group_dead) {
+		struct ampstat_fast *f = bpf_map_lookup_elem(&fast, &zero);
+
+		tgid = p->tgid;
+		bpf_map_delete_elem(&targets, &tgid);
+		for (__u32 i = 0; f && i < AMPSTAT_FAST_TGIDS; i++)
+			if (f->tgid[i] == tgid)
+				f->tgid[i] = 0;
+	}
+	return 0;
+}
+
+/* Thread names change after creation (prctl PR_SET_NAME, exec): follow
+ * them here rather than copy the name at every switch. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(as_rename, struct task_struct *task, const char *comm)
+{
+	struct ampstat_thread *t;
+	__u32 tid;
+
+	if (!is_target(task))
+		return 0;
+	tid = task->pid;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (t)
+		bpf_probe_read_kernel_str(&t->comm, sizeof(t->comm), comm);
+	return 0;
+}
+
+/* Seeding: run once by ampstat after attaching, it gives every traced
+ * thread that has no entry yet one with the state it is in now.  An entry an
+ * event created in the meantime wins (BPF_NOEXIST). */
+SEC("iter/task")
+int as_seed(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct ampstat_thread v = {};
+	unsigned int st;
+	__u32 tid;
+
+	if (!task || !is_target(task))
+		return 0;
+	if (BPF_CORE_READ(task, flags) & PF_EXITING)
+		return 0;
+	v.start_ns = v.ts_ns = bpf_ktime_get_ns();
+	v.tid = tid = BPF_CORE_READ(task, pid);
+	v.tgid = BPF_CORE_READ(task, tgid);
+	v.sleep_syscall = -1;
+	st = BPF_CORE_READ(task, __state);
+	if (BPF_CORE_READ(task, on_cpu))
+		v.state = AS_ONCPU;
+	else if (st == TASK_RUNNING)
+		v.state = AS_RUNQ;
+	else {
+		v.sleep_syscall = sleep_syscall(task);
+		v.state = sleep_state(st, v.sleep_syscall);
+	}
+	BPF_CORE_READ_STR_INTO(&v.comm, task, comm);
+	bpf_map_update_elem(&threads, &tid, &v, BPF_NOEXIST);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

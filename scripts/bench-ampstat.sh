@@ -1,0 +1,124 @@
+#!/bin/bash
+# bench-ampstat.sh — what `ampstat top` costs the server it watches.
+#
+# amped (--model amped, pinned to CPU 0) serves a cached 1 KiB file to
+# wrk -t1 -c50 (pinned to CPU 1) for DURATION_S seconds, PAIRS times with
+# ampstat top detached and attached, interleaved (the order alternates from
+# pair to pair), because throughput alone swings about ±20% between runs on
+# these machines.  For each attached run it also takes, over ampstat's own
+# window: the BPF run time of its programs (bpf_stats, from ampstat's
+# summary) and amped's CPU time (ampstat's on-CPU total of the server's
+# threads, and /proc utime+stime of the server and its helpers as a
+# tick-based cross-check).
+#
+# Reports the median req/s detached and attached, their ratio (target
+# >= 97%), and the median BPF run time as % of amped's CPU time (target
+# <= 3%).  Environment: PAIRS (5), DURATION_S (10), CONNS (50),
+# EXP_NO_PIN=1 to disable pinning.  Needs root (BPF).
+# Exit status: 0 when every run worked (whether or not the targets were
+# met), 1 when something failed.
+set -eu
+EXP_NAME=bench-ampstat
+# shellcheck source=scripts/lib-exp.sh
+. "$(dirname "$0")/lib-exp.sh"
+
+PAIRS=${PAIRS:-5}
+DURATION_S=${DURATION_S:-10}
+CONNS=${CONNS:-50}
+AMPSTAT=$EXP_BUILD/ampstat
+site="$EXP_BUILD/demo-site"
+work="$EXP_BUILD/bench-ampstat"
+file=1k.bin
+
+[ "$(id -u)" -eq 0 ] || exp_die "needs root (ampstat loads BPF programs)"
+[ -x "$AMPSTAT" ] || exp_die "$AMPSTAT is missing (run make)"
+command -v wrk >/dev/null || exp_die "wrk is not installed"
+mkdir -p "$work"
+"$EXP_ROOT/scripts/gen-site.sh" "$site" --files 20 --size 102400 --seed 1
+
+exp_start_amped "$work/amped" --root "$site" --port 0 --model amped
+url="$AMPED_URL$file"
+exp_wait_http "$url" 5000 || exp_die "amped did not start"
+exp_check_body "$url" "$site/$file" || exp_die "amped serves wrong bytes"
+# warm up: caches, connections, CPU frequency
+exp_wrk "$work/warmup.txt" -t1 -c"$CONNS" -d2s "$url"
+
+# cpu_ticks: utime+stime of amped and its children, in clock ticks
+cpu_ticks() {
+	local p t=0 f
+	for p in "$AMPED_PID" $(pgrep -P "$AMPED_PID" || true); do
+		f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		# fields after the comm: state=1 ... utime=12 stime=13
+		t=$((t + $(echo "$f" | awk '{ print $12 + $13 }')))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+
+results="$work/results.txt"
+: >"$results"
+echo "bench-ampstat: wrk -t1 -c$CONNS -d${DURATION_S}s on /$file, $PAIRS interleaved pairs" \
+	"(detached, attached); about $((PAIRS * 2 * (DURATION_S + 2)))s"
+run_detached() {
+	exp_wrk "$work/wrk-off-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	printf 'pair %d detached %10.0f req/s\n' "$1" "$WRK_RPS"
+	echo "off $1 $WRK_RPS" >>"$results"
+}
+run_attached() {
+	local i t0 t1 as_pid line
+	t0=$(cpu_ticks)
+	: >"$work/ampstat-$1.err"	# no line of an earlier run may be taken as ours
+	# one report at the end: ampstat wakes up once, not every second
+	exp_start_bg "$work/ampstat-$1.json" "$work/ampstat-$1.err" \
+		"$AMPSTAT" top -p "$AMPED_PID" -i 3600 --json --no-pin
+	as_pid=$EXP_LAST_PID
+	for i in $(seq 1 250); do
+		grep -q 'tracing pid' "$work/ampstat-$1.err" && break
+		kill -0 "$as_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	grep -q 'tracing pid' "$work/ampstat-$1.err" ||
+		exp_die "ampstat did not attach: $(cat "$work/ampstat-$1.err")"
+	exp_wrk "$work/wrk-on-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	kill -INT "$as_pid"
+	wait "$as_pid" || exp_die "ampstat failed (see $work/ampstat-$1.err)"
+	exp_forget_pid "$as_pid"
+	t1=$(cpu_ticks)
+	line=$(tail -n 1 "$work/ampstat-$1.json" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+b = s["bpf"]
+print(b["run_ns"], b["target_cpu_ns"], s["duration_s"])')
+	read -r bpf_ns cpu_ns dur_s <<<"$line"
+	awk -v p="$1" -v r="$WRK_RPS" -v b="$bpf_ns" -v c="$cpu_ns" -v d="$dur_s" \
+		-v tk=$((t1 - t0)) -v hz="$hz" 'BEGIN {
+		printf "pair %d attached %10.0f req/s  bpf %.1f ms = %.2f%% of amped CPU " \
+			"(%.0f ms by ampstat, %.0f ms by /proc ticks, window %.1f s)\n",
+			p, r, b / 1e6, 100 * b / c, c / 1e6, 1000 * tk / hz, d }'
+	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$results"
+}
+for pair in $(seq 1 "$PAIRS"); do
+	if [ $((pair % 2)) = 1 ]; then
+		run_detached "$pair"; run_attached "$pair"
+	else
+		run_attached "$pair"; run_detached "$pair"
+	fi
+done
+kill -0 "$AMPED_PID" 2>/dev/null || exp_die "amped died during the benchmark"
+
+off=$(awk '$1 == "off" { print $3 }' "$results" | exp_median)
+on=$(awk '$1 == "on" { print $3 }' "$results" | exp_median)
+bpf=$(awk '$1 == "on" { print 100 * $4 / $5 }' "$results" | exp_median)
+bpf_ticks=$(awk -v hz="$hz" '$1 == "on" && $6 > 0 { print 100 * $4 / ($6 * 1e9 / hz) }' "$results" | exp_median)
+echo
+printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped\n' \
+	"$PAIRS" "$CONNS" "$DURATION_S"
+awk -v off="$off" -v on="$on" -v bpf="$bpf" -v bt="$bpf_ticks" 'BEGIN {
+	r = on / off
+	printf "ampstat top detached: %10.0f req/s\n", off
+	printf "ampstat top attached: %10.0f req/s  = %.1f%% of detached  -> target >= 97%% %s\n",
+		on, 100 * r, (r >= 0.97) ? "met" : "MISSED"
+	printf "BPF run time:         %.2f%% of amped CPU time (%.2f%% by /proc ticks)  -> target <= 3%% %s\n",
+		bpf, bt, (bpf <= 3) ? "met" : "MISSED"
+}'
+echo "raw results: $results"

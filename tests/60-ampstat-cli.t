@@ -1,0 +1,174 @@
+#!/bin/bash
+# ampstat's command line and life cycle: usage errors exit 2; no such
+# process and not root exit 1 with a clear message; the target exiting ends
+# it with a summary and exit 0; output piped is plain lines; pinned maps are
+# removed on exit and stale ones (a killed ampstat) cleaned at the next
+# start; bpf_stats (enabled through a BPF_ENABLE_STATS fd, which the kernel
+# drops however ampstat exits) leaves kernel.bpf_stats_enabled as it was;
+# --role names a row.  Under wrk load on amped: per thread, time buckets sum
+# to wall time within 1%, and the requests it counts are the requests wrk
+# made (plus at most one in flight per connection).
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+[ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
+A=build/ampstat
+AS_PID=''
+cleanup() {
+	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
+		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
+	fi
+	lib_cleanup
+}
+trap cleanup EXIT
+
+# ---- usage errors: exit 2, no root needed
+for args in "" "top" "top -p" "top -p abc" "top -p 1 -i 0" "top -p 1 -n 0" "top -p 1 --bogus" \
+	"top -p 1 extra" "top -p 1 --role noequals" "top -p 1 --role x=(" "frobnicate"; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+out=$(timeout 10 $A top -h)
+is "$?" 0 "top -h exits 0"
+like "$out" "examples:" "top -h shows usage with examples"
+
+# ---- runtime errors: exit 1
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A top -p $$ >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+else
+	timeout 10 $A top -p $$ >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A top -p "$gone" >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+make_docroot "$ROOT"
+stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
+
+# as_start ARGS...: ampstat in the background; 0 once it says it traces.
+as_start() {
+	# empty it first: the redirection below happens in the child, and the
+	# wait loop must not find the previous ampstat's line
+	: >"$T/as.err"
+	$A top "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat attaches" "BPF unavailable"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+last_json() { tail -n 1 "$T/as.out" | "$PY" -c "import json,sys; print(json.load(sys.stdin)$1)" 2>/dev/null; }
+
+# ---- the target exits: summary, exit 0; pins removed; bpf_stats restored
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" -i 0.2 --json || bpf_unavailable
+ok 0 "ampstat attaches"
+like "$(cat "$T/as.err")" "maps pinned in /sys/fs/bpf/amped/$SRV_PID" "maps pinned under /sys/fs/bpf/amped/PID"
+ok "$([ -e "/sys/fs/bpf/amped/$SRV_PID/threads" ]; echo $?)" "pinned threads map exists"
+for i in 1 2 3 4 5; do get /1k.txt >/dev/null; done
+sleep 0.3
+pid=$SRV_PID
+srv_stop TERM
+if wait_exit "$AS_PID" 10; then
+	is "$RC" 0 "target exits: ampstat exits 0"
+else
+	ok 1 "target exits: ampstat exits within 10 s"
+fi
+AS_PID=''
+is "$(last_json '["type"]')" summary "target exits: a summary is printed last"
+is "$(last_json '["end"]')" "target exited" "summary says the target exited"
+is "$(last_json '["requests"]')" 5 "summary counts the 5 requests"
+rn=$(last_json '["bpf"]["run_ns"]')
+ok "$([ "${rn:-0}" -gt 0 ]; echo $?)" "BPF run time measured (bpf_stats through BPF_ENABLE_STATS: $rn ns)"
+ok "$([ ! -e "/sys/fs/bpf/amped/$pid" ]; echo $?)" "pins removed on exit"
+is "$(cat /proc/sys/kernel/bpf_stats_enabled)" "$stats0" "bpf_stats restored"
+
+# ---- a killed ampstat leaves stale pins; the next start removes them
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" -i 0.5 || bpf_unavailable
+kill -KILL "$AS_PID"; wait "$AS_PID" 2>/dev/null; AS_PID=''
+ok "$([ -e "/sys/fs/bpf/amped/$SRV_PID/threads" ]; echo $?)" "SIGKILL leaves pins behind"
+is "$(cat /proc/sys/kernel/bpf_stats_enabled)" "$stats0" "bpf_stats restored after SIGKILL too"
+as_start -p "$SRV_PID" -i 0.5 -n 1 || bpf_unavailable
+like "$(cat "$T/as.err")" "maps pinned in" "next ampstat cleans the stale pins and pins its own"
+wait_exit "$AS_PID" 10
+is "$RC" 0 "-n 1: exits 0 after one report"
+AS_PID=''
+unlike "$(cat "$T/as.out")" $'\033' "piped output has no escape sequences"
+like "$(cat "$T/as.out")" "^ampstat top  pid $SRV_PID" "piped output: plain report lines"
+like "$(cat "$T/as.out")" "dispatcher +1 " "report has a dispatcher row with 1 thread"
+like "$(cat "$T/as.out")" "helpers +[0-9]+ " "report has a helpers row"
+
+# ---- --role: a named pattern is matched before the built-in roles
+out=$(timeout 20 $A top -p "$SRV_PID" -n 1 -i 0.2 --no-pin --role 'front=^amped-disp$' 2>/dev/null)
+like "$out" "front +1 " "--role front=^amped-disp\$: a 'front' row with 1 thread"
+unlike "$out" "dispatcher" "--role: the dispatcher is counted as 'front' only"
+
+# ---- under wrk load: buckets sum to wall per thread; requests counted
+if command -v wrk >/dev/null; then
+	as_start -p "$SRV_PID" -i 0.5 --json --threads || bpf_unavailable
+	timeout 20 wrk -t1 -c20 -d2s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1
+	sleep 0.2
+	kill -INT "$AS_PID"
+	wait_exit "$AS_PID" 10
+	is "$RC" 0 "SIGINT: exits 0"
+	AS_PID=''
+	nreq=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$T/wrk.out")
+	res=$(tail -n 1 "$T/as.out" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+bad = []
+for t in s["threads"]:
+    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq"))
+    if abs(b - t["wall_ns"]) > 0.01 * t["wall_ns"]:
+        bad.append("%s %d: %d vs %d" % (t["comm"], t["tid"], b, t["wall_ns"]))
+d = [r for r in s["roles"] if r["role"] == "dispatcher"]
+print(len(s["threads"]), s["requests"], d[0]["oncpu_ns"] if d else 0, "|".join(bad) or "none",
+      "end=%s,intervals=%d,duration_s=%.3f" % (s["end"], s["intervals"], s["duration_s"]))')
+	read -r nthr req disp_cpu bad how <<<"$res"
+	ok "$([ "${nthr:-0}" -ge 2 ]; echo $?)" "wrk load: threads in the summary ($nthr)"
+	is "$bad" none "wrk load: per thread, buckets sum to wall time within 1%"
+	ok "$([ -n "$nreq" ] && [ "${req:-0}" -ge "$nreq" ] && [ "${req:-0}" -le $((nreq + 20)) ]; echo $?)" \
+		"wrk load: requests counted ($req) = wrk's ($nreq) + at most 20 in flight" \
+		"ampstat: $how; wrk: $(grep -E 'requests in|Socket|Non-2xx' "$T/wrk.out" | tr '\n' ' ')"
+	ok "$([ "${disp_cpu:-0}" -gt 0 ]; echo $?)" "wrk load: the dispatcher was on CPU"
+fi
+srv_stop TERM
+done_testing
+exit $((TAP_FAILED > 0))

@@ -1,0 +1,81 @@
+/* ampstat_unit — unit tests of ampstat's userspace modules that need no
+ * BPF: roles (built-in names, --role priority, bad specs) and proc (stat
+ * parsing with awkward names, descendants, symbol address + counter read
+ * in this very process).  TAP on stdout; exit 0 iff all passed. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "tap.h"
+#include "ampstat/proc.h"
+#include "ampstat/roles.h"
+
+/* a data symbol of this executable, found through its ELF symtab */
+__attribute__((used)) volatile uint64_t ampstat_unit_counter = 0x1234567890abcdefULL;
+
+static int role_is(const char *comm, const char *want)
+{
+	return strcmp(roles_name(roles_of(comm)), want) == 0;
+}
+
+int main(void)
+{
+	char comm[32];
+	uint64_t addr = 0, v = 0;
+	pid_t kids[8];
+	int n, p[2];
+
+	/* roles */
+	ok(role_is("amped-disp", "dispatcher"), "amped-disp is the dispatcher");
+	ok(role_is("amped-help-3", "helpers"), "amped-help-3 is a helper");
+	ok(role_is("amped-work-12", "workers"), "amped-work-12 is a worker");
+	ok(role_is("amped-boss", "boss"), "amped-boss is the boss");
+	ok(role_is("iou-wrk-77", "iou-wrk"), "iou-wrk-77 is an io_uring worker");
+	ok(role_is("amped-dispx", "other"), "amped-dispx is other (anchored)");
+	ok(role_is("", "other"), "empty name is other");
+	roles_free();
+	ok(roles_add("noequals") != 0, "--role without = is refused");
+	ok(roles_add("x=(") != 0, "--role with a bad regex is refused");
+	ok(roles_add("=abc") != 0, "--role with an empty name is refused");
+	ok(roles_add("front=^amped-d") == 0, "--role front=^amped-d accepted");
+	ok(roles_add("nginx=^nginx$") == 0, "--role nginx=^nginx$ accepted");
+	ok(role_is("amped-disp", "front"), "a --role is matched before the built-ins");
+	ok(role_is("nginx", "nginx"), "second --role matches");
+	ok(role_is("amped-help-0", "helpers"), "built-ins still apply after --roles");
+	ok(roles_add("late=x") != 0, "roles cannot be added once in use");
+	roles_free();
+
+	/* proc: a name with ") " in it must not confuse the stat parser */
+	ok(proc_alive(getpid()), "this process is alive");
+	prctl(PR_SET_NAME, "a) b (c");
+	ok(proc_alive(getpid()), "alive with a name holding ') ('");
+	ok(proc_comm(getpid(), comm, sizeof(comm)) == 0 && !strcmp(comm, "a) b (c"), "comm read back: '%s'", comm);
+	ok(proc_tgid(getpid()) == getpid(), "a process is its own tgid");
+	if (pipe(p))
+		return 1;
+	pid_t c = fork();
+	if (c == 0) {
+		char x;
+		close(p[1]);
+		(void)!read(p[0], &x, 1);	/* until the parent closes the pipe */
+		_exit(0);
+	}
+	close(p[0]);
+	n = proc_children(getpid(), kids, 8);
+	ok(n == 1 && kids[0] == c, "proc_children finds the child (%d)", n);
+	close(p[1]);
+	waitpid(c, NULL, 0);
+	ok(!proc_alive(c), "a reaped child is gone");
+	ok(proc_sym_addr(getpid(), "ampstat_unit_counter", &addr) == 0 &&
+	   addr == (uint64_t)(uintptr_t)&ampstat_unit_counter,
+	   "symbol address from symtab + load bias is the real one");
+	int rc = proc_read_u64(getpid(), addr, &v);
+	ok(rc == 0 && v == ampstat_unit_counter, "counter read with process_vm_readv: %#llx",
+	   (unsigned long long)v);
+	ok(proc_sym_addr(getpid(), "no_such_symbol_here", &addr) == -ENOENT, "missing symbol: -ENOENT");
+	return done_testing();
+}

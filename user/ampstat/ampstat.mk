@@ -1,0 +1,20 @@
+# ampstat — the companion CLI (user/ampstat/*.c) and its BPF programs
+# (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
+AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
+AMPSTAT_HDR := $(wildcard user/ampstat/*.h) include/ampstat.h include/amped_usdt.h
+
+$(B)/ampstat: $(AMPSTAT_SRC) $(AMPSTAT_HDR) $(B)/sched.skel.h $(B)/oncpu.skel.h | $(B)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPSTAT_SRC) -lbpf -lelf -lz -lm
+
+$(B)/tests/ampstat_load: tests/unit/ampstat_load.c | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
+
+# roles and proc without BPF, under the sanitizers
+$(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/ampstat/proc.c \
+		user/ampstat/roles.h user/ampstat/proc.h tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf
+
+BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit

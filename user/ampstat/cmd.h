@@ -1,0 +1,8 @@
+/* cmd — ampstat's subcommands.  Each takes main's argv from the subcommand
+ * name on and returns the exit status: 0 ok, 1 runtime error, 2 usage. */
+#ifndef AMPSTAT_CMD_H
+#define AMPSTAT_CMD_H
+
+int cmd_top(int argc, char **argv);
+
+#endif

@@ -1,0 +1,40 @@
+/* ampstat — live attribution of a server's time to its dispatcher, helpers
+ * and the kernel, from eBPF programs (bpf/sched.bpf.c, bpf/oncpu.bpf.c).
+ * Subcommands live in their own files (cmd.h). */
+#include <stdio.h>
+#include <string.h>
+#include "ampstat/cmd.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat COMMAND [options]\n"
+"\n"
+"commands:\n"
+"  top -p PID     where the server's time goes, per role, live\n"
+"\n"
+"`ampstat COMMAND -h` describes a command.  Needs root.\n"
+"\n"
+"examples:\n"
+"  ampstat top -p $(pgrep -x amped)\n"
+"  ampstat top -p 1234 -n 5 --json\n"
+"\n"
+"Exit status: 0 ok, 1 runtime error, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "top"))
+		return cmd_top(argc - 1, argv + 1);
+	fprintf(stderr, "ampstat: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

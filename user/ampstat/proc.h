@@ -1,0 +1,33 @@
+/* proc — what ampstat learns about a target from /proc and its memory.
+ *
+ *   proc_alive(pid)           0 if the process is gone or a zombie, else 1
+ *                             (also when /proc cannot be read).
+ *   proc_comm(pid, buf, n)    0 and the name, or -errno.
+ *   proc_tgid(pid)            the process a thread id belongs to (pid itself
+ *                             for a process), or -errno.
+ *   proc_children(pid, out, max)
+ *                             the pids of pid's descendants (processes, any
+ *                             depth), at most max; returns how many.
+ *   proc_sym_addr(pid, name, &addr)
+ *                             0 and the run-time address of the data symbol
+ *                             `name` in the target's executable (ELF symtab
+ *                             + load bias from /proc/PID/maps); -ENOENT if the
+ *                             binary has no such symbol, other -errno.
+ *   proc_read_u64(pid, addr, &v)
+ *                             0 and the u64 at addr (process_vm_readv, read
+ *                             until two reads agree, so a counter being
+ *                             written is never seen torn), or -errno.
+ */
+#ifndef AMPSTAT_PROC_H
+#define AMPSTAT_PROC_H
+#include <stdint.h>
+#include <sys/types.h>
+
+int proc_alive(pid_t pid);
+int proc_comm(pid_t pid, char *buf, size_t n);
+pid_t proc_tgid(pid_t pid);
+int proc_children(pid_t pid, pid_t *out, int max);
+int proc_sym_addr(pid_t pid, const char *name, uint64_t *addr);
+int proc_read_u64(pid_t pid, uint64_t addr, uint64_t *v);
+
+#endif

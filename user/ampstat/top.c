@@ -1,0 +1,841 @@
+/* top — `ampstat top`: where the time of a running server goes, per role.
+ *
+ * Every interval it reads the per-thread state times the sched programs
+ * keep (include/ampstat.h), takes the differences from the last reading,
+ * splits on-CPU time into user and kernel by the thread's CPU-clock samples,
+ * and sums threads into roles (roles.h).  Requests/s come from the server's
+ * own counter (amped_current.requests_done, read with process_vm_readv):
+ * attaching a probe to every request would cost ~650 ns a hit.
+ *
+ * On-CPU time with no sample in the interval is split by the thread's
+ * samples so far; with none at all it counts as kernel time (a thread that
+ * runs for a few microseconds at a time mostly runs system calls).
+ *
+ * --json: one object per line.  {"type":"interval"|"summary", "pid",
+ * "comm", "time", "interval_s"|"duration_s", ["end": "signal"|"count"|
+ * "target exited", "intervals", "threads_forgotten"], "requests",
+ * "requests_per_s" (null when the target has no amped_current counter),
+ * "roles": [{"role", "threads", "wall_ns", "oncpu_ns", "user_ns",
+ * "kernel_ns", "blocked_io_ns", "wait_idle_ns", "wait_other_ns", "runq_ns",
+ * "share": {bucket: percent of wall_ns}, "vcsw_per_s", "ivcsw_per_s" (and
+ * "vcsw", "ivcsw" in the summary)}], "threads": [the same per thread, with
+ * "tid", "tgid", "comm", "role", "exited", "unwoken" (switch-ins with no
+ * wakeup seen); always in the summary, with --threads in intervals],
+ * "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
+ * [{"name", "run_ns", "runs", "missed"}]}, "dropped": {"threads", "tgids",
+ * "samples", "torn_reads"}}.  wall_ns is the sum over the threads of the
+ * time each was traced; the six buckets sum to it.  Once more than
+ * MAX_DEAD threads were seen, exited ones are dropped from the list
+ * (threads_forgotten counts them; their time stays in the role totals).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "amped_usdt.h"
+#include "ampstat/cmd.h"
+#include "ampstat/proc.h"
+#include "ampstat/roles.h"
+#include "ampstat/trace.h"
+
+#define MAX_PROGS 16
+#define MAX_TGIDS 1024
+#define MAX_DEAD 4096
+
+enum bucket { B_USER, B_KERNEL, B_BLOCKED, B_IDLE, B_OTHER, B_RUNQ, NB };
+static const char *bucket_json[NB] = { "user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq" };
+
+struct acc {
+	int threads;
+	__u64 wall_ns;
+	__u64 ns[NB];
+	__u64 nvcsw, nivcsw;
+};
+
+struct uthr {
+	__u32 tid, tgid;
+	__u64 start_ns;
+	char comm[AMPSTAT_COMM_LEN];
+	int role;
+	bool dead;
+	__u32 unwoken;
+	__u64 last_t;			/* end of the thread's last accounted stretch */
+	__u64 prev[AMPSTAT_NSLOT];	/* cumulative state times at last_t */
+	__u64 prev_su, prev_sk, prev_nv, prev_niv;
+	struct acc d;			/* this interval */
+	struct acc tot;			/* since attach */
+};
+
+struct req_src {
+	pid_t tgid;
+	uint64_t last;
+	bool have_last, no_sym;
+};
+
+struct top {
+	/* options */
+	pid_t pid;
+	double interval_s;
+	long count;
+	bool json, threads, tty;
+	/* state */
+	struct tr *tr;
+	char comm[32];
+	struct uthr *th;
+	int nth, cap;
+	struct ampstat_thread *snap;
+	struct ampstat_samples *ssnap;
+	int nsnap, snapcap;
+	__u64 t0, tprev, tint0;
+	struct tr_prog p0[MAX_PROGS], pprev[MAX_PROGS];
+	int nprogs;
+	struct req_src req[MAX_TGIDS];
+	int nreq;
+	bool exe_known, have_sym, req_known;
+	dev_t exe_dev;
+	ino_t exe_ino;
+	uint64_t req_addr;	/* &amped_current.requests_done in the target */
+	__u64 req_total, req_d;
+	struct acc *role_d, *role_tot;
+	long intervals;
+	long dropped_dead;	/* exited threads forgotten (see snapshot) */
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* ---------------------------------------------------------------- snapshot */
+
+static void collect(void *ctx, const struct ampstat_thread *t, const struct ampstat_samples *s)
+{
+	struct top *tp = ctx;
+
+	if (tp->nsnap == tp->snapcap) {
+		int n = tp->snapcap ? tp->snapcap * 2 : 256;
+		struct ampstat_thread *a = realloc(tp->snap, (size_t)n * sizeof(*a));
+		struct ampstat_samples *b;
+		if (!a)
+			return;
+		tp->snap = a;
+		b = realloc(tp->ssnap, (size_t)n * sizeof(*b));
+		if (!b)
+			return;
+		tp->ssnap = b;
+		tp->snapcap = n;
+	}
+	tp->snap[tp->nsnap] = *t;
+	tp->ssnap[tp->nsnap++] = *s;
+}
+
+static struct uthr *find_thr(struct top *tp, __u32 tid, __u64 start_ns)
+{
+	for (int i = 0; i < tp->nth; i++)
+		if (tp->th[i].tid == tid && tp->th[i].start_ns == start_ns)
+			return &tp->th[i];
+	if (tp->nth == tp->cap) {
+		int n = tp->cap ? tp->cap * 2 : 64;
+		struct uthr *a = realloc(tp->th, (size_t)n * sizeof(*a));
+		if (!a)
+			return NULL;
+		tp->th = a;
+		tp->cap = n;
+	}
+	struct uthr *u = &tp->th[tp->nth++];
+	memset(u, 0, sizeof(*u));
+	u->tid = tid;
+	u->start_ns = start_ns;
+	u->last_t = start_ns;
+	return u;
+}
+
+static void add_acc(struct acc *a, const struct acc *b)
+{
+	a->wall_ns += b->wall_ns;
+	for (int i = 0; i < NB; i++)
+		a->ns[i] += b->ns[i];
+	a->nvcsw += b->nvcsw;
+	a->nivcsw += b->nivcsw;
+}
+
+static __u64 sub0(__u64 a, __u64 b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* Read every thread; account the stretch since its last reading.  With
+ * baseline, only remember where each thread stands. */
+static void snapshot(struct top *tp, bool baseline)
+{
+	int nroles = roles_count();
+	__u64 T;
+
+	tp->nsnap = 0;
+	tr_threads(tp->tr, collect, tp);
+	/* T after the reads: every entry's open stretch is then extended to
+	 * the same instant, and its states sum to T - start exactly. */
+	T = now_ns();
+	memset(tp->role_d, 0, (size_t)nroles * sizeof(*tp->role_d));
+	for (int i = 0; i < tp->nth; i++)
+		memset(&tp->th[i].d, 0, sizeof(tp->th[i].d));
+	for (int i = 0; i < tp->nsnap; i++) {
+		const struct ampstat_thread *t = &tp->snap[i];
+		const struct ampstat_samples *s = &tp->ssnap[i];
+		struct uthr *u = find_thr(tp, t->tid, t->start_ns);
+		__u64 cum[AMPSTAT_NSLOT], teff = t->exit_ns ? t->exit_ns : T;
+
+		if (!u || u->dead)
+			continue;
+		memcpy(cum, t->state_ns, sizeof(cum));
+		if (teff > t->ts_ns && !t->exit_ns)
+			cum[t->state & (AMPSTAT_NSLOT - 1)] += teff - t->ts_ns;
+		u->tgid = t->tgid;
+		u->unwoken = t->unwoken;
+		memcpy(u->comm, t->comm, sizeof(u->comm));
+		u->comm[AMPSTAT_COMM_LEN - 1] = 0;
+		u->role = roles_of(u->comm);
+		if (!baseline && teff > u->last_t) {
+			struct acc *d = &u->d;
+			__u64 dsu = sub0(s->user, u->prev_su), dsk = sub0(s->kernel, u->prev_sk);
+			__u64 on = sub0(cum[AS_ONCPU], u->prev[AS_ONCPU]);
+
+			d->threads = 1;
+			d->wall_ns = teff - u->last_t;
+			d->ns[B_BLOCKED] = sub0(cum[AS_BLOCKED], u->prev[AS_BLOCKED]);
+			d->ns[B_IDLE] = sub0(cum[AS_WAIT_IDLE], u->prev[AS_WAIT_IDLE]);
+			d->ns[B_OTHER] = sub0(cum[AS_WAIT_OTHER], u->prev[AS_WAIT_OTHER]);
+			d->ns[B_RUNQ] = sub0(cum[AS_RUNQ], u->prev[AS_RUNQ]);
+			/* split on-CPU time by this interval's samples; with none
+			 * (a short stretch), by all of the thread's samples; with
+			 * none at all, it counts as kernel time */
+			if (dsu + dsk == 0) {
+				dsu = s->user;
+				dsk = s->kernel;
+			}
+			d->ns[B_USER] = dsu + dsk ? (__u64)((double)on * (double)dsu / (double)(dsu + dsk)) : 0;
+			d->ns[B_KERNEL] = on - d->ns[B_USER];
+			d->nvcsw = sub0(t->nvcsw, u->prev_nv);
+			d->nivcsw = sub0(t->nivcsw, u->prev_niv);
+			add_acc(&u->tot, d);
+			u->tot.threads = 1;
+			if (u->role >= 0 && u->role < nroles) {
+				add_acc(&tp->role_d[u->role], d);
+				tp->role_d[u->role].threads++;
+			}
+		}
+		memcpy(u->prev, cum, sizeof(cum));
+		u->prev_su = s->user;
+		u->prev_sk = s->kernel;
+		u->prev_nv = t->nvcsw;
+		u->prev_niv = t->nivcsw;
+		if (teff > u->last_t)
+			u->last_t = teff;
+		if (t->exit_ns) {
+			u->dead = true;
+			tr_forget(tp->tr, t->tid, t->start_ns);
+		}
+	}
+	/* live threads with no stretch this interval still count as threads */
+	for (int i = 0; i < tp->nth; i++) {
+		struct uthr *u = &tp->th[i];
+		if (!u->dead && !u->d.threads && u->role >= 0 && u->role < nroles && !baseline &&
+		    u->last_t >= tp->tprev)
+			tp->role_d[u->role].threads++;
+	}
+	for (int r = 0; !baseline && r < nroles; r++) {
+		int thr = tp->role_tot[r].threads;
+		add_acc(&tp->role_tot[r], &tp->role_d[r]);
+		tp->role_tot[r].threads = thr;
+	}
+	/* A server that keeps making threads or processes would grow the
+	 * table (and its linear search) without bound: past MAX_DEAD exited
+	 * threads, forget them; their time stays in the role totals. */
+	if (tp->nth > MAX_DEAD) {
+		int j = 0;
+		for (int i = 0; i < tp->nth; i++)
+			if (!tp->th[i].dead)
+				tp->th[j++] = tp->th[i];
+		tp->dropped_dead += tp->nth - j;
+		tp->nth = j;
+	}
+	tp->tint0 = tp->tprev;
+	tp->tprev = T;
+}
+
+/* requests: the sum over the traced processes of amped_current.requests_done
+ * (MP servers count in each worker process).  Only processes running the
+ * target's executable are read; the symbol is looked up in the target
+ * alone, since a forked child keeps its parent's addresses (amped execs
+ * nothing else). */
+static void read_requests(struct top *tp, bool baseline)
+{
+	pid_t tg[MAX_TGIDS];
+	int n = tr_tgids(tp->tr, tg, MAX_TGIDS), keep = 0;
+
+	if (!tp->exe_known) {
+		char path[64];
+		struct stat st;
+
+		tp->exe_known = true;
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)tp->pid);
+		if (stat(path, &st) == 0 && proc_sym_addr(tp->pid, "amped_current", &tp->req_addr) == 0) {
+			tp->exe_dev = st.st_dev;
+			tp->exe_ino = st.st_ino;
+			tp->req_addr += offsetof(struct amped_current, requests_done);
+			tp->have_sym = true;
+		}
+	}
+	tp->req_d = 0;
+	if (!tp->have_sym)
+		return;
+	/* forget processes that left the traced set */
+	for (int j = 0; j < tp->nreq; j++) {
+		bool in = false;
+		for (int i = 0; i < n && !in; i++)
+			in = tg[i] == tp->req[j].tgid;
+		if (in)
+			tp->req[keep++] = tp->req[j];
+	}
+	tp->nreq = keep;
+	for (int i = 0; i < n; i++) {
+		struct req_src *r = NULL;
+		uint64_t v;
+
+		for (int j = 0; j < tp->nreq && !r; j++)
+			if (tp->req[j].tgid == tg[i])
+				r = &tp->req[j];
+		if (!r && tp->nreq < MAX_TGIDS) {
+			char path[64];
+			struct stat st;
+
+			r = &tp->req[tp->nreq++];
+			memset(r, 0, sizeof(*r));
+			r->tgid = tg[i];
+			snprintf(path, sizeof(path), "/proc/%d/exe", (int)tg[i]);
+			r->no_sym = stat(path, &st) || st.st_dev != tp->exe_dev || st.st_ino != tp->exe_ino;
+		}
+		if (!r || r->no_sym || proc_read_u64(r->tgid, tp->req_addr, &v))
+			continue;
+		tp->req_known = true;
+		/* a process seen for the first time after the start counts from 0 */
+		if (r->have_last && v >= r->last)
+			tp->req_d += v - r->last;
+		else if (!r->have_last && !baseline)
+			tp->req_d += v;
+		r->last = v;
+		r->have_last = true;
+	}
+	if (!baseline)
+		tp->req_total += tp->req_d;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static double pct(__u64 a, __u64 b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+static void bpf_cost(struct top *tp, const struct tr_prog *from, __u64 target_cpu_ns, bool text,
+		     bool advance)
+{
+	struct tr_prog now[MAX_PROGS];
+	int n = tr_progs(tp->tr, now, MAX_PROGS);
+	__u64 total = 0;
+	struct tr_drops dr;
+
+	tr_drops(tp->tr, &dr);
+	for (int i = 0; i < n && i < tp->nprogs; i++)
+		total += now[i].run_ns - from[i].run_ns;
+	if (text) {
+		printf("bpf: %.3f ms", (double)total / 1e6);
+		if (target_cpu_ns)
+			printf(" = %.2f%% of target CPU", pct(total, target_cpu_ns));
+		printf("; ns/run:");
+		for (int i = 0; i < n && i < tp->nprogs; i++) {
+			__u64 runs = now[i].runs - from[i].runs, ns = now[i].run_ns - from[i].run_ns;
+			if (runs)
+				printf(" %s %.0f", now[i].name + 3, (double)ns / (double)runs);
+			if (now[i].missed - from[i].missed)
+				printf(" (%s missed %llu)", now[i].name + 3,
+				       (unsigned long long)(now[i].missed - from[i].missed));
+		}
+		if (dr.threads || dr.tgids || dr.samples || dr.torn)
+			printf("  dropped: threads %llu tgids %llu samples %llu torn %llu",
+			       (unsigned long long)dr.threads, (unsigned long long)dr.tgids,
+			       (unsigned long long)dr.samples, (unsigned long long)dr.torn);
+		printf("\n");
+		if (advance && n > 0 && n <= MAX_PROGS)
+			memcpy(tp->pprev, now, (size_t)n * sizeof(now[0]));
+		return;
+	}
+	printf("\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"pct_of_target_cpu\":%.4f,\"progs\":[",
+	       (unsigned long long)total, (unsigned long long)target_cpu_ns, pct(total, target_cpu_ns));
+	for (int i = 0; i < n && i < tp->nprogs; i++)
+		printf("%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu,\"missed\":%llu}", i ? "," : "",
+		       now[i].name, (unsigned long long)(now[i].run_ns - from[i].run_ns),
+		       (unsigned long long)(now[i].runs - from[i].runs),
+		       (unsigned long long)(now[i].missed - from[i].missed));
+	printf("]},\"dropped\":{\"threads\":%llu,\"tgids\":%llu,\"samples\":%llu,\"torn_reads\":%llu}",
+	       (unsigned long long)dr.threads, (unsigned long long)dr.tgids,
+	       (unsigned long long)dr.samples, (unsigned long long)dr.torn);
+	if (advance && n > 0 && n <= MAX_PROGS)
+		memcpy(tp->pprev, now, (size_t)n * sizeof(now[0]));
+}
+
+static void json_acc(const struct acc *a, double dt, bool counts)
+{
+	printf("\"wall_ns\":%llu,\"oncpu_ns\":%llu", (unsigned long long)a->wall_ns,
+	       (unsigned long long)(a->ns[B_USER] + a->ns[B_KERNEL]));
+	for (int b = 0; b < NB; b++)
+		printf(",\"%s_ns\":%llu", bucket_json[b], (unsigned long long)a->ns[b]);
+	printf(",\"share\":{");
+	for (int b = 0; b < NB; b++)
+		printf("%s\"%s\":%.4f", b ? "," : "", bucket_json[b], pct(a->ns[b], a->wall_ns));
+	printf("}");
+	if (counts)
+		printf(",\"vcsw\":%llu,\"ivcsw\":%llu", (unsigned long long)a->nvcsw,
+		       (unsigned long long)a->nivcsw);
+	printf(",\"vcsw_per_s\":%.1f,\"ivcsw_per_s\":%.1f", dt > 0 ? (double)a->nvcsw / dt : 0.0,
+	       dt > 0 ? (double)a->nivcsw / dt : 0.0);
+}
+
+static void text_header(void)
+{
+	printf("%-12s %4s %6s %6s %6s %7s %6s %6s %6s %9s %9s\n", "ROLE", "THR", "CPU%", "USER%",
+	       "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", "VCSW/s", "ICSW/s");
+}
+
+static void text_row(const char *name, const struct acc *a, double dt)
+{
+	__u64 on = a->ns[B_USER] + a->ns[B_KERNEL];
+
+	printf("%-12.12s %4d %6.1f %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %9.0f %9.0f\n", name, a->threads,
+	       dt > 0 ? (double)on / (dt * 1e7) : 0.0, pct(a->ns[B_USER], a->wall_ns),
+	       pct(a->ns[B_KERNEL], a->wall_ns), pct(a->ns[B_BLOCKED], a->wall_ns),
+	       pct(a->ns[B_IDLE], a->wall_ns), pct(a->ns[B_OTHER], a->wall_ns),
+	       pct(a->ns[B_RUNQ], a->wall_ns), dt > 0 ? (double)a->nvcsw / dt : 0.0,
+	       dt > 0 ? (double)a->nivcsw / dt : 0.0);
+}
+
+static __u64 roles_cpu(const struct acc *a, int n)
+{
+	__u64 s = 0;
+
+	for (int r = 0; r < n; r++)
+		s += a[r].ns[B_USER] + a[r].ns[B_KERNEL];
+	return s;
+}
+
+static void print_threads(struct top *tp, bool total, double dt)
+{
+	bool first = true;
+
+	if (tp->json)
+		printf(",\"threads\":[");
+	else
+		printf("%-8s %-8s %-16s %-12s %6s %6s %7s %6s %6s %6s %8s %8s\n", "TGID", "TID", "COMM",
+		       "ROLE", "USER%", "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", total ? "VCSW" : "VCSW/s",
+		       total ? "ICSW" : "ICSW/s");
+	for (int i = 0; i < tp->nth; i++) {
+		struct uthr *u = &tp->th[i];
+		const struct acc *a = total ? &u->tot : &u->d;
+
+		if (!a->threads)
+			continue;
+		if (tp->json) {
+			printf("%s{\"tid\":%u,\"tgid\":%u,\"comm\":", first ? "" : ",", u->tid, u->tgid);
+			json_str(stdout, u->comm);
+			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
+			       u->dead ? "true" : "false", u->unwoken);
+			json_acc(a, dt, true);
+			printf("}");
+		} else {
+			printf("%-8u %-8u %-16s %-12s %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %8.0f %8.0f\n", u->tgid,
+			       u->tid, u->comm, roles_name(u->role), pct(a->ns[B_USER], a->wall_ns),
+			       pct(a->ns[B_KERNEL], a->wall_ns), pct(a->ns[B_BLOCKED], a->wall_ns),
+			       pct(a->ns[B_IDLE], a->wall_ns), pct(a->ns[B_OTHER], a->wall_ns),
+			       pct(a->ns[B_RUNQ], a->wall_ns),
+			       total ? (double)a->nvcsw : (dt > 0 ? (double)a->nvcsw / dt : 0.0),
+			       total ? (double)a->nivcsw : (dt > 0 ? (double)a->nivcsw / dt : 0.0));
+		}
+		first = false;
+	}
+	if (tp->json)
+		printf("]");
+}
+
+static void report(struct top *tp, bool summary, const char *why)
+{
+	int nroles = roles_count();
+	const struct acc *ra = summary ? tp->role_tot : tp->role_d;
+	double dt = (double)(tp->tprev - (summary ? tp->t0 : tp->tint0)) / 1e9;
+	__u64 cpu = roles_cpu(ra, nroles);
+	const struct tr_prog *from = summary ? tp->p0 : tp->pprev;
+	bool first = true;
+	time_t wall = time(NULL);
+	char tbuf[32];
+
+	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&wall));
+	if (tp->json) {
+		printf("{\"type\":\"%s\",\"pid\":%d,\"comm\":", summary ? "summary" : "interval", (int)tp->pid);
+		json_str(stdout, tp->comm);
+		printf(",\"time\":\"%s\",\"%s\":%.3f", tbuf, summary ? "duration_s" : "interval_s", dt);
+		if (summary)
+			printf(",\"end\":\"%s\",\"intervals\":%ld,\"threads_forgotten\":%ld", why,
+			       tp->intervals, tp->dropped_dead);
+		if (tp->req_known) {
+			__u64 rq = summary ? tp->req_total : tp->req_d;
+			printf(",\"requests\":%llu,\"requests_per_s\":%.1f", (unsigned long long)rq,
+			       dt > 0 ? (double)rq / dt : 0.0);
+		} else {
+			printf(",\"requests\":null,\"requests_per_s\":null");
+		}
+		printf(",\"roles\":[");
+		for (int r = 0; r < nroles; r++) {
+			const struct acc *a = &ra[r];
+			int thr = a->threads;
+			if (summary) {
+				thr = 0;
+				for (int i = 0; i < tp->nth; i++)
+					thr += tp->th[i].role == r && tp->th[i].tot.threads;
+			}
+			if (!thr && !a->wall_ns)
+				continue;
+			printf("%s{\"role\":\"%s\",\"threads\":%d,", first ? "" : ",", roles_name(r), thr);
+			json_acc(a, dt, summary);
+			printf("}");
+			first = false;
+		}
+		printf("]");
+		if (tp->threads || summary)
+			print_threads(tp, summary, dt);
+		printf(",");
+		bpf_cost(tp, from, cpu, false, !summary);
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
+	if (tp->tty && !summary)
+		printf("\033[H\033[J");
+	printf("ampstat top  pid %d (%s)  %s  %s %.2f s", (int)tp->pid, tp->comm, tbuf,
+	       summary ? "summary over" : "interval", dt);
+	if (tp->req_known)
+		printf("  requests/s %.0f", dt > 0 ? (double)(summary ? tp->req_total : tp->req_d) / dt : 0.0);
+	if (summary)
+		printf("  (%s)", why);
+	printf("\n");
+	text_header();
+	for (int r = 0; r < nroles; r++) {
+		struct acc a = ra[r];
+		if (summary) {
+			a.threads = 0;
+			for (int i = 0; i < tp->nth; i++)
+				a.threads += tp->th[i].role == r && tp->th[i].tot.threads;
+		}
+		if (a.threads || a.wall_ns)
+			text_row(roles_name(r), &a, dt);
+	}
+	if (tp->threads)
+		print_threads(tp, summary, dt);
+	bpf_cost(tp, from, cpu, true, !summary);
+	if (!tp->tty || summary)
+		printf("\n");
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- command */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat top -p PID [-i SEC] [-n COUNT] [--json] [--threads]\n"
+"                   [--role NAME=REGEX]... [--sample-hz N] [--no-pin] [-v]\n"
+"\n"
+"Where the time of a running server goes: for each role (dispatcher, helpers,\n"
+"workers, boss, io_uring workers, other; from thread names) the share of wall\n"
+"time in user, kernel, blocked-io (D state), idle wait (epoll_wait), other waits\n"
+"and the run queue; context switches/s; requests/s; and ampstat's own BPF cost.\n"
+"The target is PID and every process it forks.\n"
+"\n"
+"  -p, --pid PID        the server to trace (with its child processes)\n"
+"  -i, --interval SEC   seconds between reports (default 1, at least 0.05)\n"
+"  -n, --count N        stop after N reports (default: until Ctrl-C or exit)\n"
+"      --json           one JSON object per interval, and a summary object\n"
+"      --threads        also one row per thread\n"
+"      --role NAME=RE   a role for threads whose name matches the extended\n"
+"                       regex RE (checked before the built-in roles)\n"
+"      --sample-hz N    CPU-clock samples per second and CPU for the\n"
+"                       user/kernel split (default 1999)\n"
+"      --no-pin         do not pin the maps under /sys/fs/bpf/amped/PID/\n"
+"  -v, --verbose        libbpf debug output\n"
+"\n"
+"examples:\n"
+"  ampstat top -p $(pgrep -x amped)\n"
+"  ampstat top -p 1234 -i 2 -n 10 --json > top.jsonl\n"
+"  ampstat top -p $(cat /run/nginx.pid) --role worker='^nginx$' --role aio='^nginx-aio'\n"
+"\n"
+"Exit status: 0 ok (Ctrl-C, COUNT reached, or the target exited: a summary is\n"
+"printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*v);
+}
+
+static bool parse_long(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return !errno && end != s && !*end;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threads", no_argument, NULL, 't' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "sample-hz", required_argument, NULL, 's' },
+		{ "no-pin", no_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct top tp = { .interval_s = 1.0 };
+	struct tr_opts to = { .sample_hz = 1999, .pin = true, .follow_forks = true };
+	bool verbose = false;
+	const char *why = "signal";
+	char err[256] = "";
+	int c, rc = 1, nroles;
+	long v;
+	double d;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:i:n:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
+				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			tp.pid = (pid_t)v;
+			break;
+		case 'i':
+			if (!parse_double(optarg, &d) || d < 0.05 || d > 3600) {
+				fprintf(stderr, "ampstat: interval must be 0.05-3600 s, got '%s'\n", optarg);
+				return 2;
+			}
+			tp.interval_s = d;
+			break;
+		case 'n':
+			if (!parse_long(optarg, &v) || v <= 0) {
+				fprintf(stderr, "ampstat: count must be a positive integer, got '%s'\n", optarg);
+				return 2;
+			}
+			tp.count = v;
+			break;
+		case 'j': tp.json = true; break;
+		case 't': tp.threads = true; break;
+		case 'r':
+			if (roles_add(optarg))
+				return 2;
+			break;
+		case 's':
+			if (!parse_long(optarg, &v) || v < 10 || v > 20000) {
+				fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", optarg);
+				return 2;
+			}
+			to.sample_hz = (int)v;
+			break;
+		case 'P': to.pin = false; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !tp.pid) {
+		if (optind != argc)
+			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "ampstat: top needs -p PID\n");
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ampstat: must run as root: loading BPF programs and opening "
+				"perf events needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return 1;
+	}
+	if (!proc_alive(tp.pid)) {
+		fprintf(stderr, "ampstat: no such process: %d\n", (int)tp.pid);
+		return 1;
+	}
+	{
+		/* a thread id stands for its process */
+		pid_t tg = proc_tgid(tp.pid);
+		if (tg > 0 && tg != tp.pid) {
+			fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n",
+				(int)tp.pid, (int)tg, (int)tg);
+			tp.pid = tg;
+		}
+	}
+	if (proc_comm(tp.pid, tp.comm, sizeof(tp.comm)))
+		snprintf(tp.comm, sizeof(tp.comm), "?");
+	tp.tty = isatty(STDOUT_FILENO) && !tp.json;
+	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	nroles = roles_count();
+	tp.role_d = calloc((size_t)nroles, sizeof(*tp.role_d));
+	tp.role_tot = calloc((size_t)nroles, sizeof(*tp.role_tot));
+	if (!tp.role_d || !tp.role_tot) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		goto cleanup;
+	}
+	to.pid = tp.pid;
+	if (tr_open(&tp.tr, &to, err, sizeof(err))) {
+		fprintf(stderr, "ampstat: %s\n", err);
+		goto cleanup;
+	}
+	/* the programs are attached: a fork from now on is followed in the
+	 * kernel, so this scan misses nothing */
+	{
+		pid_t kids[MAX_TGIDS];
+		int nk = proc_children(tp.pid, kids, MAX_TGIDS);
+		for (int i = 0; i < nk; i++)
+			tr_add_tgid(tp.tr, kids[i]);
+	}
+	if (tr_seed(tp.tr) < 0) {
+		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
+		goto cleanup;
+	}
+	read_requests(&tp, true);
+	snapshot(&tp, true);
+	tp.t0 = tp.tint0 = tp.tprev;
+	tp.nprogs = tr_progs(tp.tr, tp.p0, MAX_PROGS);
+	memcpy(tp.pprev, tp.p0, sizeof(tp.p0));
+	{
+		int live = 0;
+		for (int i = 0; i < tp.nth; i++)
+			live += !tp.th[i].dead;
+		fprintf(stderr, "ampstat: tracing pid %d (%s): %d threads%s%s; Ctrl-C to stop\n",
+			(int)tp.pid, tp.comm, live, tr_pin_dir(tp.tr) ? ", maps pinned in " : "",
+			tr_pin_dir(tp.tr) ? tr_pin_dir(tp.tr) : "");
+	}
+	rc = 0;
+	for (;;) {
+		__u64 deadline = tp.t0 + (__u64)((double)(tp.intervals + 1) * tp.interval_s * 1e9);
+		bool gone = false;
+
+		for (;;) {
+			__u64 now = now_ns();
+			if (exiting || now >= deadline)
+				break;
+			if (!proc_alive(tp.pid)) {
+				gone = true;
+				break;
+			}
+			__u64 left = deadline - now;
+			if (left > 50000000ULL)
+				left = 50000000ULL;
+			struct timespec ts = { 0, (long)left };
+			nanosleep(&ts, NULL);
+		}
+		if (exiting || gone) {
+			why = gone ? "target exited" : "signal";
+			break;
+		}
+		read_requests(&tp, false);
+		snapshot(&tp, false);
+		tp.intervals++;
+		report(&tp, false, "");
+		if (tp.count && tp.intervals >= tp.count) {
+			why = "count";
+			break;
+		}
+	}
+	/* the last partial interval counts in the summary, not as a report */
+	if (now_ns() > tp.tprev) {
+		read_requests(&tp, false);
+		snapshot(&tp, false);
+	}
+	report(&tp, true, why);
+cleanup:
+	tr_close(tp.tr);
+	free(tp.th);
+	free(tp.snap);
+	free(tp.ssnap);
+	free(tp.role_d);
+	free(tp.role_tot);
+	roles_free();
+	return rc;
+}
