@@ -5,7 +5,7 @@
 # missing and we are not root (we never call sudo on the user's behalf).
 set -eu
 
-PKGS="build-essential make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+PKGS="build-essential make clang llvm libclang-rt-14-dev valgrind libbpf-dev bpftool libelf-dev zlib1g-dev
 pkg-config systemtap-sdt-dev fuse3 libfuse3-dev curl wrk apache2-utils httperf
 perl coreutils procps iproute2 python3 $*"
 
