@@ -101,8 +101,13 @@ test: all
 demo: all
 	$(Q)scripts/demo.sh
 
+# Peers (nginx, lighttpd) on a 1 KiB file, every model of amped with
+# Flash's ablation, ampload against wrk, and what ampstat costs.
 bench: all
 	$(Q)scripts/bench.sh
+	$(Q)scripts/bench-models.sh
+	$(Q)scripts/bench-ampload.sh
+	$(Q)scripts/bench-ampstat.sh
 
 clean:
 	rm -rf $(B)

@@ -1055,7 +1055,9 @@ int en_run(struct en_thread *t, volatile int *exiting)
 		if (t->arrivals)
 			run_arrivals(t, now);
 		run_wakes(t, now);
-		if (!t->generating && (t->active == 0 || now >= t->drain_ns))
+		/* Arrivals still queued for a connection count as in flight:
+		 * the last one of a run often waits for its connect(). */
+		if (!t->generating && ((t->active == 0 && t->bl_len == 0) || now >= t->drain_ns))
 			break;
 		deadline = t->next_tick_ns;
 		if (t->generating && t->arrivals && t->next_arrival_ns &&
