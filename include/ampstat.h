@@ -99,4 +99,57 @@ struct ampstat_exited {
 	struct ampstat_samples s;
 };
 
+/* ---- ampstat syscalls (bpf/syscalls.bpf.c), an opt-in mode.
+ *
+ * Map `sc` (PERCPU_HASH, key: struct ampstat_sc_key) counts, at sys_exit,
+ * every system call of the traced threads by thread name and number (as
+ * syscount does); `timed` of them also had their sys_enter seen (a call in
+ * progress when tracing began has not), and their latency is in total_ns and
+ * in hist: bucket i counts latencies in [2^i, 2^(i+1)) ns, the last bucket
+ * everything longer. */
+#define AMPSTAT_SC_BUCKETS 32
+
+struct ampstat_sc_key {
+	char comm[AMPSTAT_COMM_LEN];
+	__u32 nr;
+	__u32 pad;
+};
+
+struct ampstat_sc_val {
+	__u64 count;
+	__u64 timed;
+	__u64 total_ns;
+	__u64 hist[AMPSTAT_SC_BUCKETS];
+};
+
+/* ---- ampstat cache (bpf/cache.bpf.c), an opt-in mode.
+ *
+ * Page-cache accesses and misses of the traced threads, in pages, by thread
+ * name (map `cache_roles`, HASH, key: struct ampstat_cache_rkey) and by file
+ * (map `cache_files`, HASH, key: struct ampstat_cache_fkey: the kernel's
+ * s_dev, i.e. major << 20 | minor, and the inode number).
+ *   read:  pages asked for through read/pread/sendfile/splice
+ *          (mm_filemap_get_pages; the batches of one call are counted once,
+ *          the range is capped at the end of the file);
+ *   fault: pages of mmap faults (mm_filemap_map_pages fault-around windows,
+ *          and mm_filemap_fault when no window of the same fault covered it);
+ *   added: pages the task put into the page cache (misses, readahead
+ *          included; mm_filemap_add_to_page_cache, 1 << folio order pages).
+ * Hits are accesses (read + fault) minus misses (added), at least 0. */
+struct ampstat_cache_val {
+	__u64 read;
+	__u64 fault;
+	__u64 added;
+	__u64 calls;			/* access events */
+};
+
+struct ampstat_cache_rkey {
+	char comm[AMPSTAT_COMM_LEN];
+};
+
+struct ampstat_cache_fkey {
+	__u64 dev;
+	__u64 ino;
+};
+
 #endif

@@ -18,3 +18,18 @@ $(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/amp
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf
 
 BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
+
+# the opt-in modes (syscalls, cache, serve, offcpu): their skeletons, and
+# syscall names from the kernel headers (x86_64)
+UNISTD_64 := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
+$(B)/ampstat: $(B)/syscalls.skel.h $(B)/syscall_names.h
+
+$(B)/syscall_names.h: $(UNISTD_64) | $(B)
+	$(call msg,GEN,$@)
+	$(Q)sed -n 's/^#define __NR_\([a-z0-9_]*\) \([0-9]*\)$$/[\2] = "\1",/p' $< > $@
+
+$(B)/tests/ampstat_io: tests/unit/ampstat_io.c | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
+
+BINS += $(B)/tests/ampstat_io

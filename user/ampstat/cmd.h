@@ -5,4 +5,6 @@
 
 int cmd_top(int argc, char **argv);
 
+int cmd_syscalls(int argc, char **argv);
+
 #endif

@@ -1,0 +1,303 @@
+/* mode — see mode.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ampstat/mode.h"
+#include "ampstat/proc.h"
+
+#define MAX_KIDS 1024
+
+volatile sig_atomic_t mode_exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	mode_exiting = 1;
+}
+
+void mode_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* a scraper that hangs up must not kill `serve` */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+__u64 mode_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+int mode_check(pid_t *pid, char *comm, size_t n)
+{
+	pid_t tg;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "ampstat: must run as root: loading BPF programs needs "
+				"CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return 1;
+	}
+	if (!proc_alive(*pid)) {
+		fprintf(stderr, "ampstat: no such process: %d\n", (int)*pid);
+		return 1;
+	}
+	tg = proc_tgid(*pid);
+	if (tg > 0 && tg != *pid) {
+		fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n", (int)*pid,
+			(int)tg, (int)tg);
+		*pid = tg;
+	}
+	if (proc_comm(*pid, comm, n))
+		snprintf(comm, n, "?");
+	return 0;
+}
+
+int mode_targets_open(struct mode_targets *mt, int targets_fd, int fast_fd)
+{
+	mt->targets_fd = targets_fd;
+	mt->fast_len = ((sizeof(struct ampstat_fast) + 4095) / 4096) * 4096;
+	mt->fast = mmap(NULL, mt->fast_len, PROT_READ | PROT_WRITE, MAP_SHARED, fast_fd, 0);
+	if (mt->fast == MAP_FAILED) {
+		mt->fast = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+/* the protocol of include/ampstat.h: our slots only, the slot before the
+ * count */
+int mode_targets_add(struct mode_targets *mt, pid_t tgid)
+{
+	__u32 k = (__u32)tgid, one = 1, i;
+
+	if (bpf_map_update_elem(mt->targets_fd, &k, &one, BPF_NOEXIST))
+		return errno == EEXIST ? 0 : -errno;
+	i = mt->fast->nuser;
+	if (i < AMPSTAT_FAST_USER) {
+		__atomic_store_n(&mt->fast->tgid[i], k, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&mt->fast->nuser, i + 1, __ATOMIC_SEQ_CST);
+	} else {
+		__atomic_store_n(&mt->fast->overflow, 1, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
+
+void mode_targets_children(struct mode_targets *mt, pid_t pid)
+{
+	pid_t kids[MAX_KIDS];
+	int n = proc_children(pid, kids, MAX_KIDS);
+
+	for (int i = 0; i < n; i++)
+		mode_targets_add(mt, kids[i]);
+}
+
+void mode_targets_close(struct mode_targets *mt)
+{
+	if (mt && mt->fast)
+		munmap(mt->fast, mt->fast_len);
+	if (mt)
+		mt->fast = NULL;
+}
+
+const char *mode_wait(pid_t pid, double duration_s, __u64 t0_ns, double tick_s,
+		      void (*tick)(void *ctx), void *ctx)
+{
+	__u64 end = duration_s > 0 ? t0_ns + (__u64)(duration_s * 1e9) : 0;
+	__u64 next_tick = tick ? t0_ns + (__u64)(tick_s * 1e9) : 0;
+
+	for (;;) {
+		__u64 now = mode_now_ns(), left = 50000000ULL;
+
+		if (mode_exiting)
+			return "signal";
+		if (end && now >= end)
+			return "duration";
+		if (!proc_alive(pid))
+			return "target exited";
+		if (tick && now >= next_tick) {
+			tick(ctx);
+			next_tick += (__u64)(tick_s * 1e9);
+			if (next_tick < now)
+				next_tick = now + (__u64)(tick_s * 1e9);
+			continue;
+		}
+		if (end && end - now < left)
+			left = end - now;
+		if (tick && next_tick - now < left)
+			left = next_tick - now;
+		struct timespec ts = { (time_t)(left / 1000000000ULL), (long)(left % 1000000000ULL) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int mode_progs(struct bpf_object *obj, struct tr_prog *out, int max)
+{
+	struct bpf_program *p;
+	int n = 0;
+
+	bpf_object__for_each_program(p, obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (n >= max)
+			break;
+		if (bpf_program__fd(p) < 0 || (bpf_program__type(p) == BPF_PROG_TYPE_TRACING &&
+		    bpf_program__expected_attach_type(p) == BPF_TRACE_ITER))
+			continue;
+		out[n].name = bpf_program__name(p);
+		out[n].run_ns = out[n].runs = out[n].missed = 0;
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) {
+			out[n].run_ns = info.run_time_ns;
+			out[n].runs = info.run_cnt;
+			out[n].missed = info.recursion_misses;
+		}
+		n++;
+	}
+	return n;
+}
+
+static __u64 cost_total(const struct tr_prog *from, const struct tr_prog *to, int n)
+{
+	__u64 t = 0;
+
+	for (int i = 0; i < n; i++)
+		t += to[i].run_ns - from[i].run_ns;
+	return t;
+}
+
+void mode_cost_text(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
+		    __u64 target_cpu_ns)
+{
+	__u64 total = cost_total(from, to, n);
+
+	fprintf(f, "bpf: %.3f ms", (double)total / 1e6);
+	if (target_cpu_ns)
+		fprintf(f, " = %.2f%% of target CPU (%.0f ms)",
+			100.0 * (double)total / (double)target_cpu_ns, (double)target_cpu_ns / 1e6);
+	fprintf(f, "; runs, ns/run:");
+	for (int i = 0; i < n; i++) {
+		__u64 runs = to[i].runs - from[i].runs, ns = to[i].run_ns - from[i].run_ns;
+
+		fprintf(f, " %s %llu", to[i].name + 3, (unsigned long long)runs);
+		if (runs)
+			fprintf(f, " %.0f", (double)ns / (double)runs);
+		if (to[i].missed - from[i].missed)
+			fprintf(f, " (missed %llu)", (unsigned long long)(to[i].missed - from[i].missed));
+		fprintf(f, i + 1 < n ? "," : "");
+	}
+	fprintf(f, "\n");
+}
+
+void mode_cost_json(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
+		    __u64 target_cpu_ns)
+{
+	__u64 total = cost_total(from, to, n);
+
+	fprintf(f, "\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"pct_of_target_cpu\":%.4f,\"progs\":[",
+		(unsigned long long)total, (unsigned long long)target_cpu_ns,
+		target_cpu_ns ? 100.0 * (double)total / (double)target_cpu_ns : 0.0);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu,\"missed\":%llu}", i ? "," : "",
+			to[i].name, (unsigned long long)(to[i].run_ns - from[i].run_ns),
+			(unsigned long long)(to[i].runs - from[i].runs),
+			(unsigned long long)(to[i].missed - from[i].missed));
+	fprintf(f, "]}");
+}
+
+__u64 mode_task_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = (int)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0 || hz <= 0)
+		return 0;
+	buf[n] = 0;
+	/* fields after the name, which may hold spaces and parentheses */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ULL / (unsigned long long)hz);
+}
+
+static int print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int print_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void mode_libbpf_print(bool verbose)
+{
+	libbpf_set_print(verbose ? print_all : print_quiet);
+}
+
+bool mode_parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
+		return false;
+	*pid = (pid_t)v;
+	return true;
+}
+
+bool mode_parse_secs(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*v) && *v > 0 && *v <= 86400;
+}
+
+void mode_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,73 @@
+/* mode — what ampstat's opt-in modes (syscalls, cache, offcpu, serve)
+ * share: checking the target, the traced set, BPF run-time statistics and
+ * the wait for the end of a run.
+ *
+ *   mode_check(&pid, comm, n)
+ *       root, BTF and a live target; a thread id becomes its process.
+ *       0, or 1 (the exit status) with a message on stderr.
+ *   mode_targets_open(&mt, targets_fd, fast_fd)
+ *       maps the `fast` array of a loaded object (include/ampstat.h).
+ *       0 / -errno.
+ *   mode_targets_add(&mt, tgid)   puts a process in the traced set. 0 / -errno.
+ *   mode_targets_children(&mt, pid)
+ *                          adds pid's descendants (after attaching: forks
+ *                          from then on are followed in the kernel).
+ *   mode_targets_close(&mt)  unmaps; accepts an unopened one.
+ *   mode_signals()         SIGINT/SIGTERM set mode_exiting.
+ *   mode_wait(pid, duration_s, t0_ns, tick_s, tick, ctx)
+ *                          sleeps until duration_s after t0_ns (0: no
+ *                          limit), a signal or the target's exit, calling
+ *                          tick every tick_s (if tick).  Returns why it
+ *                          ended: "duration", "signal", "target exited".
+ *   mode_progs(obj, out, max)
+ *                          cumulative run time and count of each program
+ *                          of obj (bpf_stats; iterators left out).
+ *   mode_cost_text / mode_cost_json(from, to, n, target_cpu_ns)
+ *                          prints what the programs cost between two
+ *                          readings.
+ *   mode_task_cpu_ns(pid)  CPU time of all the target's threads, from
+ *                          /proc/PID/stat (tick-based: 4 ms samples).
+ *   mode_now_ns()          CLOCK_MONOTONIC.
+ *   mode_libbpf_print(verbose)  libbpf's debug output only with -v.
+ *   mode_parse_pid / mode_parse_secs(s, &v)   true when s is valid.
+ */
+#ifndef AMPSTAT_MODE_H
+#define AMPSTAT_MODE_H
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "ampstat.h"
+#include "ampstat/trace.h"
+
+struct bpf_object;
+
+struct mode_targets {
+	int targets_fd;
+	struct ampstat_fast *fast;
+	size_t fast_len;
+};
+
+extern volatile sig_atomic_t mode_exiting;
+
+int mode_check(pid_t *pid, char *comm, size_t n);
+int mode_targets_open(struct mode_targets *mt, int targets_fd, int fast_fd);
+int mode_targets_add(struct mode_targets *mt, pid_t tgid);
+void mode_targets_children(struct mode_targets *mt, pid_t pid);
+void mode_targets_close(struct mode_targets *mt);
+void mode_signals(void);
+const char *mode_wait(pid_t pid, double duration_s, __u64 t0_ns, double tick_s,
+		      void (*tick)(void *ctx), void *ctx);
+int mode_progs(struct bpf_object *obj, struct tr_prog *out, int max);
+void mode_cost_text(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
+		    __u64 target_cpu_ns);
+void mode_cost_json(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
+		    __u64 target_cpu_ns);
+__u64 mode_task_cpu_ns(pid_t pid);
+__u64 mode_now_ns(void);
+void mode_libbpf_print(bool verbose);
+bool mode_parse_pid(const char *s, pid_t *pid);
+bool mode_parse_secs(const char *s, double *v);
+void mode_json_str(FILE *f, const char *s);
+
+#endif
