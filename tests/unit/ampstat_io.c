@@ -8,7 +8,7 @@
  * "ok [N]" or "err MESSAGE".  EOF ends the process.
  *   reads N        N x read(2) of 1 byte from /dev/zero, and nothing else
  *   preads N       N x pread(2) of 1 byte from /dev/zero
- *   cold FILE      posix_fadvise(DONTNEED) of FILE; "ok R": R pages still
+ *   cold FILE      fdatasync and posix_fadvise(DONTNEED) of FILE; "ok R": R pages still
  *                  resident (mincore), which should be 0
  *   resident FILE  "ok R": pages of FILE resident (mincore)
  *   read FILE      reads FILE whole with read(2), 64 KiB at a time
@@ -85,9 +85,10 @@ static void file_job(struct job *j)
 	}
 	if (!strcmp(j->cmd, "cold") || !strcmp(j->cmd, "resident")) {
 		if (!strcmp(j->cmd, "cold")) {
-			int e = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+			/* dirty pages stay: write them back first */
+			int e = fdatasync(fd) ? errno : posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 			if (e) {
-				snprintf(j->out, sizeof(j->out), "err fadvise: %s", strerror(e));
+				snprintf(j->out, sizeof(j->out), "err fdatasync/fadvise: %s", strerror(e));
 				close(fd);
 				return;
 			}

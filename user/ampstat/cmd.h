@@ -4,7 +4,7 @@
 #define AMPSTAT_CMD_H
 
 int cmd_top(int argc, char **argv);
-
 int cmd_syscalls(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

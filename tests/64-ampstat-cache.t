@@ -1,0 +1,192 @@
+#!/bin/bash
+# ampstat cache: usage errors exit 2; not root and no such process exit 1;
+# then, with a test program that reads a file of N pages whole in a thread
+# of its own (build/tests/ampstat_io), for read(2), sendfile(2) and mmap:
+# after fdatasync + posix_fadvise(DONTNEED) (cold; mincore must then say 0
+# pages resident), N misses (within 2%) and at most 2% hits; read again
+# (warm), N hits (within 2%) and at most 2% misses; the file is named (by
+# --search).  Against amped: a cold file fetched over HTTP is missed by
+# the helpers, not the dispatcher, and named from amped's --root; the
+# target's exit ends it with a summary, exit 0.
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+A=build/ampstat
+IO=build/tests/ampstat_io
+for b in $A $IO; do [ -x $b ] || { echo "Bail out! $b missing (run make)"; exit 1; }; done
+AS_PID='' IO_PID=''
+cleanup() {
+	for p in $AS_PID $IO_PID; do
+		if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
+	done
+	lib_cleanup
+}
+trap cleanup EXIT
+
+# ---- usage errors: exit 2, no root needed
+for args in "cache" "cache -p" "cache -p abc" "cache -p 1 -d 0" "cache -p 1 --bogus" \
+	"cache -p 1 extra" "cache -p 1 -T x" "cache -p 1 --role x=("; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+out=$(timeout 10 $A cache -h)
+is "$?" 0 "cache -h exits 0"
+like "$out" "examples:" "cache -h shows usage with examples"
+
+# ---- runtime errors: exit 1
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A cache -p $$ >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+else
+	timeout 10 $A cache -p $$ >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A cache -p "$gone" >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+as_start() {
+	: >"$T/as.err"
+	$A cache "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat cache attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat cache attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+as_stop() {
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then RC_AS=$RC; else RC_AS=timeout; fi
+	AS_PID=''
+}
+# js EXPR: evaluate EXPR on the JSON summary s
+js() { tail -n 1 "$T/as.out" | "$PY" -c "
+import json, sys
+s = json.load(sys.stdin)
+def role(name):
+    for r in s['roles']:
+        if r['role'] == name:
+            return r
+    return {'accesses': 0, 'misses': 0, 'hits': 0, 'read_pages': 0, 'mmap_pages': 0}
+def file(path):
+    for f in s['files']:
+        if f['path'] == path:
+            return f
+    return {'accesses': 0, 'misses': 0, 'hits': 0}
+print($1)" 2>/dev/null; }
+io() { echo "$1" >&"${IOP[1]}"; local l; read -r -t 30 l <&"${IOP[0]}"; echo "$l"; }
+# within GOT WANT PCT: GOT is WANT within PCT percent
+within() { "$PY" -c "import sys; g, w = float('${1:-0}' or 0), float('$2'); sys.exit(0 if abs(g - w) <= $3 / 100.0 * w else 1)"; echo $?; }
+atmost() { "$PY" -c "import sys; sys.exit(0 if float('${1:-0}' or 0) <= $2 else 1)"; echo $?; }
+
+# the file lives on a disk file system: tmpfs pages never go through the
+# page-cache tracepoints
+D=$T/data
+mkdir -p "$D"
+if [ "$(stat -f -c %T "$D")" = tmpfs ]; then
+	D=build/cache-test.$$
+	mkdir -p "$D"
+	trap 'rm -rf "$D"; cleanup' EXIT
+fi
+D=$(cd "$D" && pwd)
+NPAGES=1000
+head -c $((NPAGES * 4096 - 100)) /dev/urandom >"$D/file.bin"
+sync "$D/file.bin" 2>/dev/null || sync
+
+coproc IOP { exec $IO; }
+IO_PID=$!
+read -r -t 10 ready <&"${IOP[0]}"
+like "$ready" "^ready [0-9]+$" "ampstat_io starts"
+attached=0
+for m in read sendfile mmap; do
+	for temp in cold warm; do
+		if [ $temp = cold ]; then
+			is "$(io "cold $D/file.bin")" "ok 0" "$m: fadvise(DONTNEED) leaves 0 pages resident"
+		fi
+		as_start -p "$IO_PID" --json --role 'io=^am-io$' --search "$D" || bpf_unavailable
+		[ $attached = 1 ] || ok 0 "ampstat cache attaches"
+		attached=1
+		is "$(io "$m $D/file.bin")" "ok $NPAGES" "$m $temp: ampstat_io read $NPAGES pages"
+		as_stop
+		is "$RC_AS" 0 "$m $temp: SIGINT: exits 0"
+		read -r acc miss hit fmiss facc <<<"$(js "role('io')['accesses'], role('io')['misses'], role('io')['hits'], file('$D/file.bin')['misses'], file('$D/file.bin')['accesses']")"
+		acc=${acc//[(),]/} miss=${miss//[(),]/} hit=${hit//[(),]/} fmiss=${fmiss//[(),]/} facc=${facc//[(),]/}
+		what="accesses $acc misses $miss hits $hit; file: accesses $facc misses $fmiss"
+		if [ $temp = cold ]; then
+			ok "$(within "$miss" $NPAGES 2)" "$m cold: $NPAGES misses within 2% ($what)"
+			ok "$(atmost "$hit" $((NPAGES * 2 / 100)))" "$m cold: at most 2% hits ($what)"
+		else
+			ok "$(within "$hit" $NPAGES 2)" "$m warm: $NPAGES hits within 2% ($what)"
+			ok "$(atmost "$miss" $((NPAGES * 2 / 100)))" "$m warm: at most 2% misses ($what)"
+		fi
+		is "$fmiss $facc" "$miss $acc" "$m $temp: the file, named by --search, has them all"
+	done
+done
+is "$(js "role('io')['mmap_pages'] > 0 and role('io')['read_pages'] == 0")" True "mmap: counted as mmap pages"
+exec {IOP[1]}>&-
+wait "$IO_PID"; IO_PID=''
+
+# ---- amped: a cold file is missed by the helpers; the target's exit
+if [ "$(stat -f -c %T "$T")" != tmpfs ]; then
+	make_docroot "$ROOT"
+	head -c $((256 * 4096)) /dev/urandom >"$ROOT/big.bin"
+	sync "$ROOT/big.bin" 2>/dev/null || sync
+	srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+	"$PY" -c "
+import os; fd = os.open('$ROOT/big.bin', os.O_RDONLY); os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)"
+	as_start -p "$SRV_PID" --json || bpf_unavailable
+	code=$(curl -s -o "$T/big.out" -w '%{http_code}' --max-time 20 "$SRV_URL/big.bin")
+	is "$code" 200 "amped serves big.bin"
+	cmp -s "$T/big.out" "$ROOT/big.bin"; ok $? "amped serves big.bin whole"
+	sleep 0.2
+	srv_stop TERM
+	if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
+	AS_PID=''
+	is "$(js "s['end']")" "target exited" "target exits: summary says so"
+	hm=$(js "role('helpers')['misses']")
+	dm=$(js "role('dispatcher')['misses']")
+	ok "$(within "$hm" 256 2)" "amped: the helpers missed the cold file's 256 pages ($hm; dispatcher $dm)"
+	ok "$(atmost "$dm" 5)" "amped: the dispatcher, which only touches what it believes resident, did not miss ($dm)"
+	fm=$(js "file('$ROOT/big.bin')['misses']")
+	ok "$(within "$fm" 256 2)" "amped: the file is named from amped's --root ($fm misses)" \
+		"$(tail -n 1 "$T/as.out" | head -c 1500)"
+else
+	skip "amped: cold file" "the test directory is on tmpfs"
+fi
+done_testing
+exit $((TAP_FAILED > 0))

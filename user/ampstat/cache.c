@@ -1,0 +1,584 @@
+/* cache — `ampstat cache`: page-cache accesses and misses of the server,
+ * per role and for the files it touched most (bpf/cache.bpf.c).
+ *
+ * Accesses are pages asked for (read/pread/sendfile/splice) or mapped by
+ * mmap faults; misses are pages the server's threads put into the cache
+ * (readahead included); hits are accesses less misses.  A miss in the
+ * dispatcher is a page the server guessed resident and was not (AMPED's
+ * dispatcher only touches data it believes resident); helpers' misses are
+ * the misses it expected.  Files are known by (device, inode); their paths
+ * come from the target's open files and mappings (/proc/PID/fd, maps),
+ * looked at every tick while it runs, then from a bounded search of its
+ * document root (amped's --root, else its working directory, or --search).
+ *
+ * --json: {"type":"summary", "pid", "comm", "duration_s", "end", "roles":
+ * [{"role", "read_pages", "mmap_pages", "accesses", "misses", "hits",
+ * "hit_ratio"}], "files": [{"dev": "MAJ:MIN", "ino", "path" (null if not
+ * found), the same counts}], "files_total", "bpf": {...}, "dropped":
+ * {"files", "roles", "tgids"}}. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ampstat/cmd.h"
+#include "ampstat/mode.h"
+#include "ampstat/roles.h"
+#include "cache.skel.h"
+
+#define MAX_PROGS 10
+#define MAX_TGIDS 256
+#define MAX_SEARCH 8
+#define WALK_MAX_ENTRIES 200000
+#define WALK_MAX_NS 3000000000ULL
+
+struct cfile {
+	struct ampstat_cache_fkey k;
+	struct ampstat_cache_val v;
+	char *path;
+};
+
+struct crun {
+	pid_t pid;
+	char comm[32];
+	int files_fd, targets_fd;
+	struct cfile *f;
+	int nf, cap;
+	int unresolved;
+	const char *search[MAX_SEARCH];
+	int nsearch;
+};
+
+static __u64 kdev(dev_t d)
+{
+	return ((__u64)major(d) << 20) | (__u64)minor(d);
+}
+
+static struct cfile *find_file(struct crun *r, const struct ampstat_cache_fkey *k, bool add)
+{
+	for (int i = 0; i < r->nf; i++)
+		if (r->f[i].k.dev == k->dev && r->f[i].k.ino == k->ino)
+			return &r->f[i];
+	if (!add)
+		return NULL;
+	if (r->nf == r->cap) {
+		int n = r->cap ? r->cap * 2 : 64;
+		struct cfile *a = realloc(r->f, (size_t)n * sizeof(*a));
+		if (!a)
+			return NULL;
+		r->f = a;
+		r->cap = n;
+	}
+	memset(&r->f[r->nf], 0, sizeof(r->f[0]));
+	r->f[r->nf].k = *k;
+	r->unresolved++;
+	return &r->f[r->nf++];
+}
+
+static void name_file(struct crun *r, dev_t dev, ino_t ino, const char *path)
+{
+	struct ampstat_cache_fkey k = { .dev = kdev(dev), .ino = ino };
+	struct cfile *f = find_file(r, &k, false);
+
+	if (f && !f->path) {
+		f->path = strdup(path);
+		if (f->path)
+			r->unresolved--;
+	}
+}
+
+/* the files the map knows now, with their counts */
+static void read_files(struct crun *r)
+{
+	struct ampstat_cache_fkey key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(r->files_fd, prev, &next) == 0) {
+		struct ampstat_cache_val v;
+		struct cfile *f;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(r->files_fd, &key, &v))
+			continue;
+		f = find_file(r, &key, true);
+		if (f)
+			f->v = v;
+	}
+}
+
+static void scan_fds(struct crun *r, pid_t pid)
+{
+	char dir[64], p[384], target[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while (r->unresolved && (de = readdir(d))) {
+		struct stat st;
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (stat(p, &st) || !S_ISREG(st.st_mode))
+			continue;
+		n = readlink(p, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		name_file(r, st.st_dev, st.st_ino, target);
+	}
+	closedir(d);
+}
+
+static void scan_maps(struct crun *r, pid_t pid)
+{
+	char p[64], line[PATH_MAX + 128];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%d/maps", (int)pid);
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	while (r->unresolved && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long ino;
+		int off = 0;
+
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu %n", &maj, &min, &ino, &off) < 3 || !ino || !off)
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		if (line[off] == '/')
+			name_file(r, makedev(maj, min), (ino_t)ino, line + off);
+	}
+	fclose(f);
+}
+
+static void scan_procs(struct crun *r)
+{
+	__u32 key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (r->unresolved && n++ < MAX_TGIDS && bpf_map_get_next_key(r->targets_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		scan_fds(r, (pid_t)key);
+		scan_maps(r, (pid_t)key);
+	}
+}
+
+static void tick(void *ctx)
+{
+	struct crun *r = ctx;
+
+	read_files(r);
+	if (r->unresolved)
+		scan_procs(r);
+}
+
+/* a bounded depth-first search of dir for the files still unnamed */
+static void walk(struct crun *r, const char *dir, int depth, long *entries, __u64 deadline)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 32 || !r->unresolved)
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while (r->unresolved && (de = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+
+		if (++*entries > WALK_MAX_ENTRIES || mode_now_ns() > deadline)
+			break;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) >= (int)sizeof(p))
+			continue;
+		if (lstat(p, &st))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			walk(r, p, depth + 1, entries, deadline);
+		else if (S_ISREG(st.st_mode))
+			name_file(r, st.st_dev, st.st_ino, p);
+	}
+	closedir(d);
+}
+
+/* amped's document root: the argument of --root (or --root=) */
+static bool amped_root(pid_t pid, char *out, size_t n)
+{
+	char p[64], buf[8192], cwd[PATH_MAX];
+	ssize_t len;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = 0;
+	for (char *a = buf; a < buf + len; a += strlen(a) + 1) {
+		const char *root = NULL;
+
+		if (!strcmp(a, "--root") && a + strlen(a) + 1 < buf + len)
+			root = a + strlen(a) + 1;
+		else if (!strncmp(a, "--root=", 7))
+			root = a + 7;
+		if (!root)
+			continue;
+		if (root[0] == '/') {
+			snprintf(out, n, "%s", root);
+		} else {
+			snprintf(p, sizeof(p), "/proc/%d/cwd", (int)pid);
+			len = readlink(p, cwd, sizeof(cwd) - 1);
+			if (len <= 0)
+				return false;
+			cwd[len] = 0;
+			if (snprintf(out, n, "%s/%s", cwd, root) >= (int)n)
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+static double ratio(__u64 hits, __u64 acc)
+{
+	return acc ? (double)hits / (double)acc : 0.0;
+}
+
+struct sums {
+	__u64 read, fault, added;
+};
+
+static void json_counts(const struct sums *s)
+{
+	__u64 acc = s->read + s->fault, hits = acc > s->added ? acc - s->added : 0;
+
+	printf("\"read_pages\":%llu,\"mmap_pages\":%llu,\"accesses\":%llu,\"misses\":%llu,"
+	       "\"hits\":%llu,\"hit_ratio\":%.4f",
+	       (unsigned long long)s->read, (unsigned long long)s->fault, (unsigned long long)acc,
+	       (unsigned long long)s->added, (unsigned long long)hits, ratio(hits, acc));
+}
+
+static void text_counts(const char *name, const struct sums *s)
+{
+	__u64 acc = s->read + s->fault, hits = acc > s->added ? acc - s->added : 0;
+
+	printf("%-40.40s %10llu %10llu %10llu %10llu %10llu %6.1f\n", name, (unsigned long long)s->read,
+	       (unsigned long long)s->fault, (unsigned long long)acc, (unsigned long long)s->added,
+	       (unsigned long long)hits, 100.0 * ratio(hits, acc));
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+	const struct cfile *x = a, *y = b;
+	__u64 ax = x->v.read + x->v.fault + x->v.added, ay = y->v.read + y->v.fault + y->v.added;
+
+	return ax == ay ? 0 : ax < ay ? 1 : -1;
+}
+
+static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, double dur_s,
+		   const char *why, const struct tr_prog *p0, const struct tr_prog *p1, int np, __u64 cpu)
+{
+	int nroles = roles_count(), rfd = bpf_map__fd(skel->maps.cache_roles);
+	struct sums *rs = calloc((size_t)nroles, sizeof(*rs));
+	struct ampstat_cache_rkey key, next;
+	void *prev = NULL;
+	bool first = true;
+
+	if (!rs)
+		return;
+	while (bpf_map_get_next_key(rfd, prev, &next) == 0) {
+		struct ampstat_cache_val v;
+		char comm[AMPSTAT_COMM_LEN + 1];
+		int role;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(rfd, &key, &v))
+			continue;
+		memcpy(comm, key.comm, AMPSTAT_COMM_LEN);
+		comm[AMPSTAT_COMM_LEN] = 0;
+		role = roles_of(comm);
+		if (role < 0 || role >= nroles)
+			continue;
+		rs[role].read += v.read;
+		rs[role].fault += v.fault;
+		rs[role].added += v.added;
+	}
+	qsort(r->f, (size_t)r->nf, sizeof(r->f[0]), cmp_files);
+	if (top > r->nf || !top)
+		top = r->nf;
+	if (json) {
+		printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)r->pid);
+		mode_json_str(stdout, r->comm);
+		printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"roles\":[", dur_s, why);
+		for (int i = 0; i < nroles; i++) {
+			if (!rs[i].read && !rs[i].fault && !rs[i].added)
+				continue;
+			printf("%s{\"role\":\"%s\",", first ? "" : ",", roles_name(i));
+			json_counts(&rs[i]);
+			printf("}");
+			first = false;
+		}
+		printf("],\"files_total\":%d,\"files\":[", r->nf);
+		for (int i = 0; i < top; i++) {
+			struct sums s = { r->f[i].v.read, r->f[i].v.fault, r->f[i].v.added };
+
+			printf("%s{\"dev\":\"%llu:%llu\",\"ino\":%llu,\"path\":", i ? "," : "",
+			       (unsigned long long)(r->f[i].k.dev >> 20),
+			       (unsigned long long)(r->f[i].k.dev & 0xfffff), (unsigned long long)r->f[i].k.ino);
+			if (r->f[i].path)
+				mode_json_str(stdout, r->f[i].path);
+			else
+				printf("null");
+			printf(",");
+			json_counts(&s);
+			printf("}");
+		}
+		printf("],");
+		mode_cost_json(stdout, p0, p1, np, cpu);
+		printf(",\"dropped\":{\"files\":%llu,\"roles\":%llu,\"tgids\":%llu}}\n",
+		       (unsigned long long)skel->bss->dropped_files,
+		       (unsigned long long)skel->bss->dropped_roles,
+		       (unsigned long long)skel->bss->dropped_tgids);
+	} else {
+		printf("ampstat cache  pid %d (%s)  %.2f s (%s)  pages\n", (int)r->pid, r->comm, dur_s, why);
+		printf("%-40s %10s %10s %10s %10s %10s %6s\n", "ROLE", "READ", "MMAP", "ACCESSES", "MISSES",
+		       "HITS", "HIT%");
+		for (int i = 0; i < nroles; i++)
+			if (rs[i].read || rs[i].fault || rs[i].added)
+				text_counts(roles_name(i), &rs[i]);
+		printf("\n%-40s %10s %10s %10s %10s %10s %6s\n", "FILE", "READ", "MMAP", "ACCESSES", "MISSES",
+		       "HITS", "HIT%");
+		for (int i = 0; i < top; i++) {
+			struct sums s = { r->f[i].v.read, r->f[i].v.fault, r->f[i].v.added };
+			char name[64];
+			const char *p = r->f[i].path;
+
+			if (!p) {
+				snprintf(name, sizeof(name), "dev %llu:%llu ino %llu",
+					 (unsigned long long)(r->f[i].k.dev >> 20),
+					 (unsigned long long)(r->f[i].k.dev & 0xfffff),
+					 (unsigned long long)r->f[i].k.ino);
+				p = name;
+			} else if (strlen(p) > 40) {
+				p += strlen(p) - 40;	/* the end of a path says the most */
+			}
+			text_counts(p, &s);
+		}
+		if (r->nf > top)
+			printf("(%d more files)\n", r->nf - top);
+		mode_cost_text(stdout, p0, p1, np, cpu);
+		if (skel->bss->dropped_files || skel->bss->dropped_roles)
+			printf("dropped: files %llu, roles %llu\n", (unsigned long long)skel->bss->dropped_files,
+			       (unsigned long long)skel->bss->dropped_roles);
+	}
+	fflush(stdout);
+	free(rs);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat cache -p PID [-d SEC] [--json] [-T N] [--search DIR]...\n"
+"                     [--role NAME=REGEX]... [--no-follow] [-v]\n"
+"\n"
+"Page-cache behaviour of the server, per role and for its top files:\n"
+"accesses (pages asked for by read/pread/sendfile, or mapped by mmap faults),\n"
+"misses (pages its threads brought into the cache, readahead included) and\n"
+"hits (accesses less misses).  Misses in the dispatcher are pages the\n"
+"server guessed resident and were not.  Files are named from the server's\n"
+"open files and mappings, then by searching its document root.\n"
+"\n"
+"  -p, --pid PID        the server to trace (with the processes it forks)\n"
+"  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or exit)\n"
+"      --json           the summary as one JSON object\n"
+"  -T, --top N          files to list (default 10, 0: all)\n"
+"      --search DIR     where to look for files not open at the end\n"
+"                       (default: amped's --root, else the server's cwd)\n"
+"      --role NAME=RE   a role for threads whose name matches RE\n"
+"      --no-follow      do not trace processes the target forks\n"
+"  -v, --verbose        libbpf debug output\n"
+"\n"
+"examples:\n"
+"  ampstat cache -p $(pgrep -x amped) -d 10\n"
+"  ampstat cache -p 1234 -d 30 -T 20 --search /srv/www\n"
+"  ampstat cache -p 1234 -d 5 --json > cache.json\n"
+"\n"
+"Exit status: 0 ok (duration, Ctrl-C or the target exited: a summary is\n"
+"printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
+}
+
+int cmd_cache(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 'T' },
+		{ "search", required_argument, NULL, 'S' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "no-follow", no_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct crun r = { 0 };
+	struct cache_bpf *skel = NULL;
+	struct mode_targets mt = { 0 };
+	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
+	bool json = false, verbose = false, follow = true;
+	double dur = 0;
+	int c, rc = 1, e, np, stats_fd = -1, top = 10;
+	const char *why;
+	char rootdir[PATH_MAX], cwd[64];
+	__u64 t0, t1, cpu0, cpu1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:d:T:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!mode_parse_pid(optarg, &r.pid)) {
+				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'd':
+			if (!mode_parse_secs(optarg, &dur)) {
+				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'T': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 0 || v > 1000000) {
+				fprintf(stderr, "ampstat: bad --top '%s'\n", optarg);
+				return 2;
+			}
+			top = (int)v;
+			break;
+		}
+		case 'S':
+			if (r.nsearch == MAX_SEARCH) {
+				fprintf(stderr, "ampstat: at most %d --search directories\n", MAX_SEARCH);
+				return 2;
+			}
+			r.search[r.nsearch++] = optarg;
+			break;
+		case 'j': json = true; break;
+		case 'r':
+			if (roles_add(optarg))
+				return 2;
+			break;
+		case 'F': follow = false; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !r.pid) {
+		if (optind != argc)
+			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "ampstat: cache needs -p PID\n");
+		usage(stderr);
+		return 2;
+	}
+	if ((rc = mode_check(&r.pid, r.comm, sizeof(r.comm))))
+		goto cleanup;
+	rc = 1;
+	if (!r.nsearch) {
+		if (amped_root(r.pid, rootdir, sizeof(rootdir))) {
+			r.search[r.nsearch++] = rootdir;
+		} else {
+			snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)r.pid);
+			r.search[r.nsearch++] = cwd;
+		}
+	}
+	mode_libbpf_print(verbose);
+	mode_signals();
+	skel = cache_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "ampstat: open cache.bpf.o: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	skel->rodata->follow_forks = follow;
+	e = cache_bpf__load(skel);
+	if (e) {
+		fprintf(stderr, "ampstat: load cache.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
+		goto cleanup;
+	}
+	r.files_fd = bpf_map__fd(skel->maps.cache_files);
+	r.targets_fd = bpf_map__fd(skel->maps.targets);
+	e = mode_targets_open(&mt, r.targets_fd, bpf_map__fd(skel->maps.fast));
+	if (!e)
+		e = mode_targets_add(&mt, r.pid);
+	if (e) {
+		fprintf(stderr, "ampstat: traced set: %s\n", strerror(-e));
+		goto cleanup;
+	}
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	e = cache_bpf__attach(skel);
+	if (e) {
+		fprintf(stderr, "ampstat: attach the filemap tracepoints: %s\n", strerror(-e));
+		goto cleanup;
+	}
+	if (follow)
+		mode_targets_children(&mt, r.pid);
+	t0 = mode_now_ns();
+	cpu0 = cpu1 = mode_task_cpu_ns(r.pid);
+	np = mode_progs(skel->obj, p0, MAX_PROGS);
+	fprintf(stderr, "ampstat: tracing pid %d (%s) page cache; Ctrl-C to stop\n", (int)r.pid, r.comm);
+	why = mode_wait(r.pid, dur, t0, 0.25, tick, &r);
+	{
+		__u64 cc = mode_task_cpu_ns(r.pid);
+		if (cc)
+			cpu1 = cc;
+	}
+	cache_bpf__detach(skel);
+	t1 = mode_now_ns();
+	mode_progs(skel->obj, p1, MAX_PROGS);
+	tick(&r);
+	if (r.unresolved) {
+		long entries = 0;
+		__u64 deadline = mode_now_ns() + WALK_MAX_NS;
+
+		for (int i = 0; i < r.nsearch && r.unresolved; i++)
+			walk(&r, r.search[i], 0, &entries, deadline);
+	}
+	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, cpu1 > cpu0 ? cpu1 - cpu0 : 0);
+	rc = 0;
+cleanup:
+	mode_targets_close(&mt);
+	cache_bpf__destroy(skel);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	for (int i = 0; i < r.nf; i++)
+		free(r.f[i].path);
+	free(r.f);
+	roles_free();
+	return rc;
+}
