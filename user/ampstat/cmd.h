@@ -6,5 +6,6 @@
 int cmd_top(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

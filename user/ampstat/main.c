@@ -14,6 +14,7 @@ static void usage(FILE *f)
 "  top -p PID     where the server's time goes, per role, live\n"
 "  syscalls -p PID  system calls per role: counts, time, latency (opt-in)\n"
 "  cache -p PID   page-cache accesses and misses per role and file\n"
+"  serve -p PID   the top figures for Prometheus at /metrics\n"
 "\n"
 "`ampstat COMMAND -h` describes a command.  Needs root.\n"
 "\n"
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
 		return cmd_syscalls(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "cache"))
 		return cmd_cache(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return cmd_serve(argc - 1, argv + 1);
 	fprintf(stderr, "ampstat: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -1,0 +1,201 @@
+#!/bin/bash
+# ampstat serve: usage errors exit 2 (a non-loopback --listen among them);
+# not root and no such process exit 1; against amped under wrk load, curl
+# gets /metrics in the Prometheus text format (0.0.4: every sample line
+# parses, every metric has HELP and TYPE), a dispatcher with 1 thread and
+# helpers; between two scrapes every counter grows or stays, the
+# dispatcher's buckets sum to the wall time between the scrapes (1%) and
+# ampstat_requests_total grows by wrk's requests (+ at most 20 in flight);
+# other paths 404, other methods 405; a port in use exits 1; SIGINT and
+# the target's exit end it with exit 0.
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+A=build/ampstat
+[ -x $A ] || { echo "Bail out! $A missing (run make)"; exit 1; }
+AS_PID=''
+cleanup() {
+	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
+		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
+	fi
+	lib_cleanup
+}
+trap cleanup EXIT
+
+# ---- usage errors: exit 2, no root needed
+for args in "serve" "serve -p" "serve -p abc" "serve -p 1 --listen 10.1.2.3:9464" \
+	"serve -p 1 --listen 0.0.0.0:9464" "serve -p 1 --listen [::]:9464" "serve -p 1 --listen nonsense" \
+	"serve -p 1 --listen 127.0.0.1:99999" "serve -p 1 --listen 127.0.0.1:" "serve -p 1 extra" \
+	"serve -p 1 -d 0" "serve -p 1 --bogus"; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+timeout 10 $A serve -p 1 --listen 192.168.1.1:9464 >/dev/null 2>"$T/err"
+like "$(cat "$T/err")" "not a loopback address" "a non-loopback address is refused, with a message"
+out=$(timeout 10 $A serve -h)
+is "$?" 0 "serve -h exits 0"
+like "$out" "examples:" "serve -h shows usage with examples"
+
+# ---- runtime errors: exit 1
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A serve -p $$ --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+else
+	timeout 10 $A serve -p $$ --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A serve -p "$gone" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+# as_start ARGS...: ampstat serve in the background; sets MURL
+as_start() {
+	: >"$T/as.err"
+	$A serve "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		MURL=$(sed -n 's|.*serving \(http://[^ ;]*\);.*|\1|p' "$T/as.err")
+		[ -n "$MURL" ] && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat serve attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat serve attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+
+make_docroot "$ROOT"
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --listen 127.0.0.1:0 || bpf_unavailable
+ok 0 "ampstat serve attaches and listens ($MURL)"
+like "$MURL" '^http://127\.0\.0\.1:[0-9]+/metrics$' "it listens on the loopback address asked for"
+
+code=$(curl -s -o "$T/m1" -D "$T/h1" -w '%{http_code}' --max-time 10 "$MURL")
+is "$code" 200 "GET /metrics: 200"
+like "$(cat "$T/h1")" $'Content-Type: text/plain; version=0\\.0\\.4' "Content-Type of the text format 0.0.4"
+# validate: every line a comment (HELP/TYPE) or a sample; HELP and TYPE for
+# every metric, before its samples; label values quoted
+cat >"$T/check.py" <<'EOF'
+import re, sys
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*"(,[a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*")*)?\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
+helps, types, bad, n = set(), {}, [], 0
+for line in open(sys.argv[1]).read().splitlines():
+    if line.startswith("# HELP "):
+        helps.add(line.split()[2])
+    elif line.startswith("# TYPE "):
+        f = line.split()
+        if f[3] not in ("counter", "gauge", "histogram", "summary", "untyped"):
+            bad.append(line)
+        types[f[2]] = f[3]
+    elif line.startswith("#") or not line:
+        continue
+    else:
+        m = sample.match(line)
+        n += 1
+        if not m or m.group(1) not in types or m.group(1) not in helps:
+            bad.append(line)
+        elif types[m.group(1)] == "counter" and not m.group(1).endswith("_total"):
+            bad.append("counter without _total: " + line)
+print("samples=%d bad=%d %s" % (n, len(bad), " | ".join(bad[:3])))
+EOF
+check=$("$PY" "$T/check.py" "$T/m1")
+like "$check" "^samples=[1-9][0-9]* bad=0 " "the exposition parses ($check)"
+# metric FILE SERIES: a sample's value
+metric() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+is "$(metric "$T/m1" 'ampstat_role_threads{role="dispatcher"}')" 1 "dispatcher: 1 thread"
+ok "$([ "$(metric "$T/m1" 'ampstat_role_threads{role="helpers"}')" -ge 1 ]; echo $?)" "helpers: at least 1 thread"
+like "$(cat "$T/m1")" "ampstat_target_info\\{pid=\"$SRV_PID\"" "target_info names the pid"
+
+if command -v wrk >/dev/null; then
+	timeout 20 wrk -t1 -c10 -d1s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1
+	nreq=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$T/wrk.out")
+else
+	for i in $(seq 1 50); do get /1k.txt >/dev/null; done
+	nreq=50
+fi
+sleep 0.3
+curl -s -o "$T/m2" --max-time 10 "$MURL"
+cat >"$T/diff.py" <<'EOF'
+import sys
+def load(p):
+    d = {}
+    for line in open(p).read().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            d[k] = float(v)
+    return d
+a, b = load(sys.argv[1]), load(sys.argv[2])
+dec = [k for k in a if k.split("{")[0].endswith("_total") and k in b and b[k] < a[k]]
+wall = b["ampstat_trace_seconds"] - a["ampstat_trace_seconds"]
+disp = sum(b[k] - a[k] for k in b if k.startswith('ampstat_role_seconds_total{role="dispatcher"'))
+req = b.get("ampstat_requests_total", -1) - a.get("ampstat_requests_total", 0)
+k = 'ampstat_role_seconds_total{role="dispatcher",bucket="kernel"}'
+print(len(dec), "%.6f" % wall, "%.6f" % disp, int(req), "ok" if abs(disp - wall) <= 0.01 * wall else "off",
+      "%.6f" % (b[k] - a[k]))
+EOF
+read -r ndec wall disp req sumok kern <<<"$("$PY" "$T/diff.py" "$T/m1" "$T/m2")"
+is "$ndec" 0 "between two scrapes no counter decreased"
+is "$sumok" ok "dispatcher: buckets sum to the wall time between scrapes within 1% ($disp s vs $wall s)"
+ok "$([ -n "$nreq" ] && [ "${req:-0}" -ge "$nreq" ] && [ "${req:-0}" -le $((nreq + 20)) ]; echo $?)" \
+	"requests_total grew by the client's requests ($req vs $nreq + at most 20 in flight)"
+ok "$("$PY" -c "import sys; sys.exit(0 if float('${kern:-0}') > 0 else 1)"; echo $?)" "the dispatcher spent kernel time serving ($kern s)"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${MURL%/metrics}/nope")" 404 "other paths: 404"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$MURL")" 405 "other methods: 405"
+is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -I "$MURL")" 200 "HEAD /metrics: 200"
+like "$(metric "$T/m2" 'ampstat_scrapes_total')" '^[1-9]' "scrapes are counted"
+like "$(cat "$T/m2")" 'ampstat_bpf_run_seconds_total\{prog="as_switch"\} [0-9.]+' "its own BPF cost is exported"
+
+# a port in use: exit 1
+port=${MURL#http://127.0.0.1:}; port=${port%/metrics}
+timeout 10 $A serve -p "$SRV_PID" --listen "127.0.0.1:$port" >/dev/null 2>"$T/err2"
+is "$?" 1 "a port in use: exits 1"
+like "$(cat "$T/err2")" "listen on 127.0.0.1:$port" "a port in use: says so"
+
+kill -INT "$AS_PID"
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+AS_PID=''
+
+# IPv6 loopback if there is one; the target exits: exit 0
+if as_start -p "$SRV_PID" --listen '[::1]:0'; then
+	like "$MURL" '^http://\[::1\]:[0-9]+/metrics$' "--listen [::1]:0 listens on ::1"
+else
+	as_start -p "$SRV_PID" --listen 127.0.0.1:0 || bpf_unavailable
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$MURL")
+is "$code" 200 "second serve ($MURL) answers"
+srv_stop TERM
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
+AS_PID=''
+like "$(cat "$T/as.err")" "serve ends \(target exited\)" "target exits: says so"
+done_testing
+exit $((TAP_FAILED > 0))

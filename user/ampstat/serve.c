@@ -1,0 +1,739 @@
+/* serve — `ampstat serve`: the figures of `ampstat top` (per-role time in
+ * each bucket, context switches, requests, ampstat's own BPF cost) as a
+ * Prometheus text exposition (format 0.0.4) at http://ADDR:PORT/metrics.
+ *
+ * Prometheus wants counters: each thread's state times (include/ampstat.h)
+ * are read at every scrape and every second, and what each thread gained
+ * since its last reading is added to its role's totals, so a role's
+ * counters only grow, also when threads exit or are renamed.  On-CPU time
+ * is split into user and kernel by the thread's CPU-clock samples in that
+ * stretch (with none, by all its samples so far; with none at all, kernel),
+ * as top does.
+ *
+ * The HTTP server is deliberately tiny: one thread, poll(2), one request
+ * per connection (Connection: close), GET /metrics and GET / only,
+ * requests over 8 KiB or slower than 5 s are dropped.  It listens on a
+ * loopback address only: the figures describe a process's behaviour and
+ * are not for the network. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "amped_usdt.h"
+#include "ampstat/cmd.h"
+#include "ampstat/mode.h"
+#include "ampstat/proc.h"
+#include "ampstat/roles.h"
+#include "ampstat/trace.h"
+
+#define MAX_PROGS 16
+#define MAX_TGIDS 1024
+#define MAX_CLIENTS 16
+#define REQ_MAX 8192
+#define CLIENT_TIMEOUT_NS 5000000000ULL
+
+enum { B_USER, B_KERNEL, B_BLOCKED, B_IDLE, B_OTHER, B_RUNQ, NB };
+static const char *bucket_name[NB] = { "user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq" };
+
+struct sthr {
+	__u32 tid;
+	__u64 start_ns;
+	int role;
+	bool dead, seen;
+	__u64 last_t;
+	__u64 prev[AMPSTAT_NSLOT];
+	__u64 prev_su, prev_sk, prev_nv, prev_niv;
+};
+
+struct srole {
+	__u64 ns[NB];
+	__u64 nvcsw, nivcsw;
+	int live;
+};
+
+struct sreq {
+	pid_t tgid;
+	uint64_t last;
+	bool have, no_sym;
+};
+
+struct client {
+	int fd;
+	size_t len;
+	__u64 since_ns;
+	char buf[REQ_MAX];
+};
+
+struct serve {
+	pid_t pid;
+	char comm[32];
+	struct tr *tr;
+	struct sthr *th;
+	int nth, cap;
+	struct srole *roles;
+	struct sreq req[MAX_TGIDS];
+	int nreq;
+	bool have_sym, req_known;
+	dev_t exe_dev;
+	ino_t exe_ino;
+	uint64_t req_addr;
+	__u64 requests;
+	__u64 scrapes;
+	struct tr_prog p0[MAX_PROGS];
+	int nprogs;
+	__u64 t0;
+	__u64 last_T;		/* the instant of the last update */
+};
+
+/* ---------------------------------------------------------------- figures */
+
+static struct sthr *find_thr(struct serve *s, __u32 tid, __u64 start_ns)
+{
+	for (int i = 0; i < s->nth; i++)
+		if (s->th[i].tid == tid && s->th[i].start_ns == start_ns)
+			return &s->th[i];
+	if (s->nth == s->cap) {
+		int n = s->cap ? s->cap * 2 : 64;
+		struct sthr *a = realloc(s->th, (size_t)n * sizeof(*a));
+		if (!a)
+			return NULL;
+		s->th = a;
+		s->cap = n;
+	}
+	struct sthr *u = &s->th[s->nth++];
+	memset(u, 0, sizeof(*u));
+	u->tid = tid;
+	u->start_ns = start_ns;
+	u->last_t = start_ns;
+	return u;
+}
+
+static __u64 sub0(__u64 a, __u64 b)
+{
+	return a > b ? a - b : 0;
+}
+
+struct upd {
+	struct serve *s;
+	__u64 T;
+	bool baseline;
+};
+
+static void on_thread(void *ctx, const struct ampstat_thread *t, const struct ampstat_samples *smp)
+{
+	struct upd *up = ctx;
+	struct serve *s = up->s;
+	struct sthr *u = find_thr(s, t->tid, t->start_ns);
+	__u64 cum[AMPSTAT_NSLOT], teff;
+	char comm[AMPSTAT_COMM_LEN];
+	int nroles = roles_count();
+
+	if (!u || u->dead)
+		return;
+	teff = t->exit_ns ? t->exit_ns : up->T;
+	memcpy(cum, t->state_ns, sizeof(cum));
+	if (!t->exit_ns && teff > t->ts_ns)
+		cum[t->state & (AMPSTAT_NSLOT - 1)] += teff - t->ts_ns;
+	memcpy(comm, t->comm, sizeof(comm));
+	comm[AMPSTAT_COMM_LEN - 1] = 0;
+	u->role = roles_of(comm);
+	u->seen = true;
+	if (!up->baseline && teff > u->last_t && u->role >= 0 && u->role < nroles) {
+		struct srole *r = &s->roles[u->role];
+		__u64 dsu = sub0(smp->user, u->prev_su), dsk = sub0(smp->kernel, u->prev_sk);
+		__u64 on = sub0(cum[AS_ONCPU], u->prev[AS_ONCPU]), user;
+
+		r->ns[B_BLOCKED] += sub0(cum[AS_BLOCKED], u->prev[AS_BLOCKED]);
+		r->ns[B_IDLE] += sub0(cum[AS_WAIT_IDLE], u->prev[AS_WAIT_IDLE]);
+		r->ns[B_OTHER] += sub0(cum[AS_WAIT_OTHER], u->prev[AS_WAIT_OTHER]);
+		r->ns[B_RUNQ] += sub0(cum[AS_RUNQ], u->prev[AS_RUNQ]);
+		if (dsu + dsk == 0) {
+			dsu = smp->user;
+			dsk = smp->kernel;
+		}
+		user = dsu + dsk ? (__u64)((double)on * (double)dsu / (double)(dsu + dsk)) : 0;
+		r->ns[B_USER] += user;
+		r->ns[B_KERNEL] += on - user;
+		r->nvcsw += sub0(t->nvcsw, u->prev_nv);
+		r->nivcsw += sub0(t->nivcsw, u->prev_niv);
+	}
+	memcpy(u->prev, cum, sizeof(cum));
+	u->prev_su = smp->user;
+	u->prev_sk = smp->kernel;
+	u->prev_nv = t->nvcsw;
+	u->prev_niv = t->nivcsw;
+	if (teff > u->last_t)
+		u->last_t = teff;
+	if (t->exit_ns) {
+		u->dead = true;
+		tr_forget(s->tr, t->tid, t->start_ns);
+	}
+}
+
+static void read_requests(struct serve *s, bool baseline)
+{
+	pid_t tg[MAX_TGIDS];
+	int n = tr_tgids(s->tr, tg, MAX_TGIDS);
+
+	if (!s->have_sym)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct sreq *r = NULL;
+		uint64_t v;
+
+		for (int j = 0; j < s->nreq && !r; j++)
+			if (s->req[j].tgid == tg[i])
+				r = &s->req[j];
+		if (!r && s->nreq < MAX_TGIDS) {
+			char path[64];
+			struct stat st;
+
+			r = &s->req[s->nreq++];
+			memset(r, 0, sizeof(*r));
+			r->tgid = tg[i];
+			snprintf(path, sizeof(path), "/proc/%d/exe", (int)tg[i]);
+			r->no_sym = stat(path, &st) || st.st_dev != s->exe_dev || st.st_ino != s->exe_ino;
+		}
+		if (!r || r->no_sym || proc_read_u64(r->tgid, s->req_addr, &v))
+			continue;
+		s->req_known = true;
+		if (r->have && v >= r->last)
+			s->requests += v - r->last;
+		else if (!r->have && !baseline)
+			s->requests += v;
+		r->last = v;
+		r->have = true;
+	}
+}
+
+static void update(struct serve *s, bool baseline)
+{
+	struct upd up = { .s = s, .baseline = baseline };
+	int nroles = roles_count();
+
+	for (int i = 0; i < s->nth; i++)
+		s->th[i].seen = false;
+	up.T = mode_now_ns();
+	tr_threads(s->tr, on_thread, &up);
+	s->last_T = up.T;
+	for (int r = 0; r < nroles; r++)
+		s->roles[r].live = 0;
+	for (int i = 0; i < s->nth; i++)
+		if (!s->th[i].dead && s->th[i].seen && s->th[i].role >= 0 && s->th[i].role < nroles)
+			s->roles[s->th[i].role].live++;
+	/* forget exited threads once their time is in the totals */
+	if (s->nth > 4096) {
+		int j = 0;
+		for (int i = 0; i < s->nth; i++)
+			if (!s->th[i].dead)
+				s->th[j++] = s->th[i];
+		s->nth = j;
+	}
+	read_requests(s, baseline);
+}
+
+/* ---------------------------------------------------------------- exposition */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && (size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 16384;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *q = realloc(b->p, cap);
+		if (!q)
+			return;
+		b->p = q;
+		b->cap = cap;
+	}
+}
+
+/* a label value: backslash, double quote and newline escaped */
+static void blabel(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			bprintf(b, "\\%c", *s);
+		else if (*s == '\n')
+			bprintf(b, "\\n");
+		else
+			bprintf(b, "%c", *s);
+	}
+}
+
+static void expose(struct serve *s, struct buf *b)
+{
+	int nroles = roles_count();
+	struct tr_prog now[MAX_PROGS];
+	int np = tr_progs(s->tr, now, MAX_PROGS);
+	struct tr_drops dr;
+
+	tr_drops(s->tr, &dr);
+	bprintf(b, "# HELP ampstat_target_info The process ampstat traces (with the processes it forks).\n"
+		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->pid);
+	blabel(b, s->comm);
+	bprintf(b, "\"} 1\n");
+	/* the instant the counters below were read: wall time for them */
+	bprintf(b, "# HELP ampstat_trace_seconds Seconds since ampstat attached, when the figures "
+		   "below were read.\n# TYPE ampstat_trace_seconds gauge\nampstat_trace_seconds %.9f\n",
+		(double)(s->last_T - s->t0) / 1e9);
+	bprintf(b, "# HELP ampstat_role_threads Live threads of the role.\n# TYPE ampstat_role_threads gauge\n");
+	for (int r = 0; r < nroles; r++)
+		bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), s->roles[r].live);
+	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by bucket: user, kernel "
+		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
+		   "runq (runnable, not running).  The buckets of a role sum to its threads' wall time.\n"
+		   "# TYPE ampstat_role_seconds_total counter\n");
+	for (int r = 0; r < nroles; r++)
+		for (int k = 0; k < NB; k++)
+			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",bucket=\"%s\"} %.9f\n", roles_name(r),
+				bucket_name[k], (double)s->roles[r].ns[k] / 1e9);
+	bprintf(b, "# HELP ampstat_role_context_switches_total Context switches of the role's threads.\n"
+		   "# TYPE ampstat_role_context_switches_total counter\n");
+	for (int r = 0; r < nroles; r++) {
+		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"voluntary\"} %llu\n",
+			roles_name(r), (unsigned long long)s->roles[r].nvcsw);
+		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
+			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
+	}
+	if (s->req_known)
+		bprintf(b, "# HELP ampstat_requests_total Requests the server finished (amped's "
+			   "amped_current.requests_done).\n# TYPE ampstat_requests_total counter\n"
+			   "ampstat_requests_total %llu\n", (unsigned long long)s->requests);
+	bprintf(b, "# HELP ampstat_bpf_run_seconds_total Run time of ampstat's BPF programs (bpf_stats).\n"
+		   "# TYPE ampstat_bpf_run_seconds_total counter\n");
+	for (int i = 0; i < np && i < s->nprogs; i++)
+		bprintf(b, "ampstat_bpf_run_seconds_total{prog=\"%s\"} %.9f\n", now[i].name,
+			(double)(now[i].run_ns - s->p0[i].run_ns) / 1e9);
+	bprintf(b, "# HELP ampstat_bpf_runs_total Runs of ampstat's BPF programs.\n"
+		   "# TYPE ampstat_bpf_runs_total counter\n");
+	for (int i = 0; i < np && i < s->nprogs; i++)
+		bprintf(b, "ampstat_bpf_runs_total{prog=\"%s\"} %llu\n", now[i].name,
+			(unsigned long long)(now[i].runs - s->p0[i].runs));
+	bprintf(b, "# HELP ampstat_dropped_total Events ampstat lost (full maps, torn reads).\n"
+		   "# TYPE ampstat_dropped_total counter\n"
+		   "ampstat_dropped_total{what=\"threads\"} %llu\nampstat_dropped_total{what=\"tgids\"} %llu\n"
+		   "ampstat_dropped_total{what=\"samples\"} %llu\nampstat_dropped_total{what=\"torn\"} %llu\n",
+		(unsigned long long)dr.threads, (unsigned long long)dr.tgids, (unsigned long long)dr.samples,
+		(unsigned long long)dr.torn);
+	bprintf(b, "# HELP ampstat_scrapes_total Scrapes of /metrics served.\n"
+		   "# TYPE ampstat_scrapes_total counter\nampstat_scrapes_total %llu\n",
+		(unsigned long long)s->scrapes);
+}
+
+/* ---------------------------------------------------------------- http */
+
+static void send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void respond(int fd, const char *status, const char *type, const char *body, size_t len,
+		    bool head)
+{
+	char hdr[256];
+	int n = snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+			 status, type, len);
+
+	send_all(fd, hdr, (size_t)n);
+	if (!head)
+		send_all(fd, body, len);
+}
+
+/* 1 when the request is complete and answered, 0 when more is needed */
+static int handle(struct serve *s, struct client *c)
+{
+	char *end = memmem(c->buf, c->len, "\r\n\r\n", 4), *sp, *path;
+	bool head;
+
+	if (!end)
+		end = memmem(c->buf, c->len, "\n\n", 2);
+	if (!end)
+		return 0;
+	*end = 0;
+	head = !strncmp(c->buf, "HEAD ", 5);
+	if (strncmp(c->buf, "GET ", 4) && !head) {
+		respond(c->fd, "405 Method Not Allowed", "text/plain", "GET only\n", 9, false);
+		return 1;
+	}
+	path = c->buf + (head ? 5 : 4);
+	sp = strpbrk(path, " \r\n");
+	if (sp)
+		*sp = 0;
+	if (!strcmp(path, "/metrics") || !strncmp(path, "/metrics?", 9)) {
+		struct buf b = { 0 };
+
+		update(s, false);
+		s->scrapes++;
+		expose(s, &b);
+		if (b.p)
+			respond(c->fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", b.p, b.len, head);
+		else
+			respond(c->fd, "500 Internal Server Error", "text/plain", "out of memory\n", 14, head);
+		free(b.p);
+	} else if (!strcmp(path, "/")) {
+		static const char idx[] = "ampstat serve: the figures are at /metrics\n";
+		respond(c->fd, "200 OK", "text/plain", idx, sizeof(idx) - 1, head);
+	} else {
+		respond(c->fd, "404 Not Found", "text/plain", "not found: try /metrics\n", 24, head);
+	}
+	return 1;
+}
+
+/* "127.0.0.1:9464", "localhost:9464", "[::1]:9464"; loopback only */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	long port;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = 0;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			return -1;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = 0;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
+			return -2;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
+			return -2;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	return -1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [--role NAME=REGEX]...\n"
+"                     [--sample-hz N] [-v]\n"
+"\n"
+"Serves the figures of `ampstat top` in the Prometheus text format at\n"
+"http://ADDR:PORT/metrics, for an existing Prometheus to scrape: per role\n"
+"the seconds of thread time in user, kernel, blocked_io, wait_idle,\n"
+"wait_other and runq (counters), live threads, context switches, the\n"
+"server's requests, and ampstat's own BPF run time.  Loopback only.\n"
+"\n"
+"  -p, --pid PID          the server to trace (with its child processes)\n"
+"  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; a\n"
+"                         loopback address; port 0 picks a free one)\n"
+"  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
+"      --role NAME=RE     a role for threads whose name matches RE\n"
+"      --sample-hz N      CPU-clock samples per second and CPU for the\n"
+"                         user/kernel split (default 1999)\n"
+"  -v, --verbose          libbpf debug output\n"
+"\n"
+"examples:\n"
+"  ampstat serve -p $(pgrep -x amped)\n"
+"  ampstat serve -p 1234 --listen 127.0.0.1:9464 &  curl -s 127.0.0.1:9464/metrics\n"
+"  ampstat serve -p 1234 --listen [::1]:0 --role worker='^nginx$'\n"
+"\n"
+"Exit status: 0 ok (Ctrl-C, duration, or the target exited), 1 runtime error\n"
+"(not root, no BTF, no such process, cannot listen), 2 usage error.\n");
+}
+
+static void tick(void *ctx)
+{
+	update(ctx, false);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "sample-hz", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct serve s = { 0 };
+	struct tr_opts to = { .sample_hz = 1999, .pin = false, .follow_forks = true };
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	struct client cl[MAX_CLIENTS];
+	const char *listen_spec = "127.0.0.1:9464", *why = "signal";
+	char err[256] = "", addr[INET6_ADDRSTRLEN + 16];
+	bool verbose = false;
+	double dur = 0;
+	int c, rc = 1, lfd = -1, one = 1;
+	__u64 end_ns = 0, next_tick;
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		cl[i].fd = -1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:l:d:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!mode_parse_pid(optarg, &s.pid)) {
+				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			listen_spec = optarg;
+			break;
+		case 'd':
+			if (!mode_parse_secs(optarg, &dur)) {
+				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			if (roles_add(optarg))
+				return 2;
+			break;
+		case 's': {
+			char *e;
+			long v = strtol(optarg, &e, 10);
+			if (e == optarg || *e || v < 10 || v > 20000) {
+				fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", optarg);
+				return 2;
+			}
+			to.sample_hz = (int)v;
+			break;
+		}
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !s.pid) {
+		if (optind != argc)
+			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "ampstat: serve needs -p PID\n");
+		usage(stderr);
+		return 2;
+	}
+	switch (parse_listen(listen_spec, &ss, &sslen)) {
+	case 0:
+		break;
+	case -2:
+		fprintf(stderr, "ampstat: --listen %s: not a loopback address; ampstat serves "
+				"127.0.0.0/8 or ::1 only\n", listen_spec);
+		return 2;
+	default:
+		fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
+			listen_spec);
+		return 2;
+	}
+	if ((rc = mode_check(&s.pid, s.comm, sizeof(s.comm))))
+		goto cleanup;
+	rc = 1;
+	mode_libbpf_print(verbose);
+	mode_signals();
+	s.roles = calloc((size_t)roles_count(), sizeof(*s.roles));
+	if (!s.roles) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		goto cleanup;
+	}
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&ss, sslen) || listen(lfd, 64)) {
+		fprintf(stderr, "ampstat: listen on %s: %s\n", listen_spec, strerror(errno));
+		goto cleanup;
+	}
+	sslen = sizeof(ss);
+	getsockname(lfd, (struct sockaddr *)&ss, &sslen);
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		char h[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		snprintf(addr, sizeof(addr), "%s:%u", h, ntohs(a->sin_port));
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		char h[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		snprintf(addr, sizeof(addr), "[%s]:%u", h, ntohs(a->sin6_port));
+	}
+	to.pid = s.pid;
+	if (tr_open(&s.tr, &to, err, sizeof(err))) {
+		fprintf(stderr, "ampstat: %s\n", err);
+		goto cleanup;
+	}
+	{
+		pid_t kids[MAX_TGIDS];
+		int nk = proc_children(s.pid, kids, MAX_TGIDS);
+		for (int i = 0; i < nk; i++)
+			tr_add_tgid(s.tr, kids[i]);
+	}
+	if (tr_seed(s.tr) < 0) {
+		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
+		goto cleanup;
+	}
+	{
+		char path[64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)s.pid);
+		if (stat(path, &st) == 0 && proc_sym_addr(s.pid, "amped_current", &s.req_addr) == 0) {
+			s.exe_dev = st.st_dev;
+			s.exe_ino = st.st_ino;
+			s.req_addr += offsetof(struct amped_current, requests_done);
+			s.have_sym = true;
+		}
+	}
+	s.t0 = mode_now_ns();
+	update(&s, true);
+	s.nprogs = tr_progs(s.tr, s.p0, MAX_PROGS);
+	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
+		(int)s.pid, s.comm, addr);
+	if (dur > 0)
+		end_ns = s.t0 + (__u64)(dur * 1e9);
+	next_tick = s.t0 + 1000000000ULL;
+	rc = 0;
+	for (;;) {
+		struct pollfd pf[MAX_CLIENTS + 1];
+		int n = 0, idx[MAX_CLIENTS + 1];
+		__u64 now = mode_now_ns();
+
+		if (mode_exiting)
+			break;
+		if (end_ns && now >= end_ns) {
+			why = "duration";
+			break;
+		}
+		if (!proc_alive(s.pid)) {
+			why = "target exited";
+			break;
+		}
+		if (now >= next_tick) {
+			tick(&s);
+			next_tick = now + 1000000000ULL;
+		}
+		pf[n].fd = lfd;
+		pf[n].events = POLLIN;
+		idx[n++] = -1;
+		for (int i = 0; i < MAX_CLIENTS; i++) {
+			if (cl[i].fd < 0)
+				continue;
+			if (now - cl[i].since_ns > CLIENT_TIMEOUT_NS) {
+				close(cl[i].fd);
+				cl[i].fd = -1;
+				continue;
+			}
+			pf[n].fd = cl[i].fd;
+			pf[n].events = POLLIN;
+			idx[n++] = i;
+		}
+		if (poll(pf, (nfds_t)n, 100) <= 0)
+			continue;
+		if (pf[0].revents & POLLIN) {
+			for (;;) {
+				int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), slot = -1;
+				if (fd < 0)
+					break;	/* EAGAIN: all taken; other errors: try at the next poll */
+				for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+					if (cl[i].fd < 0)
+						slot = i;
+				if (slot < 0) {
+					respond(fd, "503 Service Unavailable", "text/plain", "busy\n", 5, false);
+					close(fd);
+					continue;
+				}
+				cl[slot].fd = fd;
+				cl[slot].len = 0;
+				cl[slot].since_ns = mode_now_ns();
+			}
+		}
+		for (int k = 1; k < n; k++) {
+			struct client *cc = &cl[idx[k]];
+			ssize_t r;
+
+			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			r = recv(cc->fd, cc->buf + cc->len, sizeof(cc->buf) - 1 - cc->len, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r > 0) {
+				cc->len += (size_t)r;
+				cc->buf[cc->len] = 0;
+				if (!handle(&s, cc) && cc->len < sizeof(cc->buf) - 1)
+					continue;
+			}
+			close(cc->fd);
+			cc->fd = -1;
+		}
+	}
+	fprintf(stderr, "ampstat: serve ends (%s) after %llu scrapes\n", why, (unsigned long long)s.scrapes);
+cleanup:
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (cl[i].fd >= 0)
+			close(cl[i].fd);
+	if (lfd >= 0)
+		close(lfd);
+	tr_close(s.tr);
+	free(s.th);
+	free(s.roles);
+	roles_free();
+	return rc;
+}
