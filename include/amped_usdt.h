@@ -8,7 +8,10 @@
  *
  *   request_start(u32 conn_id, u64 req_id, const char *path)
  *   request_done (u32 conn_id, u64 req_id, u32 status, u64 body_bytes,
- *                 u64 start_ns, u32 flags)      start_ns: CLOCK_MONOTONIC
+ *                 u64 start_ns, u32 flags, struct amped_phases *ph)
+ *                 start_ns: CLOCK_MONOTONIC, when the head was parsed;
+ *                 ph: where the request's time went (below), in the
+ *                 serving thread's memory (bpf_probe_read_user)
  *   helper_handoff(u64 req_id, u32 helper, u32 op, u32 queued)
  *   helper_return (u64 req_id, u32 helper, u32 op, i32 err, u64 service_ns)
  *   residency_miss(u64 req_id, u64 off_bytes, u64 len_bytes, u32 method)
@@ -39,6 +42,40 @@ struct amped_current {
 	const char *path;		/* decoded path, NUL-terminated */
 	unsigned long long requests_done; /* requests finished; ampstat reads it
 					     (process_vm_readv) for requests/s */
+	const char *method;		/* the request line: the method, then a
+					   space (not NUL-terminated) */
 };
+
+/* Phase marks of one request, kept in its connection and passed by address
+ * to request_done, so that a tracer learns the phases from the one probe hit
+ * a request costs.  CLOCK_MONOTONIC ns; 0: did not happen.
+ *   receive:    first_ns .. start_ns (the head's first byte read .. parsed;
+ *               first_ns is 0 for a pipelined head already in the buffer)
+ *   dispatcher: start_ns .. resp_ns, less the helper time before resp_ns
+ *   helper queue / service: hq_ns / hs_ns, summed over the request's jobs
+ *               (queue: submitted .. a helper took it; service: taken ..
+ *               the result back in the dispatcher's loop)
+ *   sending:    resp_ns .. done, less hsend_ns (the part of hq_ns + hs_ns
+ *               spent after resp_ns: cold chunks brought in while sending)
+ * SPED runs its jobs inline: that time is the dispatcher's (or sending). */
+struct amped_phases {
+	unsigned long long first_ns;
+	unsigned long long resp_ns;	/* the response's first write */
+	unsigned long long hq_ns;
+	unsigned long long hs_ns;
+	unsigned long long hsend_ns;
+};
+
+/* A job for ph's request finished now (in the dispatcher): account it.
+ * sent_ns 0: it never went to a helper (SPED inline). */
+#define AMPED_PH_JOB(ph, submit_ns, sent_ns) do {				\
+	unsigned long long n_ = mono_ns(), s_ = (sent_ns);			\
+	if (s_ && s_ >= (submit_ns) && n_ >= s_) {				\
+		(ph)->hq_ns += s_ - (submit_ns);				\
+		(ph)->hs_ns += n_ - s_;						\
+		if ((ph)->resp_ns)						\
+			(ph)->hsend_ns += n_ - (submit_ns);			\
+	}									\
+} while (0)
 
 #endif

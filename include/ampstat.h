@@ -152,4 +152,108 @@ struct ampstat_cache_fkey {
 	__u64 ino;
 };
 
+/* ---- ampstat latency (bpf/latency.bpf.c).
+ *
+ * One USDT hit per request: amped's request_done, whose 7th argument points
+ * at the request's phase marks (struct amped_phases, include/amped_usdt.h).
+ * Map `lat` (PERCPU_ARRAY of one struct ampstat_lat) sums requests: per
+ * phase (enum ampstat_lat_phase) the total time and a log2 histogram
+ * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0 ns; the last bucket
+ * everything longer).
+ *
+ * Off-CPU time of the serving thread while a request was in flight (first
+ * byte .. done), by category (enum ampstat_lat_off), comes from sched_switch
+ * of the threads that served requests: map `lthreads` (HASH, key: u32 tid,
+ * value: struct ampstat_lat_thread) keeps each such thread's last
+ * AMPSTAT_LAT_RING off-CPU stretches; request_done intersects them with the
+ * request.  A stretch is categorized at switch-out: blocked (D), idle (an
+ * interruptible sleep in epoll_wait: the thread had nothing to do, so the
+ * request was waiting for a helper or the client), other wait, runqueue
+ * (preempted).  A sleep's stretch includes its wait for a CPU after the
+ * wakeup.  off_lost counts requests that overlapped more stretches than the
+ * ring holds (the oldest are then missing). */
+#define AMPSTAT_LAT_BUCKETS 40
+#define AMPSTAT_LAT_RING 16
+
+enum ampstat_lat_phase {
+	AL_TOTAL = 0,		/* first byte .. done */
+	AL_RECV = 1,		/* waiting for the request's bytes */
+	AL_DISP = 2,		/* dispatcher work (head parsed .. response starts) */
+	AL_HQ = 3,		/* helper queue */
+	AL_HS = 4,		/* helper service */
+	AL_SEND = 5,		/* sending */
+	AL_NPHASE = 6,
+};
+
+enum ampstat_lat_off {
+	ALO_BLOCKED = 0,
+	ALO_WAIT_OTHER = 1,
+	ALO_IDLE = 2,
+	ALO_RUNQ = 3,
+	ALO_N = 4,
+};
+
+struct ampstat_lat {
+	__u64 count;
+	__u64 max_ns;			/* of AL_TOTAL */
+	__u64 sum_ns[AL_NPHASE];
+	__u64 hist[AL_NPHASE][AMPSTAT_LAT_BUCKETS];
+	__u64 off_ns[ALO_N];
+	__u64 off_reqs;			/* requests with off-CPU time not idle */
+	__u64 off_lost;
+	__u64 status[8];		/* by status / 100 (0: other; 6, 7 unused) */
+	__u64 helper_reqs;		/* requests with helper time */
+	__u64 bad;			/* hits with unreadable or impossible marks */
+};
+
+struct ampstat_lat_stretch {
+	__u64 start_ns;
+	__u64 end_ns;
+	__u32 cat;			/* enum ampstat_lat_off */
+	__u32 pad;
+};
+
+struct ampstat_lat_thread {
+	__u64 out_ns;			/* off CPU since (0: on CPU) */
+	__u32 out_cat;
+	__u32 head;			/* next slot of ring */
+	struct ampstat_lat_stretch ring[AMPSTAT_LAT_RING];
+};
+
+/* ---- ampstat blocked (bpf/blocked.bpf.c).
+ *
+ * Every time a dispatcher thread (named amped-disp, or the target's main
+ * thread for another server) leaves the CPU other than for its idle wait
+ * (an interruptible sleep in epoll_wait), the switch-out records the state,
+ * the syscall it sleeps in (orig_ax), kernel and user stack ids (map
+ * `stacks`, STACK_TRACE) and the request it is serving (amped_current, read
+ * with bpf_probe_read_user); the switch-in completes the event and, when it
+ * lasted at least min_ns, sends it through ring buffer `events`. */
+#define AMPSTAT_BLK_PATH 160
+#define AMPSTAT_BLK_METHOD 8
+
+enum ampstat_blk_state {
+	ABS_BLOCKED = 0,	/* D */
+	ABS_SLEEP = 1,		/* S, not in epoll_wait */
+	ABS_PREEMPT = 2,	/* R: preempted, or yielded */
+};
+
+struct ampstat_blk_event {
+	__u64 out_ns;
+	__u64 dur_ns;
+	__u32 tgid;
+	__u32 tid;
+	__u32 state;			/* enum ampstat_blk_state */
+	__s32 syscall;			/* -1: not in a syscall (a page fault, preemption) */
+	__s32 kstack;			/* stack ids, <0: -errno */
+	__s32 ustack;
+	__u64 req_id;			/* 0: not in a request */
+	__u64 req_start_ns;
+	__u32 conn_id;
+	__u32 pad;
+	char method[AMPSTAT_BLK_METHOD];	/* up to the first space, not terminated */
+	char path[AMPSTAT_BLK_PATH];	/* NUL-terminated */
+	char comm[AMPSTAT_COMM_LEN];
+};
+
 #endif

@@ -123,6 +123,7 @@ struct job {
 	int helper;			/* index while in service, -1 queued */
 	uint32_t seq;
 	uint64_t start_ns;
+	uint64_t sent_ns;		/* a helper took it (0: ran inline) */
 	struct job *next;
 	/* results */
 	int err;

@@ -60,6 +60,7 @@ struct conn {
 	 * request_finish() consumes the head */
 	size_t head_len;
 	uint64_t req_id, start_ns;
+	struct amped_phases ph;		/* for request_done (amped_usdt.h) */
 	uint32_t rflags;
 	int status;
 	int minor;
@@ -642,8 +643,9 @@ static void request_finish(struct conn *c)
 			   c->minor, c->status, c->body_bytes);
 	if (c->keepalive)
 		c->rflags |= AMPED_RF_KEEPALIVE;
-	DTRACE_PROBE6(amped, request_done, c->id, c->req_id, c->status, c->body_bytes,
-		      dur_start, c->rflags);
+	DTRACE_PROBE7(amped, request_done, c->id, c->req_id, c->status, c->body_bytes,
+		      dur_start, c->rflags, &c->ph);
+	memset(&c->ph, 0, sizeof(c->ph));
 	cur->req_id = 0;
 	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
 	fc_put(c->fe);
@@ -709,6 +711,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	cur->start_ns = c->start_ns;
 	cur->conn_id = c->id;
 	cur->req_id = c->req_id;
+	cur->method = r->method;
 
 	h = hp_find_header(r, "connection");
 	if (r->minor_version >= 1)
@@ -902,6 +905,7 @@ static void resume_send(struct conn *c)
 
 void job_done(struct job *j)
 {
+	AMPED_PH_JOB(&j->conn->ph, j->start_ns, j->sent_ns);
 	if (j->op == AMPED_OP_READ) {
 		struct conn *c = j->conn;
 		c->job_pending = false;
@@ -980,6 +984,8 @@ static void conn_process(struct conn *c)
 /* Returns 0 if the connection is still there, -1 if it was closed. */
 static int conn_write(struct conn *c)
 {
+	if (!c->ph.resp_ns)
+		c->ph.resp_ns = mono_ns();
 	for (;;) {
 		ssize_t w;
 
@@ -1125,6 +1131,8 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
+	if (!c->in_len)
+		c->ph.first_ns = mono_ns();
 	c->in_len += (size_t)r;
 	conn_process(c);
 }

@@ -419,6 +419,7 @@ static int send_job(struct helper *h, struct job *j)
 	if (send_with_fd(h->fd, &rq, len, j->op == AMPED_OP_READ ? j->fe->fd : -1) < 0)
 		return -1;
 	DTRACE_PROBE4(amped, helper_handoff, j->req_id, j->helper, j->op, 0);
+	j->sent_ns = mono_ns();
 	return 0;
 }
 
@@ -504,6 +505,7 @@ static void *tpool_main(void *arg)
 			tq_tail = NULL;
 		pthread_mutex_unlock(&tpool_mu);
 		j->helper = idx;
+		j->sent_ns = mono_ns();
 		if (j->op == AMPED_OP_OPEN)
 			job_run_open(j->fe->key, &j->err, &j->kind, &j->fd, &j->st);
 		else

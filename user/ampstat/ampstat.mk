@@ -19,6 +19,9 @@ $(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/amp
 
 BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 
+# ampstat latency and blocked
+$(B)/ampstat: $(B)/latency.skel.h $(B)/blocked.skel.h
+
 # the opt-in modes (syscalls, cache, serve, offcpu): their skeletons, and
 # syscall names from the kernel headers (x86_64)
 UNISTD_64 := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))

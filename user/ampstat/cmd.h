@@ -4,6 +4,8 @@
 #define AMPSTAT_CMD_H
 
 int cmd_top(int argc, char **argv);
+int cmd_latency(int argc, char **argv);
+int cmd_blocked(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -12,6 +12,8 @@ static void usage(FILE *f)
 "\n"
 "commands:\n"
 "  top -p PID     where the server's time goes, per role, live\n"
+"  latency -p PID  request latency: histogram, phases, off-CPU share\n"
+"  blocked -p PID  every time the dispatcher blocked: stacks, request\n"
 "  syscalls -p PID  system calls per role: counts, time, latency (opt-in)\n"
 "  cache -p PID   page-cache accesses and misses per role and file\n"
 "  serve -p PID   the top figures for Prometheus at /metrics\n"
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "top"))
 		return cmd_top(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "latency"))
+		return cmd_latency(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "blocked"))
+		return cmd_blocked(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "syscalls"))
 		return cmd_syscalls(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "cache"))

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+/* blocked — the dispatcher's every departure from the CPU other than its
+ * idle wait, for ampstat blocked (see include/ampstat.h).
+ *
+ * At switch-out of a dispatcher thread the program takes what only then is
+ * at hand: the state, the syscall it sleeps in (its saved orig_ax), its
+ * kernel and user stacks (current is still prev), and the request it
+ * serves, read from the server's amped_current with bpf_probe_read_user.
+ * At switch-in the event gets its duration and goes to the ring buffer.
+ * Idle waits (an interruptible sleep in epoll_wait) are dropped at once, so
+ * an idle event loop costs a lookup per switch and nothing more.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "ampstat.h"
+#include "amped_usdt.h"
+
+#define TASK_RUNNING		0x0000
+#define TASK_UNINTERRUPTIBLE	0x0002
+#define TASK_NOLOAD		0x0400
+#define NR_epoll_wait		232
+#define NR_epoll_pwait		281
+#define NR_epoll_pwait2		441
+
+const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
+const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp;
+					   else the target's main thread */
+const volatile __u64 cur_addr = 0;	/* &amped_current in the target (0: none) */
+const volatile __u64 min_ns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* the event of a dispatcher that is off CPU now, by tid */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct ampstat_blk_event);
+} pending SEC(".maps");
+
+/* the event is built here: too big for the stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ampstat_blk_event);
+} scratch SEC(".maps");
+
+/* the target's other threads (helpers, workers) in D state, by tid: their
+ * blocked-io is summed, not reported one by one */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} others_out SEC(".maps");
+
+__u64 others_blocked_ns = 0;
+__u64 others_blocked = 0;
+__u64 dropped_events = 0;	/* ring buffer full */
+__u64 dropped_pending = 0;	/* `pending` full */
+__u64 idle_switches = 0;	/* idle waits seen (not reported) */
+
+static __always_inline bool in_target(struct task_struct *t)
+{
+	return t->tgid == targ_tgid || t->real_parent->tgid == targ_tgid;
+}
+
+static __always_inline bool is_dispatcher(struct task_struct *t)
+{
+	if (!by_comm)
+		return t->pid == targ_tgid;
+	/* "amped-disp\0" */
+	return t->comm[0] == 'a' && t->comm[1] == 'm' && t->comm[2] == 'p' && t->comm[3] == 'e' &&
+	       t->comm[4] == 'd' && t->comm[5] == '-' && t->comm[6] == 'd' && t->comm[7] == 'i' &&
+	       t->comm[8] == 's' && t->comm[9] == 'p' && t->comm[10] == 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(blk_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next, unsigned int prev_state)
+{
+	struct ampstat_blk_event *e;
+	__u32 tid, zero = 0;
+	__u64 now = 0;
+
+	if (in_target(prev) && !is_dispatcher(prev)) {
+		if (!preempt && (prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
+			now = bpf_ktime_get_ns();
+			tid = prev->pid;
+			bpf_map_update_elem(&others_out, &tid, &now, BPF_ANY);
+		}
+	} else if (in_target(prev)) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+		long nr = regs ? regs->orig_ax : -1;
+		__u32 state;
+
+		if (preempt || prev_state == TASK_RUNNING)
+			state = ABS_PREEMPT;
+		else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD))
+			state = ABS_BLOCKED;
+		else if (nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2) {
+			__sync_fetch_and_add(&idle_switches, 1);
+			goto in;
+		} else
+			state = ABS_SLEEP;
+		e = bpf_map_lookup_elem(&scratch, &zero);
+		if (!e)
+			goto in;
+		now = bpf_ktime_get_ns();
+		e->out_ns = now;
+		e->dur_ns = 0;
+		e->tgid = prev->tgid;
+		e->tid = tid = prev->pid;
+		e->state = state;
+		/* orig_ax: the syscall number, or negative when the thread
+		 * entered the kernel by an interrupt or a fault */
+		e->syscall = nr < 0 ? -1 : (__s32)nr;
+		e->kstack = bpf_get_stackid(ctx, &stacks, 0);
+		e->ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+		e->req_id = 0;
+		e->req_start_ns = 0;
+		e->conn_id = 0;
+		e->method[0] = 0;
+		e->path[0] = 0;
+		__builtin_memcpy(e->comm, prev->comm, sizeof(e->comm));
+		if (cur_addr) {
+			struct amped_current c;
+
+			if (bpf_probe_read_user(&c, sizeof(c), (void *)cur_addr) == 0 && c.req_id) {
+				e->req_id = c.req_id;
+				e->req_start_ns = c.start_ns;
+				e->conn_id = c.conn_id;
+				if (c.method)
+					bpf_probe_read_user(e->method, sizeof(e->method), c.method);
+				if (c.path)
+					bpf_probe_read_user_str(e->path, sizeof(e->path), c.path);
+			}
+		}
+		if (bpf_map_update_elem(&pending, &tid, e, BPF_ANY))
+			__sync_fetch_and_add(&dropped_pending, 1);
+	}
+in:
+	if (in_target(next) && !is_dispatcher(next)) {
+		__u64 *t0;
+
+		tid = next->pid;
+		t0 = bpf_map_lookup_elem(&others_out, &tid);
+		if (t0) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			if (now > *t0)
+				__sync_fetch_and_add(&others_blocked_ns, now - *t0);
+			__sync_fetch_and_add(&others_blocked, 1);
+			bpf_map_delete_elem(&others_out, &tid);
+		}
+	} else if (in_target(next)) {
+		tid = next->pid;
+		e = bpf_map_lookup_elem(&pending, &tid);
+		if (e) {
+			if (!now)
+				now = bpf_ktime_get_ns();
+			e->dur_ns = now > e->out_ns ? now - e->out_ns : 0;
+			if (e->dur_ns >= min_ns &&
+			    bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+				__sync_fetch_and_add(&dropped_events, 1);
+			bpf_map_delete_elem(&pending, &tid);
+		}
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

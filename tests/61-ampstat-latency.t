@@ -1,0 +1,226 @@
+#!/bin/bash
+# ampstat latency: N requests made by real clients (curl one by one, then ab)
+# are N in the histogram, exactly; the percentiles are ordered and plausible
+# against the clients' own times (the server's latency of a request is part
+# of the client's: it cannot be longer); the phases add up to the total.
+# The MP model counts requests in its worker processes too.  Behind a slow
+# disk (slowfs, 300 ms a read) the phases say where a cold request's time
+# went: AMPED in helper service (the dispatcher idle meanwhile), SPED in the
+# dispatcher itself, off CPU in D state.
+# Also the command line: usage errors exit 2, not root / no such process
+# exit 1, -d ends it (exit 0), SIGINT and the target's exit end it with the
+# report and exit 0.
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+[ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
+A=build/ampstat
+AS_PID='' FS_PID=''
+SRC=$T/src MNT=$T/mnt
+
+# ---- usage errors: exit 2, no root needed
+for args in "latency" "latency -p" "latency -p x" "latency -p 1 -d 0" "latency -p 1 -d x" \
+	"latency -p 1 --bogus" "latency -p 1 extra"; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+out=$(timeout 10 $A latency -h)
+is "$?" 0 "latency -h exits 0"
+like "$out" "examples:" "latency -h shows usage with examples"
+
+# ---- not root, no such process: exit 1 with a message
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A latency -p $$ >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	timeout 10 $A latency -p $$ >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A latency -p "$gone" >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+umount_fs() {
+	if is_mounted "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
+}
+stop_ampstat() {
+	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
+		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
+	fi
+	AS_PID=''
+}
+cleanup() {
+	stop_ampstat
+	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
+		kill -KILL "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+	fi
+	umount_fs
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+as_start() {
+	: >"$T/as.err"
+	$A latency "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	stop_ampstat
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+stop_as() { # SIGINT, expect exit 0
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+	AS_PID=''
+}
+# j EXPR: a value of the JSON report
+j() { "$PY" -c "import json,sys; s=json.load(open(sys.argv[1])); print($1)" "$T/as.out" 2>/dev/null; }
+
+make_docroot "$ROOT"
+
+# ---- amped: N requests by curl and ab are N in the histogram
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --json || bpf_unavailable
+ok 0 "ampstat latency attaches"
+NC=40 NAB=400
+: >"$T/curl.times"
+for i in $(seq 1 $NC); do
+	"${CURL[@]}" -o /dev/null -w '%{http_code} %{time_total}\n' "$SRV_URL/1k.txt" >>"$T/curl.times" 2>/dev/null
+done
+is "$(awk '$1 == 200' "$T/curl.times" | wc -l)" "$NC" "curl: $NC requests answered 200"
+ab -q -n $NAB -c 4 "$SRV_URL/1k.txt" >"$T/ab.out" 2>&1
+abn=$(sed -n 's/^Complete requests: *\([0-9]*\)/\1/p' "$T/ab.out")
+abf=$(sed -n 's/^Failed requests: *\([0-9]*\)/\1/p' "$T/ab.out")
+is "$abn/$abf" "$NAB/0" "ab: $NAB requests complete, none failed"
+N=$((NC + NAB))
+sleep 0.2
+stop_as
+is "$(j 's["requests"]')" "$N" "the histogram counts the $N requests exactly"
+is "$(j 'sum(b["count"] for b in s["hist"])')" "$N" "its buckets sum to $N"
+is "$(j 's["status"]["2xx"]')" "$N" "all $N counted as 2xx"
+is "$(j 's["end"]')" "signal" "SIGINT: the report says so"
+is "$(j 'int(s["latency_ns"]["p50"] <= s["latency_ns"]["p90"] <= s["latency_ns"]["p99"] <= s["latency_ns"]["max"] and s["latency_ns"]["p50"] > 0)')" 1 \
+	"0 < p50 <= p90 <= p99 <= max ($(j 's["latency_ns"]'))"
+# curl's own median: the server's part of a request cannot be longer (not
+# so for the longest: the server may be preempted after its last write,
+# before the probe, and the client has its answer by then)
+cmed=$(awk '{ print $2 * 1e9 }' "$T/curl.times" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+smax=$(j 's["latency_ns"]["max"]')
+smed=$(j 's["latency_ns"]["p50"]')
+ok "$(num_le "$smed" "$cmed"; echo $?)" "server p50 ${smed} ns <= curl's median ${cmed} ns"
+sumph=$(j 'sum(p["total_ns"] for p in s["phases"])')
+tot=$(j 'int(s["latency_ns"]["mean"] * s["requests"])')
+ok "$(awk -v a="$sumph" -v b="$tot" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= 0.01 * b + 1000 * 440) }'; echo $?)" \
+	"phases sum to the total time (${sumph} vs ${tot} ns)"
+rn=$(j 's["bpf"]["run_ns"]')
+ok "$([ "${rn:-0}" -gt 0 ]; echo $?)" "BPF run time reported ($rn ns)"
+
+# ---- -d: ends by itself; text report
+as_start -p "$SRV_PID" -d 1 || bpf_unavailable
+for i in 1 2 3; do get /a.txt >/dev/null; done
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "-d 1: exits 0 by itself"; else ok 1 "-d 1: exits within 10 s"; fi
+AS_PID=''
+like "$(cat "$T/as.out")" "^ampstat latency  pid $SRV_PID .*\(duration\)" "-d: the report says the duration ended it"
+like "$(cat "$T/as.out")" "requests 3 " "-d: 3 requests"
+like "$(cat "$T/as.out")" "waiting for request bytes" "text report: phases"
+like "$(cat "$T/as.out")" "blocked-io" "text report: off-CPU categories"
+
+# ---- the target exits: report, exit 0
+as_start -p "$SRV_PID" --json || bpf_unavailable
+get /a.txt >/dev/null
+srv_stop TERM
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
+AS_PID=''
+is "$(j 's["end"]')" "target exited" "target exits: the report says so"
+is "$(j 's["requests"]')" 1 "target exits: its request counted"
+
+# ---- MP: requests are served by worker processes
+srv_start "$AMPED_BIN" mp --workers 3 || { ok 1 "mp server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --json || bpf_unavailable
+for i in $(seq 1 30); do get /1k.txt >/dev/null; done
+sleep 0.2
+stop_as
+is "$(j 's["requests"]')" 30 "MP: the 30 requests served by worker processes are counted"
+srv_stop TERM
+
+# ---- cold data: where a cold request's time went
+if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || [ ! -x build/slowfs ]; then
+	skip "cold-file runs" "no FUSE or build/slowfs"
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+LAT_MS=300
+mkdir -p "$SRC" "$MNT"
+"$PY" -c 'import random,sys; open(sys.argv[1], "wb").write(random.Random(61).randbytes(65536))' "$SRC/cold.bin"
+cold() {
+	local model=$1 i
+	V="[cold $model] "
+	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
+	FS_PID=$!
+	for i in $(seq 1 100); do is_mounted "$MNT" && break; sleep 0.05; done
+	ROOT=$MNT
+	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
+	as_start -p "$SRV_PID" --json || bpf_unavailable
+	is "$(get /cold.bin --max-time 30)" 200 "cold file served"
+	stop_as
+	local tot hs disp blk idle
+	tot=$(j 's["latency_ns"]["max"]')
+	hs=$(j '[p["total_ns"] for p in s["phases"] if p["phase"] == "helper_service"][0]')
+	disp=$(j '[p["total_ns"] for p in s["phases"] if p["phase"] == "dispatcher"][0] + [p["total_ns"] for p in s["phases"] if p["phase"] == "sending"][0]')
+	blk=$(j 's["offcpu"]["blocked_io_ns"]')
+	idle=$(j 's["offcpu"]["idle_ns"]')
+	lo=$((LAT_MS * 1000000 / 2))
+	ok "$([ "${tot:-0}" -ge "$lo" ]; echo $?)" "the request took at least the disk's time (${tot} ns >= ${lo})"
+	if [ "$model" = amped ]; then
+		ok "$([ "${hs:-0}" -ge "$lo" ]; echo $?)" "AMPED: its time was helper service (${hs} ns >= ${lo})"
+		ok "$([ "${idle:-0}" -ge "$lo" ]; echo $?)" "AMPED: the dispatcher was idle meanwhile (${idle} ns >= ${lo})"
+		ok "$([ "${blk:-1}" -le "$((lo / 5))" ]; echo $?)" "AMPED: the dispatcher did not block (${blk} ns)"
+	else
+		ok "$([ "${disp:-0}" -ge "$lo" ]; echo $?)" "SPED: its time was the dispatcher's (${disp} ns >= ${lo})"
+		ok "$([ "${blk:-0}" -ge "$lo" ]; echo $?)" "SPED: off CPU in D state (${blk} ns >= ${lo})"
+	fi
+	srv_stop TERM
+	umount_fs
+}
+cold amped
+cold sped
+V=''
+done_testing
+exit $((TAP_FAILED > 0))

@@ -1,0 +1,203 @@
+#!/bin/bash
+# ampstat blocked: the lesson of Flash seen from the dispatcher.  Behind a
+# slow disk (slowfs, one arm, 300 ms per read) a SPED server's dispatcher
+# blocks in D state reading the cold file, and ampstat blocked shows that
+# event with the request (method and path) it was serving, the syscall and
+# the stacks; an AMPED server's dispatcher does not block at all, its
+# helpers do (their D-state time is in the summary).  Bounds are half of
+# the modelled disk time (blocked) and a tenth (not blocked), never speeds.
+# Also the command line: usage errors exit 2, not root / no such process
+# exit 1 with a message, SIGINT and the target's exit end it with a summary
+# and exit 0.
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+[ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
+A=build/ampstat
+
+SRC=$T/src MNT=$T/mnt
+FS_PID='' AS_PID=''
+LAT_MS=300 NFILES=2
+
+# ---- usage errors: exit 2, no root needed
+for args in "blocked" "blocked -p" "blocked -p x" "blocked -p 1 -d 0" "blocked -p 1 --min-us -1" \
+	"blocked -p 1 --bogus" "blocked -p 1 extra"; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+out=$(timeout 10 $A blocked -h)
+is "$?" 0 "blocked -h exits 0"
+like "$out" "examples:" "blocked -h shows usage with examples"
+
+# ---- not root, no such process: exit 1 with a message
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A blocked -p $$ >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	timeout 10 $A blocked -p $$ >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A blocked -p "$gone" >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || [ ! -x build/slowfs ]; then
+	skip "cold-file runs" "no FUSE or build/slowfs"
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+
+mkdir -p "$SRC" "$MNT"
+"$PY" - "$SRC" "$NFILES" <<'PYEOF'
+import random, sys
+r = random.Random(62)
+for i in range(int(sys.argv[2])):
+    open("%s/cold%d.bin" % (sys.argv[1], i), "wb").write(r.randbytes(65536))
+PYEOF
+
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+umount_fs() {
+	if is_mounted "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
+}
+stop_ampstat() {
+	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
+		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
+	fi
+	AS_PID=''
+}
+cleanup() {
+	stop_ampstat
+	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
+		kill -KILL "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+	fi
+	umount_fs
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+mount_fs() {
+	local i
+	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
+	FS_PID=$!
+	for i in $(seq 1 100); do is_mounted "$MNT" && return 0; sleep 0.05; done
+	return 1
+}
+wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+# as_start ARGS...: ampstat blocked in the background; 0 once it traces.
+as_start() {
+	: >"$T/as.err"
+	$A blocked "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	stop_ampstat
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+}
+# events_d PATH: number of D-state event blocks whose request is GET PATH
+events_d() {
+	awk -v p="$1" '
+		/ off CPU .* D \(blocked-io\) / { d = 1; next }
+		/^  request: / { if (d && $2 == "GET" && $3 == p) n++; d = 0; next }
+		END { print n + 0 }' "$T/as.out"
+}
+# summary_ms WHAT: the ms figure of a summary line
+summary_d_ms() { sed -n 's/^  by state:  D [0-9]* (\([0-9.]*\) ms).*/\1/p' "$T/as.out"; }
+others_ms() { sed -n 's/^other threads .* [0-9]* times, \([0-9.]*\) ms$/\1/p' "$T/as.out"; }
+
+run() {
+	local model=$1 i code lo hi d_ms o_ms
+	V="[$model] "
+	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return; fi
+	ROOT=$MNT
+	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
+	if ! as_start -p "$SRV_PID" --min-us 1000; then
+		bpf_unavailable
+		srv_stop TERM; umount_fs; return
+	fi
+	ok 0 "ampstat blocked attaches"
+	code=''
+	for i in $(seq 0 $((NFILES - 1))); do
+		code="$code$(get "/cold$i.bin" --max-time 30)"
+	done
+	is "$code" "$(printf '200%.0s' $(seq 1 $NFILES))" "$NFILES cold files served"
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+	AS_PID=''
+	like "$(cat "$T/as.out")" "^ampstat blocked  pid $SRV_PID .*\(signal\)" "SIGINT: the summary is printed"
+	lo=$((LAT_MS / 2))
+	hi=$((NFILES * LAT_MS / 10))
+	d_ms=$(summary_d_ms)
+	o_ms=$(others_ms)
+	if [ "$model" = sped ]; then
+		for i in $(seq 0 $((NFILES - 1))); do
+			n=$(events_d "/cold$i.bin")
+			ok "$([ "$n" -ge 1 ]; echo $?)" "SPED: the dispatcher blocked in D state serving GET /cold$i.bin ($n events)" \
+				"$(head -c 3000 "$T/as.out")"
+		done
+		ok "$(num_le "$((NFILES * lo))" "${d_ms:-0}"; echo $?)" \
+			"SPED: the dispatcher's D-state time ${d_ms} ms >= $((NFILES * lo)) ms"
+		like "$(cat "$T/as.out")" "syscall pread64" "SPED: the syscall it blocked in is named (pread64)"
+		like "$(cat "$T/as.out")" "    (filemap_|folio_wait|io_schedule|fuse_)" "SPED: the kernel stack is symbolized"
+		like "$(grep -A40 'D (blocked-io)' "$T/as.out" | sed -n '/user stack:/{n;p}' | head -1)" "pread" \
+			"SPED: the user stack's innermost frame is symbolized (pread)"
+		like "$(cat "$T/as.out")" "by request:.*" "SPED: the summary lists requests"
+		like "$(sed -n '/by request:/,/other threads/p' "$T/as.out")" "GET /cold0.bin" "SPED: the cold file is in the summary"
+	else
+		d_ms=${d_ms:-0}
+		ok "$(num_le "$d_ms" "$hi"; echo $?)" "AMPED: the dispatcher does not block in D state (${d_ms} ms <= ${hi} ms)" \
+			"$(head -c 3000 "$T/as.out")"
+		is "$(events_d /cold0.bin)$(events_d /cold1.bin)" "00" "AMPED: no D-state event of the dispatcher for the cold files"
+		ok "$(num_le "$((NFILES * lo))" "${o_ms:-0}"; echo $?)" \
+			"AMPED: the helpers are in blocked-io instead (${o_ms} ms >= $((NFILES * lo)) ms)"
+	fi
+	# the target exits: summary, exit 0
+	if as_start -p "$SRV_PID" --no-stacks; then
+		srv_stop TERM
+		if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
+		AS_PID=''
+		like "$(tail -n 12 "$T/as.out")" "\(target exited\)" "target exits: a summary says so"
+	else
+		bpf_unavailable
+		srv_stop TERM
+	fi
+	umount_fs
+}
+
+run sped
+run amped
+V=''
+done_testing
+exit $((TAP_FAILED > 0))

@@ -1,0 +1,561 @@
+/* blocked — `ampstat blocked`: every time the dispatcher left the CPU for
+ * anything but its idle wait, with the state, the syscall, the kernel and
+ * user stacks and the request it was serving.  This is how a user finds the
+ * handler that blocks an event loop.
+ *
+ * bpf/blocked.bpf.c records each departure at switch-out and sends it at
+ * switch-in (include/ampstat.h); this file prints one block per event as it
+ * comes, stacks symbolized (sym.h), and a summary at the end.  The
+ * dispatcher is the thread named amped-disp (in the target and its child
+ * processes: SYMPED), or for another server the target's main thread.  The
+ * request comes from the server's amped_current, read at switch-out.
+ * Other threads of the target (helpers, workers) are only summed: their
+ * time in D state is shown in the summary.
+ *
+ * User stacks are walked by frame pointers: code built without them (most
+ * distributions' libc, amped at -O2) shows its innermost frame right and
+ * the callers as far as the chain holds.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ampstat.h"
+#include "ampstat/cmd.h"
+#include "ampstat/proc.h"
+#include "ampstat/sym.h"
+#include "blocked.skel.h"
+
+#define MAX_STACK 127
+#define MAX_SYMS 64		/* processes whose user stacks we resolve */
+#define MAX_REQS 256		/* distinct requests in the summary */
+#define MAX_SYSC 64
+
+#if __has_include("syscall_names.h")
+static const char *const sysnames[] = {
+#include "syscall_names.h"
+};
+#else
+static const char *const sysnames[] = {
+	[0] = "read", [1] = "write", [2] = "open", [3] = "close", [4] = "stat", [5] = "fstat",
+	[7] = "poll", [9] = "mmap", [17] = "pread64", [18] = "pwrite64", [19] = "readv",
+	[20] = "writev", [23] = "select", [24] = "sched_yield", [35] = "nanosleep",
+	[40] = "sendfile", [43] = "accept", [44] = "sendto", [45] = "recvfrom", [46] = "sendmsg",
+	[47] = "recvmsg", [61] = "wait4", [202] = "futex", [213] = "epoll_create", [217] = "getdents64",
+	[221] = "fadvise64", [228] = "clock_gettime", [230] = "clock_nanosleep", [232] = "epoll_wait",
+	[257] = "openat", [262] = "newfstatat", [270] = "pselect6", [271] = "ppoll", [275] = "splice",
+	[281] = "epoll_pwait", [288] = "accept4", [295] = "preadv", [437] = "openat2", [441] = "epoll_pwait2",
+};
+#endif
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static const char *sysname(int nr, char *buf, size_t n)
+{
+	if (nr < 0)
+		return "-";
+	if ((size_t)nr < sizeof(sysnames) / sizeof(sysnames[0]) && sysnames[nr])
+		return sysnames[nr];
+	snprintf(buf, n, "syscall_%d", nr);
+	return buf;
+}
+
+static const char *state_text[] = { "D (blocked-io)", "S (waiting)", "R (preempted)" };
+static const char state_letter[] = { 'D', 'S', 'R' };
+
+struct stat_row {
+	char key[AMPSTAT_BLK_METHOD + AMPSTAT_BLK_PATH + 2];
+	__u64 n, ns;
+};
+
+struct blk {
+	struct blocked_bpf *skel;
+	struct sym *kern;		/* kernel symbols */
+	struct { pid_t pid; struct sym *s; } syms[MAX_SYMS];
+	int nsyms;
+	bool stacks;
+	__u64 mono_to_real_ns;
+	/* summary */
+	__u64 events, total_ns, max_ns;
+	__u64 st_n[3], st_ns[3];
+	struct stat_row sysc[MAX_SYSC], reqs[MAX_REQS];
+	int nsysc, nreqs;
+	__u64 reqs_other;
+};
+
+static struct sym *user_sym(struct blk *b, pid_t pid)
+{
+	for (int i = 0; i < b->nsyms; i++)
+		if (b->syms[i].pid == pid)
+			return b->syms[i].s;
+	if (b->nsyms == MAX_SYMS)
+		return NULL;
+	b->syms[b->nsyms].pid = pid;
+	b->syms[b->nsyms].s = sym_open(pid);	/* NULL if gone: addresses stay hex */
+	return b->syms[b->nsyms++].s;
+}
+
+static void print_stack(struct blk *b, int id, struct sym *s, const char *what)
+{
+	__u64 ips[MAX_STACK] = { 0 };
+	char buf[512];
+
+	if (id < 0) {
+		printf("  %s stack: unavailable (%s)\n", what, strerror(-id));
+		return;
+	}
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stacks), &id, ips)) {
+		printf("  %s stack: unavailable (%s)\n", what, strerror(errno));
+		return;
+	}
+	printf("  %s stack:\n", what);
+	for (int i = 0, top = 1; i < MAX_STACK && ips[i]; i++) {
+		sym_resolve(s, ips[i], buf, sizeof(buf));
+		/* the tracer's own frames (the program, the tracepoint) */
+		if (top && (!strncmp(buf, "bpf_prog_", 9) || !strncmp(buf, "bpf_trace_run", 13) ||
+			    !strncmp(buf, "__bpf_trace_", 12)))
+			continue;
+		top = 0;
+		printf("    %s\n", buf);
+	}
+}
+
+static void add_row(struct stat_row *rows, int *n, int max, const char *key, __u64 ns, __u64 *other)
+{
+	for (int i = 0; i < *n; i++) {
+		if (!strcmp(rows[i].key, key)) {
+			rows[i].n++;
+			rows[i].ns += ns;
+			return;
+		}
+	}
+	if (*n == max) {
+		if (other)
+			(*other)++;
+		return;
+	}
+	snprintf(rows[*n].key, sizeof(rows[*n].key), "%s", key);
+	rows[*n].n = 1;
+	rows[(*n)++].ns = ns;
+}
+
+static void fmt_ms(char *buf, size_t n, __u64 ns)
+{
+	snprintf(buf, n, "%.3f ms", (double)ns / 1e6);
+}
+
+/* The method up to its space, printable characters only. */
+static void method_of(const struct ampstat_blk_event *e, char *out, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(e->method) && i + 1 < n; i++) {
+		char c = e->method[i];
+		if (c <= ' ' || c > '~')
+			break;
+		out[i] = c;
+	}
+	out[i] = 0;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct blk *b = ctx;
+	struct ampstat_blk_event e;
+	char sb[32], ms[32], meth[AMPSTAT_BLK_METHOD + 1], tbuf[32], key[sizeof(b->reqs[0].key)];
+	__u32 st;
+
+	if (len < sizeof(e))
+		return 0;
+	memcpy(&e, data, sizeof(e));
+	e.path[sizeof(e.path) - 1] = 0;
+	e.comm[sizeof(e.comm) - 1] = 0;
+	st = e.state < 3 ? e.state : 2;
+	b->events++;
+	b->total_ns += e.dur_ns;
+	if (e.dur_ns > b->max_ns)
+		b->max_ns = e.dur_ns;
+	b->st_n[st]++;
+	b->st_ns[st] += e.dur_ns;
+	add_row(b->sysc, &b->nsysc, MAX_SYSC, sysname(e.syscall, sb, sizeof(sb)), e.dur_ns, NULL);
+	method_of(&e, meth, sizeof(meth));
+	if (e.req_id)
+		snprintf(key, sizeof(key), "%s %s", meth[0] ? meth : "?", e.path[0] ? e.path : "?");
+	else
+		snprintf(key, sizeof(key), "(no request)");
+	add_row(b->reqs, &b->nreqs, MAX_REQS, key, e.dur_ns, &b->reqs_other);
+
+	{
+		__u64 real = e.out_ns + b->mono_to_real_ns;
+		time_t s = (time_t)(real / 1000000000ULL);
+		struct tm tm;
+		localtime_r(&s, &tm);
+		strftime(tbuf, sizeof(tbuf), "%H:%M:%S", &tm);
+		snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf), ".%06llu",
+			 (unsigned long long)(real % 1000000000ULL / 1000));
+	}
+	fmt_ms(ms, sizeof(ms), e.dur_ns);
+	printf("%s  %s %u/%u  off CPU %s  %s  syscall %s\n", tbuf, e.comm, e.tgid, e.tid, ms,
+	       state_text[st], sysname(e.syscall, sb, sizeof(sb)));
+	if (e.req_id) {
+		char age[32];
+		fmt_ms(age, sizeof(age), e.out_ns > e.req_start_ns ? e.out_ns - e.req_start_ns : 0);
+		printf("  request: %s %s  (req %llu, conn %u, %s into it)\n", meth[0] ? meth : "?",
+		       e.path[0] ? e.path : "?", (unsigned long long)e.req_id, e.conn_id, age);
+	} else {
+		printf("  request: none (between requests, or the server has no amped_current)\n");
+	}
+	if (b->stacks) {
+		print_stack(b, e.kstack, b->kern, "kernel");
+		print_stack(b, e.ustack, user_sym(b, (pid_t)e.tgid), "user");
+	}
+	printf("\n");
+	fflush(stdout);
+	return 0;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const struct stat_row *x = a, *y = b;
+
+	return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, const char *why,
+		    __u64 bpf_ns, __u64 runs)
+{
+	char a[32], c[32];
+
+	printf("ampstat blocked  pid %d (%s)  %.2f s  (%s)\n", (int)pid, comm, dur_s, why);
+	fmt_ms(a, sizeof(a), b->total_ns);
+	fmt_ms(c, sizeof(c), b->max_ns);
+	printf("dispatcher off CPU other than idle: %llu events, %s (%.1f%% of the time), longest %s\n",
+	       (unsigned long long)b->events, a, dur_s > 0 ? (double)b->total_ns / (dur_s * 1e7) : 0.0, c);
+	printf("  by state:");
+	for (int i = 0; i < 3; i++) {
+		fmt_ms(a, sizeof(a), b->st_ns[i]);
+		printf("  %c %llu (%s)", state_letter[i], (unsigned long long)b->st_n[i], a);
+	}
+	printf("\n");
+	qsort(b->sysc, (size_t)b->nsysc, sizeof(b->sysc[0]), cmp_rows);
+	printf("  by syscall:");
+	for (int i = 0; i < b->nsysc && i < 10; i++) {
+		fmt_ms(a, sizeof(a), b->sysc[i].ns);
+		printf("  %s %llu (%s)", b->sysc[i].key, (unsigned long long)b->sysc[i].n, a);
+	}
+	printf("\n");
+	qsort(b->reqs, (size_t)b->nreqs, sizeof(b->reqs[0]), cmp_rows);
+	printf("  by request:\n");
+	for (int i = 0; i < b->nreqs && i < 10; i++) {
+		fmt_ms(a, sizeof(a), b->reqs[i].ns);
+		printf("    %-50s %6llu events  %s\n", b->reqs[i].key, (unsigned long long)b->reqs[i].n, a);
+	}
+	if (b->reqs_other)
+		printf("    (%llu events of other requests)\n", (unsigned long long)b->reqs_other);
+	fmt_ms(a, sizeof(a), b->skel->bss->others_blocked_ns);
+	printf("other threads (helpers, workers) in D state (blocked-io): %llu times, %s\n",
+	       (unsigned long long)b->skel->bss->others_blocked, a);
+	printf("idle waits of the dispatcher (epoll_wait, not shown): %llu\n",
+	       (unsigned long long)b->skel->bss->idle_switches);
+	printf("bpf: %.3f ms in %llu runs", (double)bpf_ns / 1e6, (unsigned long long)runs);
+	if (b->skel->bss->dropped_events || b->skel->bss->dropped_pending)
+		printf("  dropped: events %llu pending %llu",
+		       (unsigned long long)b->skel->bss->dropped_events,
+		       (unsigned long long)b->skel->bss->dropped_pending);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [-v]\n"
+"\n"
+"Every time the server's dispatcher left the CPU for anything but its idle\n"
+"wait (epoll_wait): when, for how long, in which state (D: blocked-io,\n"
+"S: another wait, R: preempted), in which syscall, its kernel and user\n"
+"stacks (symbolized) and the request (method and path) it was serving.\n"
+"One block per event as it ends, and a summary at the end.  The dispatcher\n"
+"is the thread named amped-disp (also in child processes: SYMPED), or the\n"
+"target's main thread for another server.\n"
+"\n"
+"  -p, --pid PID        the server\n"
+"  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or target exit)\n"
+"      --min-us N       only events that lasted at least N microseconds\n"
+"                       (default 0: every one)\n"
+"      --no-stacks      leave the stacks out\n"
+"  -v, --verbose        libbpf debug output\n"
+"\n"
+"examples:\n"
+"  ampstat blocked -p $(pgrep -x amped)\n"
+"  ampstat blocked -p 1234 -d 30 --min-us 1000    # blocks of 1 ms or more\n"
+"\n"
+"User stacks are walked by frame pointers; code built without them shows its\n"
+"innermost frame only reliably.\n"
+"\n"
+"Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the summary\n"
+"is printed), 1 runtime error (not root, no BTF, no such process), 2 usage\n"
+"error.\n");
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*v);
+}
+
+static bool parse_long(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return !errno && end != s && !*end;
+}
+
+/* Is any thread of pid or of its children named amped-disp? */
+static bool has_amped_disp(pid_t pid)
+{
+	pid_t kids[256];
+	int nk = proc_children(pid, kids, 256);
+
+	for (int i = -1; i < nk; i++) {
+		char path[96], comm[32];
+		pid_t p = i < 0 ? pid : kids[i];
+		FILE *f;
+
+		/* the main thread's name is enough for amped: the dispatcher is
+		 * the main thread of its process in every model that has one */
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)p);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "amped-disp", 10) &&
+		    (comm[10] == '\n' || comm[10] == 0)) {
+			fclose(f);
+			return true;
+		}
+		fclose(f);
+	}
+	return false;
+}
+
+int cmd_blocked(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "min-us", required_argument, NULL, 'm' },
+		{ "no-stacks", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct blk b;
+	struct ring_buffer *rb = NULL;
+	struct bpf_link *link = NULL;
+	char comm[32] = "?";
+	const char *why = "signal";
+	double duration_s = 0, d;
+	bool verbose = false, by_comm;
+	int c, rc = 1, stats_fd = -1;
+	pid_t pid = 0;
+	long v, min_us = 0;
+	uint64_t cur = 0;
+	__u64 t0, t1;
+	struct bpf_prog_info i0 = {}, i1 = {};
+	__u32 ilen;
+
+	memset(&b, 0, sizeof(b));
+	b.stacks = true;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
+				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			pid = (pid_t)v;
+			break;
+		case 'd':
+			if (!parse_double(optarg, &d) || d <= 0 || d > 86400) {
+				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+				return 2;
+			}
+			duration_s = d;
+			break;
+		case 'm':
+			if (!parse_long(optarg, &v) || v < 0 || v > 3600000000L) {
+				fprintf(stderr, "ampstat: --min-us must be 0-3600000000, got '%s'\n", optarg);
+				return 2;
+			}
+			min_us = v;
+			break;
+		case 'S': b.stacks = false; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !pid) {
+		if (optind != argc)
+			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "ampstat: blocked needs -p PID\n");
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ampstat: must run as root: loading BPF programs needs CAP_BPF, "
+				"CAP_PERFMON and CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return 1;
+	}
+	if (!proc_alive(pid)) {
+		fprintf(stderr, "ampstat: no such process: %d\n", (int)pid);
+		return 1;
+	}
+	{
+		pid_t tg = proc_tgid(pid);
+		if (tg > 0 && tg != pid) {
+			fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n",
+				(int)pid, (int)tg, (int)tg);
+			pid = tg;
+		}
+	}
+	proc_comm(pid, comm, sizeof(comm));
+	by_comm = has_amped_disp(pid);
+	if (proc_sym_addr(pid, "amped_current", &cur))
+		cur = 0;
+	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	b.skel = blocked_bpf__open();
+	if (!b.skel) {
+		fprintf(stderr, "ampstat: open blocked.bpf.o: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	b.skel->rodata->targ_tgid = (__u32)pid;
+	b.skel->rodata->by_comm = by_comm;
+	b.skel->rodata->cur_addr = cur;
+	b.skel->rodata->min_ns = (__u64)min_us * 1000;
+	if ((c = blocked_bpf__load(b.skel))) {
+		fprintf(stderr, "ampstat: load blocked.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
+		goto cleanup;
+	}
+	b.kern = sym_open(0);
+	/* user symbols now, while the process is surely there */
+	user_sym(&b, pid);
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	rb = ring_buffer__new(bpf_map__fd(b.skel->maps.events), on_event, &b, NULL);
+	if (!rb) {
+		fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	{
+		struct timespec rt, mt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		clock_gettime(CLOCK_MONOTONIC, &mt);
+		b.mono_to_real_ns = ((__u64)rt.tv_sec * 1000000000ULL + (__u64)rt.tv_nsec) -
+				    ((__u64)mt.tv_sec * 1000000000ULL + (__u64)mt.tv_nsec);
+	}
+	ilen = sizeof(i0);
+	bpf_obj_get_info_by_fd(bpf_program__fd(b.skel->progs.blk_switch), &i0, &ilen);
+	link = bpf_program__attach(b.skel->progs.blk_switch);
+	if (!link) {
+		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	t0 = now_ns();
+	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)pid, comm,
+		by_comm ? "threads named amped-disp" : "the main thread",
+		cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
+		duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	rc = 0;
+	for (;;) {
+		__u64 now = now_ns();
+		int e;
+
+		if (exiting)
+			break;
+		if (duration_s > 0 && now >= t0 + (__u64)(duration_s * 1e9)) {
+			why = "duration";
+			break;
+		}
+		if (!proc_alive(pid)) {
+			why = "target exited";
+			break;
+		}
+		e = ring_buffer__poll(rb, 100);
+		if (e < 0 && e != -EINTR) {
+			fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(-e));
+			rc = 1;
+			break;
+		}
+	}
+	bpf_link__destroy(link);
+	link = NULL;
+	t1 = now_ns();
+	ring_buffer__consume(rb);	/* what came before the detach */
+	ilen = sizeof(i1);
+	bpf_obj_get_info_by_fd(bpf_program__fd(b.skel->progs.blk_switch), &i1, &ilen);
+	summary(&b, pid, comm, (double)(t1 - t0) / 1e9, why, i1.run_time_ns - i0.run_time_ns,
+		i1.run_cnt - i0.run_cnt);
+cleanup:
+	bpf_link__destroy(link);
+	ring_buffer__free(rb);
+	blocked_bpf__destroy(b.skel);
+	for (int i = 0; i < b.nsyms; i++)
+		sym_close(b.syms[i].s);
+	sym_close(b.kern);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	return rc;
+}

@@ -1,0 +1,675 @@
+/* latency — `ampstat latency`: the server's request latency, where it went
+ * (phases), and how much of it the serving thread spent off CPU.
+ *
+ * bpf/latency.bpf.c sums requests in the kernel from amped's request_done
+ * probe (one hit per request, whose last argument points at the request's
+ * phase marks) and intersects them with the serving threads' off-CPU
+ * stretches from sched_switch.  This file loads it, waits, and reports once
+ * at the end: a log2 histogram with percentiles (interpolated inside a
+ * bucket, so within a factor of two by construction, usually far closer),
+ * and per phase the total, mean and percentiles.
+ *
+ * --json: one object {"type":"summary", "pid", "comm", "duration_s", "end":
+ * "duration"|"signal"|"target exited", "requests", "status": {"1xx".."5xx",
+ * "other"}, "helper_requests", "latency_ns": {"mean", "p50", "p90", "p99",
+ * "max"}, "hist": [{"lo_ns", "hi_ns", "count"}] (non-empty buckets),
+ * "phases": [{"phase": "receive"|"dispatcher"|"helper_queue"|
+ * "helper_service"|"sending", "total_ns", "mean_ns", "share" (percent of the
+ * requests' total time), "p50_ns", "p90_ns", "p99_ns"}], "offcpu": {
+ * "blocked_io_ns", "wait_other_ns", "idle_ns", "runq_ns", "requests",
+ * "lost"}, "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
+ * [{"name", "run_ns", "runs"}]}, "dropped": {"threads", "bad_marks"}}.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "ampstat.h"
+#include "ampstat/cmd.h"
+#include "ampstat/proc.h"
+#include "latency.skel.h"
+
+#define MAX_KIDS 1024
+#define MAX_LINKS (MAX_KIDS + 1)
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* utime + stime of a process (all its threads), in ns: tick-based. */
+static __u64 proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+struct cpu_track {
+	pid_t pid[MAX_KIDS + 1];
+	__u64 first[MAX_KIDS + 1], last[MAX_KIDS + 1];
+	int n;
+};
+
+/* The CPU time of the target and its children since the first call: a
+ * process that exits keeps its last reading. */
+static __u64 cpu_track(struct cpu_track *c, pid_t pid, bool first)
+{
+	pid_t kids[MAX_KIDS];
+	int nk = proc_children(pid, kids, MAX_KIDS);
+	__u64 sum = 0;
+
+	for (int i = -1; i < nk; i++) {
+		pid_t p = i < 0 ? pid : kids[i];
+		int j;
+		__u64 v = proc_cpu_ns(p);
+
+		for (j = 0; j < c->n && c->pid[j] != p; j++)
+			;
+		if (j == c->n) {
+			if (c->n > MAX_KIDS)
+				continue;
+			c->pid[c->n] = p;
+			c->first[c->n] = first ? v : 0;	/* a later child counts from 0 */
+			c->last[c->n++] = v;
+		}
+		if (v)
+			c->last[j] = v;
+	}
+	for (int j = 0; j < c->n; j++)
+		sum += c->last[j] > c->first[j] ? c->last[j] - c->first[j] : 0;
+	return sum;
+}
+
+/* Give the threads that serve requests their entry in `lthreads` now, so
+ * that the off-CPU stretches of a thread's first request are kept too:
+ * amped's dispatchers and workers by name (in the target and its child
+ * processes), else every thread of the target.  A thread that appears
+ * later gets its entry at its first request. */
+static void seed_threads(struct latency_bpf *skel, pid_t pid)
+{
+	pid_t kids[MAX_KIDS];
+	int nk = proc_children(pid, kids, MAX_KIDS), fd = bpf_map__fd(skel->maps.lthreads), seeded = 0;
+	static struct ampstat_lat_thread zero;
+
+	for (int pass = 0; pass < 2 && !seeded; pass++) {
+		for (int i = -1; i < nk; i++) {
+			char dpath[64];
+			pid_t p = i < 0 ? pid : kids[i];
+			struct dirent *de;
+			DIR *d;
+
+			if (pass == 1 && i >= 0)
+				break;	/* not amped: the target's own threads */
+			snprintf(dpath, sizeof(dpath), "/proc/%d/task", (int)p);
+			d = opendir(dpath);
+			if (!d)
+				continue;
+			while ((de = readdir(d))) {
+				char cpath[128], comm[32] = "";
+				__u32 tid = (__u32)strtoul(de->d_name, NULL, 10);
+				FILE *f;
+
+				if (!tid)
+					continue;
+				snprintf(cpath, sizeof(cpath), "/proc/%d/task/%u/comm", (int)p, tid);
+				f = fopen(cpath, "re");
+				if (f) {
+					if (!fgets(comm, sizeof(comm), f))
+						comm[0] = 0;
+					fclose(f);
+				}
+				if (pass == 0 && strncmp(comm, "amped-disp", 10) && strncmp(comm, "amped-work-", 11))
+					continue;
+				if (bpf_map_update_elem(fd, &tid, &zero, BPF_NOEXIST) == 0)
+					seeded++;
+			}
+			closedir(d);
+		}
+	}
+}
+
+static const char *phase_json[AL_NPHASE] = { "total", "receive", "dispatcher", "helper_queue",
+					     "helper_service", "sending" };
+static const char *phase_text[AL_NPHASE] = { "total", "waiting for request bytes", "dispatcher work",
+					     "helper queue", "helper service", "sending" };
+
+/* Percentile q (0..1) of a log2 histogram, interpolated inside its bucket. */
+static double hist_pct(const __u64 *h, __u64 n, double q, __u64 max_ns)
+{
+	double want, seen = 0;
+
+	if (!n)
+		return 0;
+	want = q * (double)n;
+	for (int b = 0; b < AMPSTAT_LAT_BUCKETS; b++) {
+		if (!h[b])
+			continue;
+		if (seen + (double)h[b] >= want) {
+			if (!b)
+				return 0;	/* 0 or 1 ns: a phase that did not happen */
+			double lo = b ? ldexp(1.0, b) : 0, hi = ldexp(1.0, b + 1);
+			double v = lo + (hi - lo) * (want - seen) / (double)h[b];
+			if (max_ns && v > (double)max_ns)
+				v = (double)max_ns;
+			return v;
+		}
+		seen += (double)h[b];
+	}
+	return (double)max_ns;
+}
+
+static void fmt_ns(char *b, size_t n, double ns)
+{
+	if (ns < 1e3)
+		snprintf(b, n, "%.0f ns", ns);
+	else if (ns < 1e6)
+		snprintf(b, n, "%.1f us", ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(b, n, "%.2f ms", ns / 1e6);
+	else
+		snprintf(b, n, "%.3f s", ns / 1e9);
+}
+
+static double pct(__u64 a, __u64 b)
+{
+	return b ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+struct prog_stat {
+	const char *name;
+	__u64 run_ns, runs;
+};
+
+static int prog_stats(struct latency_bpf *skel, struct prog_stat *o, int max)
+{
+	struct bpf_program *p;
+	int n = 0;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (n >= max)
+			break;
+		o[n].name = bpf_program__name(p);
+		o[n].run_ns = o[n].runs = 0;
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) {
+			o[n].run_ns = info.run_time_ns;
+			o[n].runs = info.run_cnt;
+		}
+		n++;
+	}
+	return n;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ampstat latency -p PID [-d SEC] [--json] [-v]\n"
+"\n"
+"Request latency of a running amped, from its request_done probe (one probe\n"
+"hit per request): a log2 histogram with p50, p90, p99 and max, and where the\n"
+"time went: waiting for the request's bytes, dispatcher work, helper queue,\n"
+"helper service, sending; and how much of it the serving thread spent off CPU\n"
+"(blocked-io, other waits, idle in epoll_wait while the request waited for a\n"
+"helper or the client, run queue).  Reports once, at the end.\n"
+"\n"
+"  -p, --pid PID        the server (its child processes running the same\n"
+"                       binary at start, e.g. MP workers, are traced too)\n"
+"  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or target exit)\n"
+"      --json           the report as one JSON object\n"
+"  -v, --verbose        libbpf debug output\n"
+"\n"
+"examples:\n"
+"  ampstat latency -p $(pgrep -x amped) -d 10\n"
+"  ampstat latency -p 1234 --json > latency.json     # until Ctrl-C\n"
+"\n"
+"Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the report\n"
+"is printed), 1 runtime error (not root, no BTF, no such process, no amped\n"
+"probes), 2 usage error.\n");
+}
+
+static bool parse_double(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*v);
+}
+
+static bool parse_long(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return !errno && end != s && !*end;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, double dur_s,
+		   const char *why, bool json, const struct prog_stat *p0, const struct prog_stat *p1,
+		   int np, __u64 cpu_ns, __u64 dropped_threads)
+{
+	__u64 n = l->count, bpf_ns = 0, req_ns = l->sum_ns[AL_TOTAL];
+	double p50 = hist_pct(l->hist[AL_TOTAL], n, 0.50, l->max_ns);
+	double p90 = hist_pct(l->hist[AL_TOTAL], n, 0.90, l->max_ns);
+	double p99 = hist_pct(l->hist[AL_TOTAL], n, 0.99, l->max_ns);
+	double mean = n ? (double)req_ns / (double)n : 0;
+	static const char *offname[ALO_N] = { "blocked_io", "wait_other", "idle", "runq" };
+	char a[32], b[32], c[32], d[32], e[32];
+
+	for (int i = 0; i < np; i++)
+		bpf_ns += p1[i].run_ns - p0[i].run_ns;
+	if (json) {
+		printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
+		json_str(stdout, comm);
+		printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"requests\":%llu", dur_s, why,
+		       (unsigned long long)n);
+		printf(",\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,\"other\":%llu}",
+		       (unsigned long long)l->status[1], (unsigned long long)l->status[2],
+		       (unsigned long long)l->status[3], (unsigned long long)l->status[4],
+		       (unsigned long long)l->status[5], (unsigned long long)l->status[0]);
+		printf(",\"helper_requests\":%llu", (unsigned long long)l->helper_reqs);
+		printf(",\"latency_ns\":{\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%llu}",
+		       mean, p50, p90, p99, (unsigned long long)l->max_ns);
+		printf(",\"hist\":[");
+		for (int i = 0, first = 1; i < AMPSTAT_LAT_BUCKETS; i++) {
+			if (!l->hist[AL_TOTAL][i])
+				continue;
+			printf("%s{\"lo_ns\":%llu,\"hi_ns\":%llu,\"count\":%llu}", first ? "" : ",",
+			       i ? 1ULL << i : 0ULL, (1ULL << (i + 1)) - 1,
+			       (unsigned long long)l->hist[AL_TOTAL][i]);
+			first = 0;
+		}
+		printf("],\"phases\":[");
+		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
+			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.3f,"
+			       "\"p50_ns\":%.0f,\"p90_ns\":%.0f,\"p99_ns\":%.0f}", ph == AL_RECV ? "" : ",",
+			       phase_json[ph], (unsigned long long)l->sum_ns[ph],
+			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns),
+			       hist_pct(l->hist[ph], n, 0.50, 0), hist_pct(l->hist[ph], n, 0.90, 0),
+			       hist_pct(l->hist[ph], n, 0.99, 0));
+		}
+		printf("],\"offcpu\":{");
+		for (int i = 0; i < ALO_N; i++)
+			printf("\"%s_ns\":%llu,", offname[i], (unsigned long long)l->off_ns[i]);
+		printf("\"requests\":%llu,\"lost\":%llu}", (unsigned long long)l->off_reqs,
+		       (unsigned long long)l->off_lost);
+		printf(",\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"pct_of_target_cpu\":%.4f,\"progs\":[",
+		       (unsigned long long)bpf_ns, (unsigned long long)cpu_ns, pct(bpf_ns, cpu_ns));
+		for (int i = 0; i < np; i++)
+			printf("%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu}", i ? "," : "", p1[i].name,
+			       (unsigned long long)(p1[i].run_ns - p0[i].run_ns),
+			       (unsigned long long)(p1[i].runs - p0[i].runs));
+		printf("]},\"dropped\":{\"threads\":%llu,\"bad_marks\":%llu}}\n",
+		       (unsigned long long)dropped_threads, (unsigned long long)l->bad);
+		fflush(stdout);
+		return;
+	}
+	printf("ampstat latency  pid %d (%s)  %.2f s  (%s)\n", (int)pid, comm, dur_s, why);
+	printf("requests %llu  (%.0f/s)  2xx %llu  3xx %llu  4xx %llu  5xx %llu  with helper work %llu\n",
+	       (unsigned long long)n, dur_s > 0 ? (double)n / dur_s : 0.0,
+	       (unsigned long long)l->status[2], (unsigned long long)l->status[3],
+	       (unsigned long long)l->status[4], (unsigned long long)l->status[5],
+	       (unsigned long long)l->helper_reqs);
+	if (n) {
+		fmt_ns(a, sizeof(a), p50);
+		fmt_ns(b, sizeof(b), p90);
+		fmt_ns(c, sizeof(c), p99);
+		fmt_ns(d, sizeof(d), (double)l->max_ns);
+		fmt_ns(e, sizeof(e), mean);
+		printf("latency  p50 %s  p90 %s  p99 %s  max %s  mean %s\n\n", a, b, c, d, e);
+		__u64 top = 0;
+		int lo = -1, hi = -1;
+		for (int i = 0; i < AMPSTAT_LAT_BUCKETS; i++) {
+			if (!l->hist[AL_TOTAL][i])
+				continue;
+			if (lo < 0)
+				lo = i;
+			hi = i;
+			if (l->hist[AL_TOTAL][i] > top)
+				top = l->hist[AL_TOTAL][i];
+		}
+		printf("%24s : %-10s %s\n", "latency", "count", "distribution");
+		for (int i = lo; i >= 0 && i <= hi; i++) {
+			char r0[16], r1[16], bar[41];
+			int w = top ? (int)(40 * l->hist[AL_TOTAL][i] / top) : 0;
+			fmt_ns(r0, sizeof(r0), i ? ldexp(1.0, i) : 0);
+			fmt_ns(r1, sizeof(r1), ldexp(1.0, i + 1));
+			memset(bar, '*', (size_t)w);
+			bar[w] = 0;
+			printf("%10s -> %-10s : %-10llu |%-40s|\n", r0, r1,
+			       (unsigned long long)l->hist[AL_TOTAL][i], bar);
+		}
+		printf("\n%-26s %10s %7s %10s %10s %10s\n", "phase", "mean", "share", "p50", "p90", "p99");
+		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
+			fmt_ns(a, sizeof(a), (double)l->sum_ns[ph] / (double)n);
+			fmt_ns(b, sizeof(b), hist_pct(l->hist[ph], n, 0.50, 0));
+			fmt_ns(c, sizeof(c), hist_pct(l->hist[ph], n, 0.90, 0));
+			fmt_ns(d, sizeof(d), hist_pct(l->hist[ph], n, 0.99, 0));
+			printf("%-26s %10s %6.1f%% %10s %10s %10s\n", phase_text[ph], a,
+			       pct(l->sum_ns[ph], req_ns), b, c, d);
+		}
+		printf("\noff CPU while serving (the serving thread, within the requests' time):\n");
+		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in epoll_wait",
+						      "run queue" };
+		for (int i = 0; i < ALO_N; i++) {
+			fmt_ns(a, sizeof(a), n ? (double)l->off_ns[i] / (double)n : 0);
+			printf("  %-20s %6.1f%% of request time  (mean %s a request)\n", offtext[i],
+			       pct(l->off_ns[i], req_ns), a);
+		}
+		printf("  requests that blocked or waited off CPU: %llu", (unsigned long long)l->off_reqs);
+		if (l->off_lost)
+			printf(" (%llu overlapped more stretches than kept: undercounted)",
+			       (unsigned long long)l->off_lost);
+		printf("\n");
+	}
+	printf("bpf: %.3f ms", (double)bpf_ns / 1e6);
+	if (cpu_ns)
+		printf(" = %.2f%% of target CPU (%.0f ms, /proc ticks)", pct(bpf_ns, cpu_ns), (double)cpu_ns / 1e6);
+	printf("; ns/run:");
+	for (int i = 0; i < np; i++)
+		if (p1[i].runs > p0[i].runs)
+			printf(" %s %.0f", p1[i].name, (double)(p1[i].run_ns - p0[i].run_ns) /
+			       (double)(p1[i].runs - p0[i].runs));
+	if (dropped_threads || l->bad)
+		printf("  dropped: threads %llu bad marks %llu", (unsigned long long)dropped_threads,
+		       (unsigned long long)l->bad);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Sum the per-CPU copies. */
+static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct ampstat_lat *v;
+	__u32 zero = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.lat), &zero, v)) {
+		int e = -errno;
+		free(v);
+		return e;
+	}
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < ncpu; c++) {
+		const __u64 *src = (const __u64 *)&v[c];
+		__u64 *dst = (__u64 *)out;
+		for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++) {
+			if (&dst[i] == &out->max_ns)
+				dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+			else
+				dst[i] += src[i];
+		}
+	}
+	free(v);
+	return 0;
+}
+
+int cmd_latency(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct latency_bpf *skel = NULL;
+	struct bpf_link *links[MAX_LINKS] = { NULL };
+	struct bpf_link *sw = NULL;
+	struct prog_stat p0[8], p1[8];
+	struct ampstat_lat l;
+	static struct cpu_track ct;
+	char comm[32] = "?", exe[4096], path[64];
+	const char *why = "signal";
+	double duration_s = 0, d;
+	bool json = false, verbose = false;
+	int c, rc = 1, nlinks = 0, np, stats_fd = -1;
+	pid_t pid = 0;
+	long v;
+	__u64 t0, t1, cpu_ns;
+	ssize_t n;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
+				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			pid = (pid_t)v;
+			break;
+		case 'd':
+			if (!parse_double(optarg, &d) || d <= 0 || d > 86400) {
+				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+				return 2;
+			}
+			duration_s = d;
+			break;
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || !pid) {
+		if (optind != argc)
+			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else
+			fprintf(stderr, "ampstat: latency needs -p PID\n");
+		usage(stderr);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ampstat: must run as root: loading BPF programs and attaching "
+				"probes needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
+				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
+		return 1;
+	}
+	if (!proc_alive(pid)) {
+		fprintf(stderr, "ampstat: no such process: %d\n", (int)pid);
+		return 1;
+	}
+	{
+		pid_t tg = proc_tgid(pid);
+		if (tg > 0 && tg != pid) {
+			fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n",
+				(int)pid, (int)tg, (int)tg);
+			pid = tg;
+		}
+	}
+	proc_comm(pid, comm, sizeof(comm));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "ampstat: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	exe[n] = 0;
+	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	skel = latency_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "ampstat: open latency.bpf.o: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	skel->rodata->targ_tgid = (__u32)pid;
+	if ((c = latency_bpf__load(skel))) {
+		fprintf(stderr, "ampstat: load latency.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
+		goto cleanup;
+	}
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	/* the scheduler side first: a request's stretches must be there when
+	 * its probe fires */
+	sw = bpf_program__attach(skel->progs.lat_switch);
+	if (!sw) {
+		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	/* the probe, in the target and in its children running the same
+	 * binary (MP workers, SYMPED processes); a per-process uprobe costs
+	 * other amped processes on the machine nothing */
+	{
+		pid_t kids[MAX_KIDS];
+		int nk = proc_children(pid, kids, MAX_KIDS);
+		struct stat st0, st;
+
+		if (stat(path, &st0)) {
+			fprintf(stderr, "ampstat: %s: %s\n", path, strerror(errno));
+			goto cleanup;
+		}
+		for (int i = -1; i < nk && nlinks < MAX_LINKS; i++) {
+			pid_t p = i < 0 ? pid : kids[i];
+			char kp[64];
+
+			if (i >= 0) {
+				snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)p);
+				if (stat(kp, &st) || st.st_dev != st0.st_dev || st.st_ino != st0.st_ino)
+					continue;
+			}
+			/* /proc/PID/exe: the very file, even if replaced or deleted
+			 * since (a rebuild while the server runs) */
+			snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)p);
+			links[nlinks] = bpf_program__attach_usdt(skel->progs.on_request_done, p, kp,
+								 "amped", "request_done", NULL);
+			if (!links[nlinks]) {
+				int e = errno;
+				if (i < 0) {
+					fprintf(stderr, "ampstat: cannot attach to USDT probe amped:request_done in "
+							"%s: %s%s\n", exe, strerror(e),
+						e == ENOENT ? " (not amped, or a build without probes?)" : "");
+					goto cleanup;
+				}
+				continue;	/* a child that exited meanwhile */
+			}
+			nlinks++;
+		}
+	}
+	seed_threads(skel, pid);
+	np = prog_stats(skel, p0, 8);
+	cpu_track(&ct, pid, true);
+	t0 = now_ns();
+	fprintf(stderr, "ampstat: tracing pid %d (%s): request latency from amped:request_done in %d "
+			"process%s; %s\n", (int)pid, comm, nlinks, nlinks == 1 ? "" : "es",
+		duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	rc = 0;
+	for (;;) {
+		__u64 now = now_ns();
+		if (exiting)
+			break;
+		if (duration_s > 0 && now >= t0 + (__u64)(duration_s * 1e9)) {
+			why = "duration";
+			break;
+		}
+		if (!proc_alive(pid)) {
+			why = "target exited";
+			break;
+		}
+		cpu_track(&ct, pid, false);
+		__u64 left = duration_s > 0 ? t0 + (__u64)(duration_s * 1e9) - now : 100000000ULL;
+		if (left > 100000000ULL)
+			left = 100000000ULL;
+		struct timespec ts = { 0, (long)left };
+		nanosleep(&ts, NULL);
+	}
+	t1 = now_ns();
+	cpu_ns = cpu_track(&ct, pid, false);
+	prog_stats(skel, p1, np);
+	if (read_lat(skel, &l)) {
+		fprintf(stderr, "ampstat: reading the latency map: %s\n", strerror(errno));
+		rc = 1;
+		goto cleanup;
+	}
+	report(&l, pid, comm, (double)(t1 - t0) / 1e9, why, json, p0, p1, np, cpu_ns,
+	       skel->bss->dropped_threads);
+cleanup:
+	for (int i = 0; i < nlinks; i++)
+		bpf_link__destroy(links[i]);
+	bpf_link__destroy(sw);
+	latency_bpf__destroy(skel);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	return rc;
+}
