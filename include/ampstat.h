@@ -152,6 +152,28 @@ struct ampstat_cache_fkey {
 	__u64 ino;
 };
 
+/* ---- ampstat offcpu (bpf/offcpu.bpf.c), an opt-in mode.
+ *
+ * Off-CPU time of the traced threads by where they left the CPU: map
+ * `offcpu` (HASH, key: struct ampstat_off_key, value: struct
+ * ampstat_off_val) sums the time from a thread's switch-out (when its
+ * kernel and user stacks are taken, as ids into the STACK_TRACE map
+ * `stacks`; a negative id: no stack) to its switch-in.  state is the
+ * category it left in: AS_BLOCKED, AS_WAIT_IDLE, AS_WAIT_OTHER or AS_RUNQ
+ * (preempted). */
+struct ampstat_off_key {
+	char comm[AMPSTAT_COMM_LEN];
+	__u32 tgid;
+	__s32 kstack;
+	__s32 ustack;
+	__u32 state;
+};
+
+struct ampstat_off_val {
+	__u64 ns;
+	__u64 count;
+};
+
 /* ---- ampstat latency (bpf/latency.bpf.c).
  *
  * One USDT hit per request: amped's request_done, whose 7th argument points

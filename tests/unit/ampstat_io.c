@@ -8,6 +8,7 @@
  * "ok [N]" or "err MESSAGE".  EOF ends the process.
  *   reads N        N x read(2) of 1 byte from /dev/zero, and nothing else
  *   preads N       N x pread(2) of 1 byte from /dev/zero
+ *   sleeps N       N x nanosleep(2) of 20 ms
  *   cold FILE      fdatasync and posix_fadvise(DONTNEED) of FILE; "ok R": R pages still
  *                  resident (mincore), which should be 0
  *   resident FILE  "ok R": pages of FILE resident (mincore)
@@ -27,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
@@ -144,6 +146,15 @@ static void *run(void *arg)
 	char c;
 
 	prctl(PR_SET_NAME, "am-io");
+	if (!strcmp(j->cmd, "sleeps")) {
+		long n = atol(j->arg);
+		struct timespec ts = { 0, 20000000L };
+
+		for (long i = 0; i < n; i++)
+			nanosleep(&ts, NULL);
+		snprintf(j->out, sizeof(j->out), "ok %ld", n);
+		return NULL;
+	}
 	if (!strcmp(j->cmd, "reads") || !strcmp(j->cmd, "preads")) {
 		long n = atol(j->arg), done = 0;
 		for (; done < n; done++) {

@@ -1,0 +1,128 @@
+#!/bin/bash
+# ampstat offcpu: usage errors exit 2; not root and no such process exit 1;
+# a thread of a test program (build/tests/ampstat_io) that sleeps 10 x 20 ms
+# shows, in --folded output (every line "frames VALUE", role first), as
+# io;am-io;[wait-other];...;do_nanosleep;... with 190-1000 ms, kernel frames
+# symbolized; the target's exit prints the stacks and exits 0; on amped the
+# dispatcher's idle wait is [wait-idle] in epoll_wait, and the table view
+# names the roles and reports the BPF cost.
+# Root only for the BPF part; without BPF it skips, unless
+# AMPED_REQUIRE_BPF=1 (then fails).
+AMPED_BIN=${AMPED_BIN:-build/amped}
+. "$(dirname "$0")/lib.sh"
+A=build/ampstat
+IO=build/tests/ampstat_io
+for b in $A $IO; do [ -x $b ] || { echo "Bail out! $b missing (run make)"; exit 1; }; done
+AS_PID='' IO_PID=''
+cleanup() {
+	for p in $AS_PID $IO_PID; do
+		if kill -0 "$p" 2>/dev/null; then kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; fi
+	done
+	lib_cleanup
+}
+trap cleanup EXIT
+
+for args in "offcpu" "offcpu -p" "offcpu -p abc" "offcpu -p 1 -d 0" "offcpu -p 1 --min-us x" \
+	"offcpu -p 1 --bogus" "offcpu -p 1 extra" "offcpu -p 1 --role x=("; do
+	# shellcheck disable=SC2086
+	timeout 10 $A $args >/dev/null 2>"$T/err"
+	is "$?" 2 "usage error exits 2: ampstat $args"
+done
+out=$(timeout 10 $A offcpu -h)
+is "$?" 0 "offcpu -h exits 0"
+like "$out" "examples:" "offcpu -h shows usage with examples"
+
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A offcpu -p $$ >/dev/null 2>"$T/err"
+	rc=$?
+	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+		skip "not root: exits 1" "nobody cannot run $A here"
+	else
+		is "$rc" 1 "not root: exits 1"
+		like "$(cat "$T/err")" "must run as root" "not root: says so"
+	fi
+else
+	timeout 10 $A offcpu -p $$ >/dev/null 2>"$T/err"
+	is "$?" 1 "not root: exits 1"
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+	done_testing; exit $((TAP_FAILED > 0))
+fi
+sh -c 'exit 0' & gone=$!; wait $gone
+while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+timeout 10 $A offcpu -p "$gone" >/dev/null 2>"$T/err"
+is "$?" 1 "no such process: exits 1"
+like "$(cat "$T/err")" "no such process" "no such process: says so"
+
+as_start() {
+	: >"$T/as.err"
+	$A offcpu "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+bpf_unavailable() {
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat offcpu attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat offcpu attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+wait_exit() {
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# ---- 10 x 20 ms of nanosleep in the thread am-io; then the target exits
+coproc IOP { exec $IO; }
+IO_PID=$!
+read -r -t 10 ready <&"${IOP[0]}"
+like "$ready" "^ready [0-9]+$" "ampstat_io starts"
+as_start -p "$IO_PID" --folded --role 'io=^am-io$' || bpf_unavailable
+ok 0 "ampstat offcpu attaches"
+echo "sleeps 10" >&"${IOP[1]}"
+read -r -t 30 ans <&"${IOP[0]}"
+is "$ans" "ok 10" "ampstat_io slept 10 x 20 ms"
+exec {IOP[1]}>&-
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
+AS_PID=''
+wait "$IO_PID" 2>/dev/null; IO_PID=''
+nbad=$(grep -cvE '^[^ ;]+;[^ ;]+;\[[a-z-]+\](;[^;]+)+ [0-9]+$' "$T/as.out")
+is "$nbad" 0 "every folded line is ROLE;COMM;[CATEGORY];frames VALUE"
+io_us=$(awk '/^io;am-io;\[wait-other\];/ && /do_nanosleep/ { s += $NF } END { print s + 0 }' "$T/as.out")
+ok "$([ "$io_us" -ge 190000 ] && [ "$io_us" -le 1000000 ]; echo $?)" \
+	"io thread: 190-1000 ms off CPU in nanosleep, kernel frames named ($io_us us)" "$(head -5 "$T/as.out")"
+like "$(cat "$T/as.err")" "bpf: [0-9.]+ ms" "the BPF cost on stderr"
+
+# ---- amped: the dispatcher idles in epoll_wait
+make_docroot "$ROOT"
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --folded || bpf_unavailable
+for i in 1 2 3 4 5; do get /1k.txt >/dev/null; sleep 0.05; done
+sleep 0.3
+kill -INT "$AS_PID"
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+AS_PID=''
+like "$(cat "$T/as.out")" "^dispatcher;amped-disp;\\[wait-idle\\];[^ ]*do_epoll_wait[^ ]* [0-9]+$" \
+	"dispatcher: [wait-idle] in epoll_wait"
+as_start -p "$SRV_PID" -d 1 || bpf_unavailable
+for i in 1 2 3; do get /1k.txt >/dev/null; sleep 0.05; done
+wait_exit "$AS_PID" 10; is "$RC" 0 "-d 1: exits 0"
+AS_PID=''
+like "$(cat "$T/as.out")" "dispatcher: off CPU [0-9.]+ s" "table: the dispatcher's off-CPU time"
+like "$(cat "$T/as.out")" $'\n''bpf: [0-9.]+ ms' "table: the BPF cost"
+srv_stop TERM
+done_testing
+exit $((TAP_FAILED > 0))
