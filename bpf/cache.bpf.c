@@ -222,4 +222,34 @@ int BPF_PROG(am_cache_fault, struct address_space *mapping, unsigned long index)
 	return 0;
 }
 
+/* amped's residency_miss probe: the dispatcher predicted [off, off+len) of
+ * a file not resident (a slow-path probe: it fires only on such guesses).
+ * libbpf 1.1 cannot parse all of that probe's argument specs (a
+ * RIP-relative one), so userspace attaches a plain uprobe at the probe's
+ * address and tells which registers hold off and len (their index in
+ * pt_regs: r15 = 0 .. di = 14). */
+const volatile __u32 res_off_reg = 0;
+const volatile __u32 res_len_reg = 0;
+
+__u64 res_miss_events = 0;
+__u64 res_miss_pages = 0;
+
+SEC("uprobe")
+int am_res_miss(struct pt_regs *ctx)
+{
+	__u64 r[16] = {}, off, len;
+
+	if (!traced())
+		return 0;
+	/* the first 15 words of pt_regs: r15 .. di */
+	bpf_probe_read_kernel(r, 15 * sizeof(__u64), ctx);
+	off = r[res_off_reg & 15];
+	len = r[res_len_reg & 15];
+	if (!len)
+		return 0;
+	__sync_fetch_and_add(&res_miss_events, 1);
+	__sync_fetch_and_add(&res_miss_pages, ((off + len - 1) >> PAGE_SHIFT) - (off >> PAGE_SHIFT) + 1);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -30,6 +30,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gelf.h>
+#include <libelf.h>
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/roles.h"
@@ -56,6 +58,7 @@ struct crun {
 	int unresolved;
 	const char *search[MAX_SEARCH];
 	int nsearch;
+	bool res_probe;		/* amped's residency_miss probe was attached */
 };
 
 static __u64 kdev(dev_t d)
@@ -262,6 +265,132 @@ static bool amped_root(pid_t pid, char *out, size_t n)
 	return false;
 }
 
+/* ---------------------------------------------------------------- probe */
+
+/* pt_regs order (x86_64), as bpf/cache.bpf.c's reg() reads them */
+static int reg_index(const char *name)
+{
+	static const char *const r64[] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9",
+					   "r8", "rax", "rcx", "rdx", "rsi", "rdi" };
+	static const char *const r32[] = { "r15d", "r14d", "r13d", "r12d", "ebp", "ebx", "r11d", "r10d",
+					   "r9d", "r8d", "eax", "ecx", "edx", "esi", "edi" };
+
+	for (int i = 0; i < 15; i++)
+		if (!strcmp(name, r64[i]) || !strcmp(name, r32[i]))
+			return i;
+	return -1;
+}
+
+/* the register of argument n (from 1) in a probe's argument string, when it
+ * is a plain register ("8@%rsi"); -1 otherwise */
+static int arg_reg(const char *args, int n)
+{
+	char buf[512], *save = NULL, *tok;
+	int i = 0;
+
+	snprintf(buf, sizeof(buf), "%s", args);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *at = strchr(tok, '@');
+		if (++i != n)
+			continue;
+		if (!at || at[1] != '%')
+			return -1;
+		return reg_index(at + 2);
+	}
+	return -1;
+}
+
+/* Finds a USDT probe (sys/sdt.h note) in an ELF file: the file offset of
+ * its address, of its semaphore (0: none) and its argument string.  0, or
+ * -1 when the file has no such probe. */
+static int find_probe(const char *path, const char *prov, const char *name, size_t *off,
+		      size_t *sem_off, char *args, size_t argslen)
+{
+	Elf *e = NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t shstr, nph;
+	__u64 base_addr = 0, pc = 0, base = 0, sem = 0;
+	bool have_base = false, found = false;
+	int fd, rc = -1;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (!e || elf_getshdrstrndx(e, &shstr) || elf_getphdrnum(e, &nph))
+		goto out;
+	while ((scn = elf_nextscn(e, scn))) {
+		const char *sn;
+
+		if (!gelf_getshdr(scn, &sh) || !(sn = elf_strptr(e, shstr, sh.sh_name)))
+			continue;
+		if (!strcmp(sn, ".stapsdt.base")) {
+			base_addr = sh.sh_addr;
+			have_base = true;
+		}
+	}
+	while (!found && (scn = elf_nextscn(e, scn))) {
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t noff = 0, name_off, desc_off;
+		const char *sn;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE ||
+		    !(sn = elf_strptr(e, shstr, sh.sh_name)) || strcmp(sn, ".note.stapsdt"))
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && !found && (noff = gelf_getnote(d, noff, &nh, &name_off, &desc_off)) > 0) {
+			const char *desc = (const char *)d->d_buf + desc_off, *p, *end;
+
+			if (nh.n_type != 3 || nh.n_descsz < 3 * 8 + 3 ||
+			    strcmp((const char *)d->d_buf + name_off, "stapsdt"))
+				continue;
+			end = desc + nh.n_descsz;
+			memcpy(&pc, desc, 8);
+			memcpy(&base, desc + 8, 8);
+			memcpy(&sem, desc + 16, 8);
+			p = desc + 24;
+			if (strcmp(p, prov))
+				continue;
+			p += strlen(p) + 1;
+			if (p >= end || strcmp(p, name))
+				continue;
+			p += strlen(p) + 1;
+			snprintf(args, argslen, "%.*s", (int)(end - p), p < end ? p : "");
+			found = true;
+		}
+	}
+	if (!found)
+		goto out;
+	/* prelinked: the note's addresses moved with .stapsdt.base */
+	if (have_base && base) {
+		pc += base_addr - base;
+		if (sem)
+			sem += base_addr - base;
+	}
+	*off = 0;
+	*sem_off = 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (pc >= ph.p_vaddr && pc < ph.p_vaddr + ph.p_filesz && (ph.p_flags & PF_X))
+			*off = pc - ph.p_vaddr + ph.p_offset;
+		if (sem && sem >= ph.p_vaddr && sem < ph.p_vaddr + ph.p_memsz)
+			*sem_off = sem - ph.p_vaddr + ph.p_offset;
+	}
+	rc = *off ? 0 : -1;
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
+	return rc;
+}
+
 static double ratio(__u64 hits, __u64 acc)
 {
 	return acc ? (double)hits / (double)acc : 0.0;
@@ -296,6 +425,56 @@ static int cmp_files(const void *a, const void *b)
 	__u64 ax = x->v.read + x->v.fault + x->v.added, ay = y->v.read + y->v.fault + y->v.added;
 
 	return ax == ay ? 0 : ax < ay ? 1 : -1;
+}
+
+/* The server's residency guesses against what happened: with AMPED's
+ * roles, the dispatcher touches only data it believes resident, so each
+ * page it brought in was a wrong "resident"; the pages predicted not
+ * resident (amped's residency_miss probe) that no thread had to bring in
+ * were a wrong "not resident" (at least that many: readahead brings in
+ * pages beyond the ones predicted, which hides some). */
+static void residency(struct crun *r, struct cache_bpf *skel, const struct sums *rs, int nroles, bool json)
+{
+	__u64 added = 0, disp = 0, pred = skel->bss->res_miss_pages, ev = skel->bss->res_miss_events;
+	bool offload = false;
+
+	for (int i = 0; i < nroles; i++) {
+		added += rs[i].added;
+		if (!strcmp(roles_name(i), "dispatcher"))
+			disp = rs[i].added;
+		else if ((!strcmp(roles_name(i), "helpers") || !strcmp(roles_name(i), "iou-wrk")) &&
+			 (rs[i].read || rs[i].fault || rs[i].added))
+			offload = true;
+	}
+	if (!r->res_probe) {
+		if (json)
+			printf("null");
+		else
+			printf("residency guesses: not available (the target has no amped:residency_miss probe)\n");
+		return;
+	}
+	/* SPED reads cold data in the dispatcher itself: its misses were
+	 * predicted, so they say nothing about wrong guesses */
+	__u64 wrong_res = offload ? disp : 0, wrong_not = pred > added ? pred - added : 0;
+
+	if (json) {
+		printf("{\"not_resident_guesses\":%llu,\"not_resident_pages\":%llu,\"pages_brought_in\":%llu,"
+		       "\"wrong_not_resident_pages\":%llu,\"wrong_resident_pages\":",
+		       (unsigned long long)ev, (unsigned long long)pred, (unsigned long long)added,
+		       (unsigned long long)wrong_not);
+		if (offload)
+			printf("%llu}", (unsigned long long)wrong_res);
+		else
+			printf("null}");
+		return;
+	}
+	printf("residency guesses: %llu \"not resident\" (%llu pages), %llu pages brought in; "
+	       "wrong \"not resident\" >= %llu pages",
+	       (unsigned long long)ev, (unsigned long long)pred, (unsigned long long)added,
+	       (unsigned long long)wrong_not);
+	if (offload)
+		printf(", wrong \"resident\" %llu pages (missed in the dispatcher)", (unsigned long long)wrong_res);
+	printf("\n");
 }
 
 static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, double dur_s,
@@ -357,7 +536,9 @@ static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, d
 			json_counts(&s);
 			printf("}");
 		}
-		printf("],");
+		printf("],\"residency\":");
+		residency(r, skel, rs, nroles, true);
+		printf(",");
 		mode_cost_json(stdout, p0, p1, np, cpu);
 		printf(",\"dropped\":{\"files\":%llu,\"roles\":%llu,\"tgids\":%llu}}\n",
 		       (unsigned long long)skel->bss->dropped_files,
@@ -390,6 +571,7 @@ static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, d
 		}
 		if (r->nf > top)
 			printf("(%d more files)\n", r->nf - top);
+		residency(r, skel, rs, nroles, false);
 		mode_cost_text(stdout, p0, p1, np, cpu);
 		if (skel->bss->dropped_files || skel->bss->dropped_roles)
 			printf("dropped: files %llu, roles %llu\n", (unsigned long long)skel->bss->dropped_files,
@@ -447,6 +629,10 @@ int cmd_cache(int argc, char **argv)
 	};
 	struct crun r = { 0 };
 	struct cache_bpf *skel = NULL;
+	struct bpf_link *res_link = NULL;
+	char exe[64], probe_args[512];
+	size_t probe_off = 0, probe_sem = 0;
+	bool have_probe = false;
 	struct mode_targets mt = { 0 };
 	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
 	bool json = false, verbose = false, follow = true;
@@ -526,6 +712,21 @@ int cmd_cache(int argc, char **argv)
 		goto cleanup;
 	}
 	skel->rodata->follow_forks = follow;
+	bpf_program__set_autoattach(skel->progs.am_res_miss, false);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)r.pid);
+	{
+		int ro, rl;
+
+		if (find_probe(exe, "amped", "residency_miss", &probe_off, &probe_sem, probe_args,
+			       sizeof(probe_args)) == 0 &&
+		    (ro = arg_reg(probe_args, 2)) >= 0 && (rl = arg_reg(probe_args, 3)) >= 0) {
+			skel->rodata->res_off_reg = (__u32)ro;
+			skel->rodata->res_len_reg = (__u32)rl;
+			have_probe = true;
+		} else if (verbose) {
+			fprintf(stderr, "ampstat: no usable amped:residency_miss probe in %s\n", exe);
+		}
+	}
 	e = cache_bpf__load(skel);
 	if (e) {
 		fprintf(stderr, "ampstat: load cache.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
@@ -546,6 +747,16 @@ int cmd_cache(int argc, char **argv)
 		fprintf(stderr, "ampstat: attach the filemap tracepoints: %s\n", strerror(-e));
 		goto cleanup;
 	}
+	if (have_probe) {
+		/* every process running the target's binary (MP workers too;
+		 * the program keeps the traced ones) */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .ref_ctr_offset = probe_sem);
+
+		res_link = bpf_program__attach_uprobe_opts(skel->progs.am_res_miss, -1, exe, probe_off, &uo);
+		if (!res_link)
+			fprintf(stderr, "ampstat: warning: cannot attach amped:residency_miss: %s\n",
+				strerror(errno));
+	}
 	if (follow)
 		mode_targets_children(&mt, r.pid);
 	t0 = mode_now_ns();
@@ -558,6 +769,7 @@ int cmd_cache(int argc, char **argv)
 		if (cc)
 			cpu1 = cc;
 	}
+	bpf_link__destroy(res_link);
 	cache_bpf__detach(skel);
 	t1 = mode_now_ns();
 	mode_progs(skel->obj, p1, MAX_PROGS);
@@ -569,6 +781,8 @@ int cmd_cache(int argc, char **argv)
 		for (int i = 0; i < r.nsearch && r.unresolved; i++)
 			walk(&r, r.search[i], 0, &entries, deadline);
 	}
+	r.res_probe = res_link != NULL;
+	res_link = NULL;
 	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, cpu1 > cpu0 ? cpu1 - cpu0 : 0);
 	rc = 0;
 cleanup:
