@@ -184,8 +184,9 @@ hostile() {
 		[ "$c" = 200 ] || bad=$((bad + 1))
 		num_le "${t#* }" "$slowest" || slowest=${t#* }
 	done
-	ok "$([ "$bad" = 0 ] && num_le "$slowest" 0.5; echo $?)" \
-		"while two heads trickle in: 10 GETs -> 200, each < 0.5 s" "failures $bad, slowest ${slowest} s"
+	ok "$([ "$bad" = 0 ] && num_le "$slowest" 1.0; echo $?)" \
+		"while two heads trickle in: 10 GETs -> 200, each < 1 s" "failures $bad, slowest ${slowest} s"
+	diag "slowest of 10 GETs beside the slow heads: $slowest s"
 	run_cases "$CASES" "$T/cases.out"
 	check_cases
 	run_cases "$TRAV" "$T/trav1.out"

@@ -151,7 +151,7 @@ reset_test() {
 	local out fds0 fds1 fds2 rss1 rss2 c
 	# Round 1 warms every cache (per process/thread in mp, symped, mt),
 	# round 2 is measured against it: a leak grows with the resets.
-	out=$(timeout 120 "$PY" "$HOSTILE" reset "$SRV_HOST" "$SRV_PORT" 100 10 /big.bin 262144 2>&1)
+	out=$(timeout 120 "$PY" "$HOSTILE" reset "$SRV_HOST" "$SRV_PORT" 100 20 /big.bin 262144 2>&1)
 	is "$out" "RESET 100 100" "round 1: 100 clients read 256 KB of a 32 MB file, then RST"
 	fds1=$(stable_fds)
 	rss1=$(srv_rss_kb)
@@ -185,17 +185,21 @@ kill_test() {
 	local lpid kout lout n
 	ls "$ROOT"/many/ | sed 's|^|/many/|' >"$T/paths"
 	# 8 clients for 6 s (at most 200000 requests); 3 helpers killed, one
-	# every 1.5 s.  --no-path-cache: every request needs a helper.
+	# every 1.5 s, then all 4 at once.  --no-path-cache: every request
+	# needs a helper.
 	timeout 60 "$PY" "$HOSTILE" load "$SRV_HOST" "$SRV_PORT" 6 8 "$T/paths" --max 200000 >"$T/load.out" 2>&1 &
 	lpid=$!
-	kout=$(timeout 30 "$PY" "$HOSTILE" killhelper "$SRV_HOST" "$SRV_PORT" "$SRV_PID" 3 1.5 2>&1)
+	kout=$(timeout 30 "$PY" "$HOSTILE" killhelper "$SRV_HOST" "$SRV_PORT" "$SRV_PID" 3 1.4 --all 2>&1)
 	wait "$lpid"
 	lout=$(cat "$T/load.out")
 	n=$(printf '%s\n' "$kout" | awk '$1 == "KILL" && $4 != "-" && $5 >= 0' | wc -l)
 	is "$n" 3 "3 helpers killed with SIGKILL, each replaced" "$kout"
-	printf '%s\n' "$kout" | while read -r _ name old new ms; do
-		diag "helper $name (pid $old) killed -> replaced by pid $new after $ms ms"
+	printf '%s\n' "$kout" | while read -r w name old new ms; do
+		[ "$w" = KILL ] && diag "helper $name (pid $old) killed -> replaced by pid $new after $ms ms"
 	done
+	ok "$(printf '%s\n' "$kout" | awk '$1 == "KILLALL" && $2 == 4 && $3 >= 0 { f = 1 } END { exit !f }'; echo $?)" \
+		"all 4 helpers killed at once: all replaced" "$kout"
+	diag "all helpers killed at once -> all replaced after $(printf '%s\n' "$kout" | awk '$1 == "KILLALL" { print $3 }') ms"
 	ok "$(kill -0 "$SRV_PID" 2>/dev/null; echo $?)" "dispatcher survives the helper kills"
 	ok "$(printf '%s\n' "$lout" | awk '$1 == "LOAD" && $2 > 0 && $2 == $3 + $4 && $5 == 0 && $6 == 0 { f = 1 } END { exit !f }'; echo $?)" \
 		"under load: every request got 200 or 503 (none lost, no other status)" "$lout"

@@ -30,13 +30,14 @@ Usage: hostile.py COMMAND HOST PORT [args]
       most N requests in all).  A connection the server closes is reopened;
       a request that gets no answer is counted as LOST.  Prints
       "LOAD TOTAL S200 S503 OTHER LOST" and per-second progress lines.
-  killhelper PID KILLS INTERVAL_S
+  killhelper PID KILLS INTERVAL_S [--all]
       Not a client: while a load runs, SIGKILL one helper process of the
       server PID (its children named amped-help-N) every INTERVAL_S s,
       KILLS times, each a different N; after each kill, poll every 1 ms
       until a new amped-help-N child appears.  Prints "KILL N OLDPID NEWPID
       MS" (MS = ms from kill to the replacement showing up, -1 if none
-      within 5 s).
+      within 5 s).  --all: then kill every helper at once and print
+      "KILLALL COUNT MS" once all are replaced.
 Exit status 0 unless the command could not run.
 """
 import random
@@ -491,6 +492,21 @@ def cmd_killhelper(host, port, args):
                 break
             time.sleep(0.001)
         print("KILL %s %d %s %.1f" % (name, old, new if new else "-", ms), flush=True)
+    if "--all" in args:
+        # every helper at once: jobs in flight have nowhere to retry
+        time.sleep(interval / 2)
+        hs = helpers_of(pid)
+        t0 = time.monotonic()
+        for name, old in hs.items():
+            os.kill(old, signal.SIGKILL)
+        ms = -1
+        while time.monotonic() - t0 < 5:
+            cur = helpers_of(pid)
+            if len(cur) == len(hs) and all(cur.get(n) not in (None, o) for n, o in hs.items()):
+                ms = (time.monotonic() - t0) * 1000
+                break
+            time.sleep(0.001)
+        print("KILLALL %d %.1f" % (len(hs), ms), flush=True)
 
 
 def main():
