@@ -66,11 +66,28 @@ static __u64 kdev(dev_t d)
 	return ((__u64)major(d) << 20) | (__u64)minor(d);
 }
 
+static int key_cmp(const struct ampstat_cache_fkey *a, const struct ampstat_cache_fkey *b)
+{
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	return a->ino == b->ino ? 0 : a->ino < b->ino ? -1 : 1;
+}
+
+/* r->f is kept sorted by key (until report sorts it by counts): a server
+ * touches thousands of files and the map holds up to 65536 */
 static struct cfile *find_file(struct crun *r, const struct ampstat_cache_fkey *k, bool add)
 {
-	for (int i = 0; i < r->nf; i++)
-		if (r->f[i].k.dev == k->dev && r->f[i].k.ino == k->ino)
-			return &r->f[i];
+	int lo = 0, hi = r->nf;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2, c = key_cmp(&r->f[mid].k, k);
+		if (!c)
+			return &r->f[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (!add)
 		return NULL;
 	if (r->nf == r->cap) {
@@ -81,10 +98,12 @@ static struct cfile *find_file(struct crun *r, const struct ampstat_cache_fkey *
 		r->f = a;
 		r->cap = n;
 	}
-	memset(&r->f[r->nf], 0, sizeof(r->f[0]));
-	r->f[r->nf].k = *k;
+	memmove(&r->f[lo + 1], &r->f[lo], (size_t)(r->nf - lo) * sizeof(r->f[0]));
+	memset(&r->f[lo], 0, sizeof(r->f[0]));
+	r->f[lo].k = *k;
+	r->nf++;
 	r->unresolved++;
-	return &r->f[r->nf++];
+	return &r->f[lo];
 }
 
 static void name_file(struct crun *r, dev_t dev, ino_t ino, const char *path)
