@@ -5,9 +5,10 @@
  * The hot path is one USDT hit per request (request_done, ~650 ns attached
  * here): the server keeps its phase marks in the connection and passes their
  * address, so the phases cost one bpf_probe_read_user, not more probes.
- * The off-CPU share comes from sched_switch of the threads that served a
- * request (an entry in `lthreads` exists only for them), intersected with
- * the request's interval at request_done.
+ * The off-CPU share comes from sched_switch of the threads that serve
+ * requests (only they have task storage in `lthreads`: seeded by ampstat,
+ * or created at a thread's first request), intersected with the request's
+ * interval at request_done.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -23,7 +24,16 @@
 #define NR_epoll_pwait		281
 #define NR_epoll_pwait2		441
 
-const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
+/* the target and its child processes running amped when ampstat started
+ * (MP workers, SYMPED processes): constants once loaded, so the filter on
+ * every context switch of the machine is a few compares */
+#define MAX_TGIDS 16
+const volatile __u32 tgids[MAX_TGIDS] = {};
+const volatile __u32 ntgids = 0;
+/* request_done's ph argument, when it is a plain register: its index in
+ * struct pt_regs (r15 = 0 .. di = 14), read straight from the context;
+ * -1: fetched through bpf_usdt_arg (~200 ns more here) */
+const volatile int ph_reg = -1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -32,19 +42,28 @@ struct {
 	__type(value, struct ampstat_lat);
 } lat SEC(".maps");
 
+/* task storage: a switch of a task without an entry (every task of the
+ * machine but the serving threads) costs a pointer test, no hash lookup */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ampstat_lat_thread);
 } lthreads SEC(".maps");
 
 __u64 dropped_threads = 0;
-struct ampstat_lat_thread zero_thread = {};	/* never written: too big for the stack */
 
 static __always_inline bool ours(struct task_struct *t)
 {
-	return t->tgid == targ_tgid || t->real_parent->tgid == targ_tgid;
+	__u32 tg = t->tgid;
+
+	for (__u32 i = 0; i < MAX_TGIDS; i++) {
+		if (i >= ntgids)
+			break;
+		if (tgids[i] == tg)
+			return true;
+	}
+	return false;
 }
 
 /* A global function: the verifier checks it once, not once per call and
@@ -64,11 +83,45 @@ __noinline int add_phase(struct ampstat_lat *l, __u64 ph, __u64 ns)
 	if (v >> 1) { b += 1; }
 	if (b >= AMPSTAT_LAT_BUCKETS)
 		b = AMPSTAT_LAT_BUCKETS - 1;
-	/* per CPU, but a uprobe program can be preempted by another task
-	 * hitting the probe on this CPU: atomic adds keep the counts exact */
-	__sync_fetch_and_add(&l->sum_ns[ph], ns);
-	__sync_fetch_and_add(&l->hist[ph][b], 1);
+	/* per CPU, and no other run of a uprobe program can start on this
+	 * CPU before this one ends (bpf_prog_active): plain adds are exact */
+	l->sum_ns[ph] += ns;
+	l->hist[ph][b]++;
 	return 0;
+}
+
+/* A load at a constant offset from the context, as the verifier wants it
+ * (the compiler would merge the cases of the switch below into one load at
+ * a computed offset, which it rejects). */
+#define REG(f) ({ long v_;							\
+	asm volatile("%0 = *(u64 *)(%1 + %2)" : "=r"(v_)			\
+		     : "r"(ctx), "i"(__builtin_offsetof(struct pt_regs, f)));	\
+	v_; })
+
+static __always_inline long ph_arg(struct pt_regs *ctx)
+{
+	long v = 0;
+
+	switch (ph_reg) {
+	case 0: return REG(r15);
+	case 1: return REG(r14);
+	case 2: return REG(r13);
+	case 3: return REG(r12);
+	case 4: return REG(bp);
+	case 5: return REG(bx);
+	case 6: return REG(r11);
+	case 7: return REG(r10);
+	case 8: return REG(r9);
+	case 9: return REG(r8);
+	case 10: return REG(ax);
+	case 11: return REG(cx);
+	case 12: return REG(dx);
+	case 13: return REG(si);
+	case 14: return REG(di);
+	}
+	if (bpf_usdt_arg(ctx, 6, &v))
+		return 0;
+	return v;
 }
 
 static __always_inline __u64 sub0(__u64 a, __u64 b)
@@ -77,40 +130,33 @@ static __always_inline __u64 sub0(__u64 a, __u64 b)
 }
 
 /* request_done(conn_id, req_id, status, body_bytes, start_ns, flags, ph):
- * only the arguments used are fetched, each fetch of an argument kept in
- * memory being a probe read of its own. */
+ * only ph is fetched (each argument fetch is a kernel probe read); it holds
+ * start_ns and status as well. */
 SEC("usdt")
 int on_request_done(struct pt_regs *ctx)
 {
-	long a_status = 0, a_start = 0, a_ph = 0;
-	__u64 start_ns;
-	__u32 status;
-	void *php;
 	struct task_struct *task = bpf_get_current_task_btf();
+	struct ampstat_lat_thread *th;
 	struct amped_phases ph;
 	struct ampstat_lat *l;
-	struct ampstat_lat_thread *th;
-	__u64 now, first, resp, hpre, hhelp, disp, send, total, recv;
-	__u32 zero = 0, tid, cls;
+	__u64 now, first, resp, hpre, hhelp, disp, send, total, recv, start_ns;
+	__u32 zero = 0, cls;
+	long a_ph = 0;
 
 	if (!ours(task))
 		return 0;
 	l = bpf_map_lookup_elem(&lat, &zero);
 	if (!l)
 		return 0;
-	if (bpf_usdt_arg(ctx, 2, &a_status) || bpf_usdt_arg(ctx, 4, &a_start) ||
-	    bpf_usdt_arg(ctx, 6, &a_ph)) {
-		__sync_fetch_and_add(&l->bad, 1);
-		return 0;
-	}
-	status = (__u32)a_status;
-	start_ns = (__u64)a_start;
-	php = (void *)a_ph;
 	now = bpf_ktime_get_ns();
-	if (!php || bpf_probe_read_user(&ph, sizeof(ph), php) || !start_ns || start_ns > now) {
-		__sync_fetch_and_add(&l->bad, 1);
+	a_ph = ph_arg(ctx);
+	if (!a_ph ||
+	    bpf_probe_read_user(&ph, sizeof(ph), (void *)a_ph) ||
+	    !ph.start_ns || ph.start_ns > now) {
+		l->bad++;
 		return 0;
 	}
+	start_ns = ph.start_ns;
 	/* a head already in the buffer (pipelined) was there at once; an
 	 * error answered before the head was parsed has a stale start_ns */
 	first = ph.first_ns && ph.first_ns <= now ? ph.first_ns : start_ns;
@@ -130,7 +176,7 @@ int on_request_done(struct pt_regs *ctx)
 	disp = sub0(resp - start_ns, hpre);
 	send = sub0(now - resp, ph.hsend_ns);
 
-	__sync_fetch_and_add(&l->count, 1);
+	l->count++;
 	if (total > l->max_ns)
 		l->max_ns = total;
 	add_phase(l, AL_TOTAL, total);
@@ -140,19 +186,16 @@ int on_request_done(struct pt_regs *ctx)
 	add_phase(l, AL_HS, ph.hs_ns);
 	add_phase(l, AL_SEND, send);
 	if (hhelp)
-		__sync_fetch_and_add(&l->helper_reqs, 1);
-	cls = status / 100;
+		l->helper_reqs++;
+	cls = ph.status / 100;
 	if (cls > 5)
 		cls = 0;
-	__sync_fetch_and_add(&l->status[cls & 7], 1);
+	l->status[cls & 7]++;
 
 	/* the serving thread's off-CPU stretches within [first, now] */
-	tid = (__u32)bpf_get_current_pid_tgid();
-	th = bpf_map_lookup_elem(&lthreads, &tid);
+	th = bpf_task_storage_get(&lthreads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!th) {
-		if (bpf_map_update_elem(&lthreads, &tid, &zero_thread, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&lthreads, &tid))
-			__sync_fetch_and_add(&dropped_threads, 1);
+		__sync_fetch_and_add(&dropped_threads, 1);
 		return 0;
 	}
 	{
@@ -173,15 +216,15 @@ int on_request_done(struct pt_regs *ctx)
 			off[s->cat & (ALO_N - 1)] += s->end_ns - a;
 		}
 		if (lost)
-			__sync_fetch_and_add(&l->off_lost, 1);
+			l->off_lost++;
 		for (i = 0; i < ALO_N; i++) {
 			if (off[i])
-				__sync_fetch_and_add(&l->off_ns[i], off[i]);
+				l->off_ns[i] += off[i];
 			if (off[i] && i != ALO_IDLE)
 				any = true;
 		}
 		if (any)
-			__sync_fetch_and_add(&l->off_reqs, 1);
+			l->off_reqs++;
 	}
 	return 0;
 }
@@ -192,45 +235,38 @@ int BPF_PROG(lat_switch, bool preempt, struct task_struct *prev,
 {
 	struct ampstat_lat_thread *th;
 	__u64 now = 0;
-	__u32 tid;
 
-	if (ours(prev)) {
-		tid = prev->pid;
-		th = bpf_map_lookup_elem(&lthreads, &tid);
-		if (th) {
-			__u32 cat;
+	th = ours(prev) ? bpf_task_storage_get(&lthreads, prev, 0, 0) : NULL;
+	if (th) {
+		__u32 cat;
 
-			now = bpf_ktime_get_ns();
-			if (preempt || prev_state == TASK_RUNNING) {
-				cat = ALO_RUNQ;
-			} else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
-				cat = ALO_BLOCKED;
-			} else {
-				struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
-				long nr = regs ? regs->orig_ax : -1;
+		now = bpf_ktime_get_ns();
+		if (preempt || prev_state == TASK_RUNNING) {
+			cat = ALO_RUNQ;
+		} else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
+			cat = ALO_BLOCKED;
+		} else {
+			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+			long nr = regs ? regs->orig_ax : -1;
 
-				cat = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2 ?
-				      ALO_IDLE : ALO_WAIT_OTHER;
-			}
-			th->out_ns = now;
-			th->out_cat = cat;
+			cat = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2 ?
+			      ALO_IDLE : ALO_WAIT_OTHER;
 		}
+		th->out_ns = now;
+		th->out_cat = cat;
 	}
-	if (ours(next)) {
-		tid = next->pid;
-		th = bpf_map_lookup_elem(&lthreads, &tid);
-		if (th && th->out_ns) {
-			__u32 h = th->head;
-			struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
+	th = ours(next) ? bpf_task_storage_get(&lthreads, next, 0, 0) : NULL;
+	if (th && th->out_ns) {
+		__u32 h = th->head;
+		struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
 
-			if (!now)
-				now = bpf_ktime_get_ns();
-			s->start_ns = th->out_ns;
-			s->end_ns = now;
-			s->cat = th->out_cat;
-			th->head = h + 1;
-			th->out_ns = 0;
-		}
+		if (!now)
+			now = bpf_ktime_get_ns();
+		s->start_ns = th->out_ns;
+		s->end_ns = now;
+		s->cat = th->out_cat;
+		th->head = h + 1;
+		th->out_ns = 0;
 	}
 	return 0;
 }

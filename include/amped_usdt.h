@@ -11,7 +11,8 @@
  *                 u64 start_ns, u32 flags, struct amped_phases *ph)
  *                 start_ns: CLOCK_MONOTONIC, when the head was parsed;
  *                 ph: where the request's time went (below), in the
- *                 serving thread's memory (bpf_probe_read_user)
+ *                 serving thread's memory (bpf_probe_read_user); it
+ *                 holds start_ns and status too
  *   helper_handoff(u64 req_id, u32 helper, u32 op, u32 queued)
  *   helper_return (u64 req_id, u32 helper, u32 op, i32 err, u64 service_ns)
  *   residency_miss(u64 req_id, u64 off_bytes, u64 len_bytes, u32 method)
@@ -64,7 +65,16 @@ struct amped_phases {
 	unsigned long long hq_ns;
 	unsigned long long hs_ns;
 	unsigned long long hsend_ns;
+	unsigned long long start_ns;	/* request_done's start_ns and status, */
+	unsigned int status;		/* here too: a tracer then reads one */
+	unsigned int pad;		/* argument (each costs a probe read) */
 };
+
+/* Just before request_done: the fields a tracer reads with the marks. */
+#define AMPED_PH_DONE(ph, start, st) do {					\
+	(ph)->start_ns = (start);						\
+	(ph)->status = (unsigned int)(st);					\
+} while (0)
 
 /* A job for ph's request finished now (in the dispatcher): account it.
  * sent_ns 0: it never went to a helper (SPED inline). */

@@ -185,7 +185,7 @@ struct ampstat_off_val {
  *
  * Off-CPU time of the serving thread while a request was in flight (first
  * byte .. done), by category (enum ampstat_lat_off), comes from sched_switch
- * of the threads that served requests: map `lthreads` (HASH, key: u32 tid,
+ * of the threads that serve requests: map `lthreads` (TASK_STORAGE,
  * value: struct ampstat_lat_thread) keeps each such thread's last
  * AMPSTAT_LAT_RING off-CPU stretches; request_done intersects them with the
  * request.  A stretch is categorized at switch-out: blocked (D), idle (an

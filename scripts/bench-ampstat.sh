@@ -1,5 +1,6 @@
 #!/bin/bash
-# bench-ampstat.sh — what `ampstat top` costs the server it watches.
+# bench-ampstat.sh — what `ampstat top` and `ampstat latency` cost the
+# server they watch.
 #
 # amped (--model amped, pinned to CPU 0) serves a cached 1 KiB file to
 # wrk -t1 -c50 (pinned to CPU 1) for DURATION_S seconds, PAIRS times with
@@ -13,8 +14,15 @@
 #
 # Reports the median req/s detached and attached, their ratio (target
 # >= 97%), and the median BPF run time as % of amped's CPU time (target
-# <= 3%).  Environment: PAIRS (5), DURATION_S (10), CONNS (50),
-# EXP_NO_PIN=1 to disable pinning.  Needs root (BPF).
+# <= 3%).
+#
+# Then the same for `ampstat latency` (one USDT hit per request plus
+# sched_switch of the serving threads): PAIRS more interleaved pairs, its
+# BPF run time against amped's CPU time by /proc ticks over its window
+# (targets: >= 95% of detached throughput, <= 5% BPF time).
+# Environment: PAIRS (5), DURATION_S (10), CONNS (50), MODES ("top
+# latency": which commands to measure), EXP_NO_PIN=1 to disable pinning.
+# Needs root (BPF).
 # Exit status: 0 when every run worked (whether or not the targets were
 # met), 1 when something failed.
 set -eu
@@ -23,6 +31,7 @@ EXP_NAME=bench-ampstat
 . "$(dirname "$0")/lib-exp.sh"
 
 PAIRS=${PAIRS:-5}
+MODES=${MODES:-top latency}
 DURATION_S=${DURATION_S:-10}
 CONNS=${CONNS:-50}
 AMPSTAT=$EXP_BUILD/ampstat
@@ -97,6 +106,7 @@ print(b["run_ns"], b["target_cpu_ns"], s["duration_s"])')
 			p, r, b / 1e6, 100 * b / c, c / 1e6, 1000 * tk / hz, d }'
 	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$results"
 }
+case " $MODES " in *" top "*)
 for pair in $(seq 1 "$PAIRS"); do
 	if [ $((pair % 2)) = 1 ]; then
 		run_detached "$pair"; run_attached "$pair"
@@ -122,3 +132,75 @@ awk -v off="$off" -v on="$on" -v bpf="$bpf" -v bt="$bpf_ticks" 'BEGIN {
 		bpf, bt, (bpf <= 3) ? "met" : "MISSED"
 }'
 echo "raw results: $results"
+;;
+esac
+
+# ---- ampstat latency: the same pairs, its own results file
+lat_results="$work/results-latency.txt"
+: >"$lat_results"
+run_latency() {
+	local i t0 t1 as_pid line
+	t0=$(cpu_ticks)
+	: >"$work/latency-$1.err"
+	exp_start_bg "$work/latency-$1.json" "$work/latency-$1.err" \
+		"$AMPSTAT" latency -p "$AMPED_PID" --json
+	as_pid=$EXP_LAST_PID
+	for i in $(seq 1 250); do
+		grep -q 'tracing pid' "$work/latency-$1.err" && break
+		kill -0 "$as_pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	grep -q 'tracing pid' "$work/latency-$1.err" ||
+		exp_die "ampstat latency did not attach: $(cat "$work/latency-$1.err")"
+	exp_wrk "$work/wrk-lat-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	kill -INT "$as_pid"
+	wait "$as_pid" || exp_die "ampstat latency failed (see $work/latency-$1.err)"
+	exp_forget_pid "$as_pid"
+	t1=$(cpu_ticks)
+	line=$(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+b = s["bpf"]
+print(b["run_ns"], b["target_cpu_ns"], s["duration_s"], s["requests"], s["latency_ns"]["p50"], s["latency_ns"]["p99"])' \
+		"$work/latency-$1.json")
+	read -r bpf_ns cpu_ns dur_s nreq p50 p99 <<<"$line"
+	awk -v p="$1" -v r="$WRK_RPS" -v b="$bpf_ns" -v c="$cpu_ns" -v d="$dur_s" -v n="$nreq" \
+		-v p50="$p50" -v p99="$p99" 'BEGIN {
+		printf "pair %d latency  %10.0f req/s  bpf %.1f ms = %.2f%% of amped CPU " \
+			"(%.0f ms by /proc ticks, window %.1f s; %d requests, p50 %.0f us, p99 %.0f us)\n",
+			p, r, b / 1e6, c ? 100 * b / c : 0, c / 1e6, d, n, p50 / 1e3, p99 / 1e3 }'
+	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$lat_results"
+}
+run_lat_detached() {
+	exp_wrk "$work/wrk-latoff-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	printf 'pair %d detached %10.0f req/s\n' "$1" "$WRK_RPS"
+	echo "off $1 $WRK_RPS" >>"$lat_results"
+}
+case " $MODES " in *" latency "*)
+	echo
+	echo "bench-ampstat: ampstat latency, $PAIRS interleaved pairs (detached, attached)"
+	for pair in $(seq 1 "$PAIRS"); do
+		if [ $((pair % 2)) = 1 ]; then
+			run_lat_detached "$pair"; run_latency "$pair"
+		else
+			run_latency "$pair"; run_lat_detached "$pair"
+		fi
+	done
+	kill -0 "$AMPED_PID" 2>/dev/null || exp_die "amped died during the benchmark"
+	off=$(awk '$1 == "off" { print $3 }' "$lat_results" | exp_median)
+	on=$(awk '$1 == "on" { print $3 }' "$lat_results" | exp_median)
+	bpf=$(awk '$1 == "on" && $5 > 0 { print 100 * $4 / $5 }' "$lat_results" | exp_median)
+	echo
+	printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped\n' \
+		"$PAIRS" "$CONNS" "$DURATION_S"
+	awk -v off="$off" -v on="$on" -v bpf="$bpf" 'BEGIN {
+		r = on / off
+		printf "ampstat latency detached: %10.0f req/s\n", off
+		printf "ampstat latency attached: %10.0f req/s  = %.1f%% of detached  -> target >= 95%% %s\n",
+			on, 100 * r, (r >= 0.95) ? "met" : "MISSED"
+		printf "BPF run time:             %.2f%% of amped CPU time (/proc ticks)  -> target <= 5%% %s\n",
+			bpf, (bpf <= 5) ? "met" : "MISSED"
+	}'
+	echo "raw results: $lat_results"
+;;
+esac

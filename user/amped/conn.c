@@ -643,6 +643,7 @@ static void request_finish(struct conn *c)
 			   c->minor, c->status, c->body_bytes);
 	if (c->keepalive)
 		c->rflags |= AMPED_RF_KEEPALIVE;
+	AMPED_PH_DONE(&c->ph, dur_start, c->status);
 	DTRACE_PROBE7(amped, request_done, c->id, c->req_id, c->status, c->body_bytes,
 		      dur_start, c->rflags, &c->ph);
 	memset(&c->ph, 0, sizeof(c->ph));

@@ -22,6 +22,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -29,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -169,12 +173,90 @@ static void seed_threads(struct latency_bpf *skel, pid_t pid)
 				}
 				if (pass == 0 && strncmp(comm, "amped-disp", 10) && strncmp(comm, "amped-work-", 11))
 					continue;
-				if (bpf_map_update_elem(fd, &tid, &zero, BPF_NOEXIST) == 0)
+				/* task storage is keyed by a pidfd; PIDFD_THREAD
+				 * (O_EXCL) names a thread that is not a leader */
+				int pfd = (int)syscall(SYS_pidfd_open, (pid_t)tid, O_EXCL);
+				if (pfd < 0)
+					pfd = (int)syscall(SYS_pidfd_open, (pid_t)tid, 0);
+				if (pfd < 0)
+					continue;
+				if (bpf_map_update_elem(fd, &pfd, &zero, BPF_NOEXIST) == 0)
 					seeded++;
+				close(pfd);
 			}
 			closedir(d);
 		}
 	}
+}
+
+/* Where the note of USDT probe provider:name in the ELF file at path puts
+ * argument argn: the index in struct pt_regs (r15 = 0 .. di = 14, x86_64)
+ * of a plain 64-bit register ("8@%rax"), else -1 (a memory operand or
+ * a narrower register: bpf_usdt_arg fetches those). */
+static int usdt_arg_reg(const char *path, const char *prov, const char *name, int argn)
+{
+	static const char *const regs[] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10",
+					    "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi" };
+	Elf_Scn *scn = NULL;
+	int fd, found = -1;
+	Elf *e;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	while (e && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		d = elf_getdata(scn, NULL);
+		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+			const char *desc = (const char *)d->d_buf + doff, *p, *end = desc + nh.n_descsz;
+			char spec[64];
+			int i;
+
+			if (nh.n_type != 3 || nh.n_namesz != 8 ||
+			    memcmp((const char *)d->d_buf + noff, "stapsdt", 8) || nh.n_descsz < 3 * 8 + 3)
+				continue;
+			p = desc + 3 * 8;			/* pc, base, semaphore */
+			if (strnlen(p, (size_t)(end - p)) == (size_t)(end - p) || strcmp(p, prov))
+				continue;
+			p += strlen(p) + 1;
+			if (p >= end || strnlen(p, (size_t)(end - p)) == (size_t)(end - p) || strcmp(p, name))
+				continue;
+			p += strlen(p) + 1;
+			if (p >= end || strnlen(p, (size_t)(end - p)) == (size_t)(end - p))
+				continue;
+			for (i = 0; i < argn && *p; i++) {	/* to the argn-th token */
+				p += strcspn(p, " ");
+				p += strspn(p, " ");
+			}
+			snprintf(spec, sizeof(spec), "%.*s", (int)strcspn(p, " "), p);
+			int r = -1;
+			if (!strncmp(spec, "8@%", 3))
+				for (i = 0; i < (int)(sizeof(regs) / sizeof(regs[0])); i++)
+					if (!strcmp(spec + 3, regs[i]))
+						r = i;
+			/* every site of the probe (an inlined function has
+			 * several) must agree, or the slow way it is */
+			if (r < 0 || (found >= 0 && r != found)) {
+				found = -1;
+				goto out;
+			}
+			found = r;
+		}
+	}
+out:
+	if (e)
+		elf_end(e);
+	close(fd);
+	return found;
 }
 
 static const char *phase_json[AL_NPHASE] = { "total", "receive", "dispatcher", "helper_queue",
@@ -575,7 +657,22 @@ int cmd_latency(int argc, char **argv)
 		fprintf(stderr, "ampstat: open latency.bpf.o: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	skel->rodata->targ_tgid = (__u32)pid;
+	/* the target and its children running the same binary, known now */
+	{
+		pid_t kids[MAX_KIDS];
+		int nk = proc_children(pid, kids, MAX_KIDS), n = 0;
+		struct stat st0, st;
+
+		skel->rodata->tgids[n++] = (__u32)pid;
+		for (int i = 0; i < nk && n < 16 && stat(path, &st0) == 0; i++) {
+			char kp[64];
+			snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)kids[i]);
+			if (stat(kp, &st) == 0 && st.st_dev == st0.st_dev && st.st_ino == st0.st_ino)
+				skel->rodata->tgids[n++] = (__u32)kids[i];
+		}
+		skel->rodata->ntgids = (__u32)n;
+	}
+	skel->rodata->ph_reg = usdt_arg_reg(path, "amped", "request_done", 6);
 	if ((c = latency_bpf__load(skel))) {
 		fprintf(stderr, "ampstat: load latency.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
 		goto cleanup;
