@@ -59,6 +59,7 @@ struct crun {
 	const char *search[MAX_SEARCH];
 	int nsearch;
 	bool res_probe;		/* amped's residency_miss probe was attached */
+	struct mode_targets *mt;
 };
 
 static __u64 kdev(dev_t d)
@@ -207,6 +208,8 @@ static void tick(void *ctx)
 {
 	struct crun *r = ctx;
 
+	if (r->mt)
+		mode_cpu_sample(r->mt);
 	read_files(r);
 	if (r->unresolved)
 		scan_procs(r);
@@ -659,7 +662,7 @@ int cmd_cache(int argc, char **argv)
 	int c, rc = 1, e, np, stats_fd = -1, top = 10;
 	const char *why;
 	char rootdir[PATH_MAX], cwd[64];
-	__u64 t0, t1, cpu0, cpu1;
+	__u64 t0, t1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:d:T:vh", longopts, NULL)) != -1) {
@@ -779,15 +782,12 @@ int cmd_cache(int argc, char **argv)
 	if (follow)
 		mode_targets_children(&mt, r.pid);
 	t0 = mode_now_ns();
-	cpu0 = cpu1 = mode_task_cpu_ns(r.pid);
+	r.mt = &mt;
+	mode_cpu_sample(&mt);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) page cache; Ctrl-C to stop\n", (int)r.pid, r.comm);
 	why = mode_wait(r.pid, dur, t0, 0.25, tick, &r);
-	{
-		__u64 cc = mode_task_cpu_ns(r.pid);
-		if (cc)
-			cpu1 = cc;
-	}
+	mode_cpu_sample(&mt);
 	bpf_link__destroy(res_link);
 	cache_bpf__detach(skel);
 	t1 = mode_now_ns();
@@ -802,7 +802,7 @@ int cmd_cache(int argc, char **argv)
 	}
 	r.res_probe = res_link != NULL;
 	res_link = NULL;
-	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, cpu1 > cpu0 ? cpu1 - cpu0 : 0);
+	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, mode_cpu_ns(&mt));
 	rc = 0;
 cleanup:
 	mode_targets_close(&mt);

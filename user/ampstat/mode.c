@@ -247,6 +247,44 @@ __u64 mode_task_cpu_ns(pid_t pid)
 	return (ut + st) * (1000000000ULL / (unsigned long long)hz);
 }
 
+void mode_cpu_sample(struct mode_targets *mt)
+{
+	__u32 key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(mt->targets_fd, prev, &next) == 0) {
+		__u64 c;
+		int i;
+
+		key = next;
+		prev = &key;
+		c = mode_task_cpu_ns((pid_t)key);
+		for (i = 0; i < mt->ncpu; i++)
+			if (mt->cpu_tgid[i] == (pid_t)key)
+				break;
+		if (i == mt->ncpu) {
+			if (mt->ncpu == MODE_CPU_MAX)
+				continue;
+			mt->ncpu++;
+			mt->cpu_tgid[i] = (pid_t)key;
+			mt->cpu_first[i] = mt->cpu_started ? 0 : c;
+			mt->cpu_last[i] = mt->cpu_first[i];
+		}
+		if (c > mt->cpu_last[i])
+			mt->cpu_last[i] = c;
+	}
+	mt->cpu_started = true;
+}
+
+__u64 mode_cpu_ns(const struct mode_targets *mt)
+{
+	__u64 t = 0;
+
+	for (int i = 0; i < mt->ncpu; i++)
+		t += mt->cpu_last[i] - mt->cpu_first[i];
+	return t;
+}
+
 static int print_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG)

@@ -25,8 +25,14 @@
  *   mode_cost_text / mode_cost_json(from, to, n, target_cpu_ns)
  *                          prints what the programs cost between two
  *                          readings.
- *   mode_task_cpu_ns(pid)  CPU time of all the target's threads, from
+ *   mode_task_cpu_ns(pid)  CPU time of all the threads of process pid, from
  *                          /proc/PID/stat (tick-based: 4 ms samples).
+ *   mode_cpu_sample(&mt)   reads the CPU time of every traced process; call
+ *                          it at the start, now and then (processes that
+ *                          exit keep their last reading) and at the end.
+ *   mode_cpu_ns(&mt)       the CPU time the traced processes used between
+ *                          the first and the last sample (a process that
+ *                          appeared later counts from 0).
  *   mode_now_ns()          CLOCK_MONOTONIC.
  *   mode_libbpf_print(verbose)  libbpf's debug output only with -v.
  *   mode_parse_pid / mode_parse_secs(s, &v)   true when s is valid.
@@ -42,10 +48,17 @@
 
 struct bpf_object;
 
+#define MODE_CPU_MAX 256
+
 struct mode_targets {
 	int targets_fd;
 	struct ampstat_fast *fast;
 	size_t fast_len;
+	/* CPU time of the traced processes (mode_cpu_sample) */
+	int ncpu;
+	bool cpu_started;
+	pid_t cpu_tgid[MODE_CPU_MAX];
+	__u64 cpu_first[MODE_CPU_MAX], cpu_last[MODE_CPU_MAX];
 };
 
 extern volatile sig_atomic_t mode_exiting;
@@ -64,6 +77,8 @@ void mode_cost_text(FILE *f, const struct tr_prog *from, const struct tr_prog *t
 void mode_cost_json(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
 		    __u64 target_cpu_ns);
 __u64 mode_task_cpu_ns(pid_t pid);
+void mode_cpu_sample(struct mode_targets *mt);
+__u64 mode_cpu_ns(const struct mode_targets *mt);
 __u64 mode_now_ns(void);
 void mode_libbpf_print(bool verbose);
 bool mode_parse_pid(const char *s, pid_t *pid);

@@ -143,6 +143,11 @@ static int cmp_entries(const void *a, const void *b)
 	return x->v.ns == y->v.ns ? 0 : x->v.ns < y->v.ns ? 1 : -1;
 }
 
+static void cpu_tick(void *ctx)
+{
+	mode_cpu_sample(ctx);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -201,7 +206,7 @@ int cmd_offcpu(int argc, char **argv)
 	pid_t pid = 0;
 	char comm[32];
 	const char *why;
-	__u64 t0, t1, cpu0, cpu1;
+	__u64 t0, t1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:d:fT:vh", longopts, NULL)) != -1) {
@@ -288,15 +293,11 @@ int cmd_offcpu(int argc, char **argv)
 	/* the target's mappings now, while it surely lives */
 	user_syms(&sy, pid);
 	t0 = mode_now_ns();
-	cpu0 = cpu1 = mode_task_cpu_ns(pid);
+	mode_cpu_sample(&mt);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) off-CPU stacks; Ctrl-C to stop\n", (int)pid, comm);
-	why = mode_wait(pid, dur, t0, 0, NULL, NULL);
-	{
-		__u64 cc = mode_task_cpu_ns(pid);
-		if (cc)
-			cpu1 = cc;
-	}
+	why = mode_wait(pid, dur, t0, 0.5, cpu_tick, &mt);
+	mode_cpu_sample(&mt);
 	offcpu_bpf__detach(skel);
 	t1 = mode_now_ns();
 	mode_progs(skel->obj, p1, MAX_PROGS);
@@ -390,7 +391,7 @@ int cmd_offcpu(int argc, char **argv)
 				printf("\n");
 			}
 		}
-		mode_cost_text(stdout, p0, p1, np, cpu1 > cpu0 ? cpu1 - cpu0 : 0);
+		mode_cost_text(stdout, p0, p1, np, mode_cpu_ns(&mt));
 		if (skel->bss->dropped_stacks || skel->bss->dropped_entries)
 			printf("dropped: stacks %llu, entries %llu\n", (unsigned long long)skel->bss->dropped_stacks,
 			       (unsigned long long)skel->bss->dropped_entries);
@@ -398,7 +399,7 @@ int cmd_offcpu(int argc, char **argv)
 	fflush(stdout);
 	/* the cost on stderr too, where --folded output leaves room for it */
 	if (folded)
-		mode_cost_text(stderr, p0, p1, np, cpu1 > cpu0 ? cpu1 - cpu0 : 0);
+		mode_cost_text(stderr, p0, p1, np, mode_cpu_ns(&mt));
 	rc = 0;
 cleanup:
 	mode_targets_close(&mt);

@@ -43,7 +43,7 @@ struct sc_run {
 	char comm[32];
 	struct sc_row *rows;
 	int nrows, cap;
-	__u64 cpu0, cpu_last;
+	struct mode_targets *mt;
 };
 
 static void sc_name(__u32 nr, char *buf, size_t n)
@@ -182,7 +182,7 @@ static void report(struct sc_run *r, bool json, bool hist, int top, double dur_s
 		   __u64 drops_tg)
 {
 	int nroles = roles_count();
-	__u64 total = 0, cpu = r->cpu_last > r->cpu0 ? r->cpu_last - r->cpu0 : 0;
+	__u64 total = 0, cpu = mode_cpu_ns(r->mt);
 
 	qsort(r->rows, (size_t)r->nrows, sizeof(r->rows[0]), cmp_rows);
 	for (int i = 0; i < r->nrows; i++)
@@ -312,10 +312,8 @@ static void usage(FILE *f)
 static void tick_cpu(void *ctx)
 {
 	struct sc_run *r = ctx;
-	__u64 c = mode_task_cpu_ns(r->pid);
 
-	if (c)
-		r->cpu_last = c;
+	mode_cpu_sample(r->mt);
 }
 
 int cmd_syscalls(int argc, char **argv)
@@ -422,7 +420,8 @@ int cmd_syscalls(int argc, char **argv)
 	if (follow)
 		mode_targets_children(&mt, r.pid);
 	t0 = mode_now_ns();
-	r.cpu0 = r.cpu_last = mode_task_cpu_ns(r.pid);
+	r.mt = &mt;
+	mode_cpu_sample(&mt);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) syscalls; Ctrl-C to stop\n", (int)r.pid, r.comm);
 	why = mode_wait(r.pid, dur, t0, 0.5, tick_cpu, &r);
