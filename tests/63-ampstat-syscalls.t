@@ -5,7 +5,8 @@
 # the target's exit end it with a summary and exit 0; it reports its BPF
 # cost; and under wrk load on amped its counts agree with libbpf-tools'
 # syscount -p (run over the same window: both attach before the load and
-# stop after it, while the idle server makes almost no calls) within 2%.
+# stop after it, while the idle server makes almost no calls) within 2%;
+# and in the MP model the pre-forked workers' calls are counted.
 # Root only for the BPF part; without BPF it skips, unless
 # AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -187,5 +188,17 @@ else
 	fi
 	srv_stop TERM
 fi
+# ---- MP: the pre-forked worker processes are traced too (role workers)
+[ -d "$ROOT" ] || make_docroot "$ROOT"
+srv_start "$AMPED_BIN" mp || { ok 1 "mp server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --json || bpf_unavailable
+for i in $(seq 1 20); do get /1k.txt >/dev/null; done
+kill -INT "$AS_PID"
+wait_exit "$AS_PID" 10; is "$RC" 0 "mp: exits 0"
+AS_PID=''
+res=$(js "sum(c['count'] for r in s['roles'] if r['role'] == 'workers' for c in r['syscalls'] if c['name'] in ('sendmsg', 'sendfile', 'writev', 'write'))")
+ok "$([ "${res:-0}" -ge 20 ]; echo $?)" "mp: the workers' sends are counted (>= 20 for 20 requests: $res)" \
+	"$(tail -n 1 "$T/as.out" | head -c 600)"
+srv_stop TERM
 done_testing
 exit $((TAP_FAILED > 0))
