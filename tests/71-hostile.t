@@ -36,6 +36,7 @@ ln -s /proc/self/root "$ROOT/procroot"
 ln -s /proc/self/cwd "$ROOT/proccwd"
 ln -s "/proc/self/root$T" "$ROOT/procT"
 printf 'inside marker\n' >"$ROOT/inside.txt"
+head -c $((16 << 20)) /dev/zero >"$ROOT/big16.bin"
 
 # ---------------------------------------------------------------- cases
 # NAME  WANT (ERE on "STATUS END NRESP")  REQUEST
@@ -170,12 +171,16 @@ check_trav() { # OUT LABEL
 }
 
 hostile() {
-	local slow1 slow2 i c t bad=0 slowest=0 line
+	local slow1 slow2 slowrd i c t bad=0 slowest=0 line
 	# Two slow heads, one byte a second, started first.
 	timeout 30 "$PY" "$HOSTILE" slow "$SRV_HOST" "$SRV_PORT" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: 1234567890\r\n\r\n' 1.0 >"$T/slow1" 2>&1 &
 	slow1=$!
 	timeout 30 "$PY" "$HOSTILE" slow "$SRV_HOST" "$SRV_PORT" 'GET /1k.txt HTTP/1.1\r\nHost: x\r\nX-Slow: 1234567890\r\n\r\n' 1.0 >"$T/slow2" 2>&1 &
 	slow2=$!
+	# A client that stops reading a 16 MB answer for 3.5 s: the server gives
+	# up at its 2 s send timeout.
+	timeout 60 "$PY" "$HOSTILE" slowread "$SRV_HOST" "$SRV_PORT" /big16.bin 3.5 >"$T/slowread" 2>&1 &
+	slowrd=$!
 	sleep 0.2
 	# Meanwhile: ordinary clients, the malformed cases, the traversal corpus.
 	for i in $(seq 1 10); do
@@ -210,6 +215,21 @@ hostile() {
 			"slow head ($f): 408 not before the 2 s header timeout" \
 			"deadlines use now_ms from before epoll_wait: up to 100 ms early (got $(awk '{ print $3 }' "$T/$f") s)"
 	done
+	wait "$slowrd"
+	line=$(cat "$T/slowread")
+	c=$(awk '$1 == "SLOWREAD" && $2 >= 0 && $2 < 16777216 && $3 != "open" { f = 1 } END { exit !f }' "$T/slowread"; echo $?)
+	case "$SRV_MODEL" in
+	mp | mt)
+		# Known bug (reported): blocking workers rely on SO_SNDTIMEO, which
+		# the kernel applies to each internal sendmsg of a sendfile() call,
+		# not to the call: one 512 KB sendfile to a stalled client blocks
+		# for several timeouts (measured ~8 s for 2 s).
+		todo "$c" "a client that stops reading for 3.5 s: the server gives up at the 2 s send timeout (part of the body, then close)" \
+			"SO_SNDTIMEO bounds each segment of a blocking sendfile, not the call (got '$line')" ;;
+	*)
+		ok "$c" "a client that stops reading for 3.5 s: the server gives up at the 2 s send timeout (part of the body, then close)" \
+			"got: '$line' (SLOWREAD body-bytes end)" ;;
+	esac
 	c=$(get /a.txt)
 	is "$c" 200 "server still serves after the hostile clients"
 }
@@ -227,7 +247,7 @@ flood() {
 }
 flood40() { flood 40; }
 
-variants hostile --header-timeout-ms 2000
+variants hostile --header-timeout-ms 2000 --send-timeout-ms 2000
 
 # --max-conns 8 (per process for symped), 4 workers for mp/mt: 40 clients.
 SAVED_BINS=("${BINS[@]}")

@@ -13,6 +13,11 @@ Usage: hostile.py COMMAND HOST PORT [args]
   slow HEAD_BYTES INTERVAL_S
       Send the head one byte every INTERVAL_S s until an answer or a close.
       Prints "SLOW STATUS SECONDS_SINCE_FIRST_BYTE END BYTES_SENT".
+  slowread PATH PAUSE_S
+      GET PATH with a small receive buffer, read nothing for PAUSE_S s,
+      then read all that comes.  Prints "SLOWREAD BODY_BYTES END": a server
+      that gave up at its send timeout has sent less than the file, then
+      closed.
   idle N PATH
       Open N keep-alive connections (in batches), one GET PATH on each, read
       every answer, print "READY OPENED ANSWERED_200 SECONDS", then hold them
@@ -204,6 +209,33 @@ def cmd_slow(host, port, args):
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cmd_slowread(host, port, args):
+    path, pause = args[0], float(args[1])
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect((host, port))
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    time.sleep(pause)
+    buf = bytearray()
+    end = "open"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            d = s.recv(1 << 20)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            end = "reset"
+            break
+        if not d:
+            end = "closed"
+            break
+        buf += d
+    e = buf.find(b"\r\n\r\n")
+    print("SLOWREAD %d %s" % (len(buf) - e - 4 if e >= 0 else -1, end))
 
 
 def cmd_idle(host, port, args):
@@ -514,7 +546,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     cmd, host, port, args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-    fn = {"cases": cmd_cases, "slow": cmd_slow, "idle": cmd_idle, "flood": cmd_flood,
+    fn = {"cases": cmd_cases, "slow": cmd_slow, "slowread": cmd_slowread, "idle": cmd_idle, "flood": cmd_flood,
           "reset": cmd_reset, "load": cmd_load,
           "killhelper": cmd_killhelper}.get(cmd)
     if not fn:
