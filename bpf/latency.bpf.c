@@ -148,11 +148,14 @@ int on_request_done(struct pt_regs *ctx)
 	l = bpf_map_lookup_elem(&lat, &zero);
 	if (!l)
 		return 0;
-	now = bpf_ktime_get_ns();
 	a_ph = ph_arg(ctx);
-	if (!a_ph ||
-	    bpf_probe_read_user(&ph, sizeof(ph), (void *)a_ph) ||
-	    !ph.start_ns || ph.start_ns > now) {
+	if (!a_ph || bpf_probe_read_user(&ph, sizeof(ph), (void *)a_ph)) {
+		l->bad++;
+		return 0;
+	}
+	/* the server's own clock read, when ampstat asked for the marks */
+	now = ph.done_ns ? ph.done_ns : bpf_ktime_get_ns();
+	if (!ph.start_ns || ph.start_ns > now) {
 		l->bad++;
 		return 0;
 	}

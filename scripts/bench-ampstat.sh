@@ -19,9 +19,12 @@
 # Then the same for `ampstat latency` (one USDT hit per request plus
 # sched_switch of the serving threads): PAIRS more interleaved pairs, its
 # BPF run time against amped's CPU time by /proc ticks over its window
-# (targets: >= 95% of detached throughput, <= 5% BPF time).
+# (targets: >= 95% of detached throughput, <= 5% BPF time), once for
+# each of LAT_SAMPLES: 1 is every request (exact counts), N fires the probe
+# for 1 request in N (--sample N).
 # Environment: PAIRS (5), DURATION_S (10), CONNS (50), MODES ("top
-# latency": which commands to measure), EXP_NO_PIN=1 to disable pinning.
+# latency": which commands to measure), LAT_SAMPLES ("1 16"), EXP_NO_PIN=1
+# to disable pinning.
 # Needs root (BPF).
 # Exit status: 0 when every run worked (whether or not the targets were
 # met), 1 when something failed.
@@ -32,6 +35,7 @@ EXP_NAME=bench-ampstat
 
 PAIRS=${PAIRS:-5}
 MODES=${MODES:-top latency}
+LAT_SAMPLES=${LAT_SAMPLES:-1 16}
 DURATION_S=${DURATION_S:-10}
 CONNS=${CONNS:-50}
 AMPSTAT=$EXP_BUILD/ampstat
@@ -136,25 +140,23 @@ echo "raw results: $results"
 esac
 
 # ---- ampstat latency: the same pairs, its own results file
-lat_results="$work/results-latency.txt"
-: >"$lat_results"
 run_latency() {
 	local i t0 t1 as_pid line
 	t0=$(cpu_ticks)
-	: >"$work/latency-$1.err"
-	exp_start_bg "$work/latency-$1.json" "$work/latency-$1.err" \
-		"$AMPSTAT" latency -p "$AMPED_PID" --json
+	: >"$work/latency-$LAT_SAMPLE-$1.err"
+	exp_start_bg "$work/latency-$LAT_SAMPLE-$1.json" "$work/latency-$LAT_SAMPLE-$1.err" \
+		"$AMPSTAT" latency -p "$AMPED_PID" --json --sample "$LAT_SAMPLE"
 	as_pid=$EXP_LAST_PID
 	for i in $(seq 1 250); do
-		grep -q 'tracing pid' "$work/latency-$1.err" && break
+		grep -q 'tracing pid' "$work/latency-$LAT_SAMPLE-$1.err" && break
 		kill -0 "$as_pid" 2>/dev/null || break
 		sleep 0.02
 	done
-	grep -q 'tracing pid' "$work/latency-$1.err" ||
-		exp_die "ampstat latency did not attach: $(cat "$work/latency-$1.err")"
+	grep -q 'tracing pid' "$work/latency-$LAT_SAMPLE-$1.err" ||
+		exp_die "ampstat latency did not attach: $(cat "$work/latency-$LAT_SAMPLE-$1.err")"
 	exp_wrk "$work/wrk-lat-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
 	kill -INT "$as_pid"
-	wait "$as_pid" || exp_die "ampstat latency failed (see $work/latency-$1.err)"
+	wait "$as_pid" || exp_die "ampstat latency failed (see $work/latency-$LAT_SAMPLE-$1.err)"
 	exp_forget_pid "$as_pid"
 	t1=$(cpu_ticks)
 	line=$(python3 -c '
@@ -162,7 +164,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 b = s["bpf"]
 print(b["run_ns"], b["target_cpu_ns"], s["duration_s"], s["requests"], s["latency_ns"]["p50"], s["latency_ns"]["p99"])' \
-		"$work/latency-$1.json")
+		"$work/latency-$LAT_SAMPLE-$1.json")
 	read -r bpf_ns cpu_ns dur_s nreq p50 p99 <<<"$line"
 	awk -v p="$1" -v r="$WRK_RPS" -v b="$bpf_ns" -v c="$cpu_ns" -v d="$dur_s" -v n="$nreq" \
 		-v p50="$p50" -v p99="$p99" 'BEGIN {
@@ -177,8 +179,11 @@ run_lat_detached() {
 	echo "off $1 $WRK_RPS" >>"$lat_results"
 }
 case " $MODES " in *" latency "*)
+	for LAT_SAMPLE in $LAT_SAMPLES; do
+	lat_results="$work/results-latency-$LAT_SAMPLE.txt"
+	: >"$lat_results"
 	echo
-	echo "bench-ampstat: ampstat latency, $PAIRS interleaved pairs (detached, attached)"
+	echo "bench-ampstat: ampstat latency --sample $LAT_SAMPLE, $PAIRS interleaved pairs (detached, attached)"
 	for pair in $(seq 1 "$PAIRS"); do
 		if [ $((pair % 2)) = 1 ]; then
 			run_lat_detached "$pair"; run_latency "$pair"
@@ -191,8 +196,8 @@ case " $MODES " in *" latency "*)
 	on=$(awk '$1 == "on" { print $3 }' "$lat_results" | exp_median)
 	bpf=$(awk '$1 == "on" && $5 > 0 { print 100 * $4 / $5 }' "$lat_results" | exp_median)
 	echo
-	printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped\n' \
-		"$PAIRS" "$CONNS" "$DURATION_S"
+	printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped, ampstat latency --sample %s\n' \
+		"$PAIRS" "$CONNS" "$DURATION_S" "$LAT_SAMPLE"
 	awk -v off="$off" -v on="$on" -v bpf="$bpf" 'BEGIN {
 		r = on / off
 		printf "ampstat latency detached: %10.0f req/s\n", off
@@ -202,5 +207,6 @@ case " $MODES " in *" latency "*)
 			bpf, (bpf <= 5) ? "met" : "MISSED"
 	}'
 	echo "raw results: $lat_results"
+	done
 ;;
 esac

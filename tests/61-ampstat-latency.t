@@ -21,7 +21,7 @@ SRC=$T/src MNT=$T/mnt
 
 # ---- usage errors: exit 2, no root needed
 for args in "latency" "latency -p" "latency -p x" "latency -p 1 -d 0" "latency -p 1 -d x" \
-	"latency -p 1 --bogus" "latency -p 1 extra"; do
+	"latency -p 1 --bogus" "latency -p 1 extra" "latency -p 1 --sample 3" "latency -p 1 --sample 0"; do
 	# shellcheck disable=SC2086
 	timeout 10 $A $args >/dev/null 2>"$T/err"
 	is "$?" 2 "usage error exits 2: ampstat $args"
@@ -153,7 +153,17 @@ ok "$(awk -v a="$sumph" -v b="$tot" 'BEGIN { d = a - b; if (d < 0) d = -d; exit 
 rn=$(j 's["bpf"]["run_ns"]')
 ok "$([ "${rn:-0}" -gt 0 ]; echo $?)" "BPF run time reported ($rn ns)"
 
-# ---- -d: ends by itself; text report
+# ---- --sample 4: 1 request in 4 fires the probe (amped tests its request
+# id against the mask ampstat sets), and the mask is reset at the end
+as_start -p "$SRV_PID" --json --sample 4 || bpf_unavailable
+ab -q -n 400 -c 4 "$SRV_URL/1k.txt" >"$T/ab.out" 2>&1
+sleep 0.2
+stop_as
+ns=$(j 's["requests"]')
+ok "$([ "${ns:-0}" -ge 99 ] && [ "${ns:-0}" -le 101 ]; echo $?)" "--sample 4: 400 requests, ${ns} sampled (100 +- 1)"
+is "$(j 's["sample"]')" 4 "--sample 4: the report says so"
+
+# ---- -d: ends by itself; text report (every request again: mask reset)
 as_start -p "$SRV_PID" -d 1 || bpf_unavailable
 for i in 1 2 3; do get /a.txt >/dev/null; done
 if wait_exit "$AS_PID" 10; then is "$RC" 0 "-d 1: exits 0 by itself"; else ok 1 "-d 1: exits within 10 s"; fi

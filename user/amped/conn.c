@@ -643,9 +643,8 @@ static void request_finish(struct conn *c)
 			   c->minor, c->status, c->body_bytes);
 	if (c->keepalive)
 		c->rflags |= AMPED_RF_KEEPALIVE;
-	AMPED_PH_DONE(&c->ph, dur_start, c->status);
-	DTRACE_PROBE7(amped, request_done, c->id, c->req_id, c->status, c->body_bytes,
-		      dur_start, c->rflags, &c->ph);
+	AMPED_REQUEST_DONE(amped_current.sample_mask, c->id, c->req_id, c->status, c->body_bytes,
+			   dur_start, c->rflags, &c->ph);
 	memset(&c->ph, 0, sizeof(c->ph));
 	cur->req_id = 0;
 	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
@@ -985,7 +984,7 @@ static void conn_process(struct conn *c)
 /* Returns 0 if the connection is still there, -1 if it was closed. */
 static int conn_write(struct conn *c)
 {
-	if (!c->ph.resp_ns)
+	if (!c->ph.resp_ns && amped_current.trace)
 		c->ph.resp_ns = mono_ns();
 	for (;;) {
 		ssize_t w;
@@ -1132,7 +1131,7 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
-	if (!c->in_len)
+	if (!c->in_len && amped_current.trace)
 		c->ph.first_ns = mono_ns();
 	c->in_len += (size_t)r;
 	conn_process(c);
