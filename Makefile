@@ -55,11 +55,11 @@ deps:
 
 $(B)/amped: $(AMPED_SRC) $(AMPED_HDR) | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPED_SRC) -lpthread
+	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPED_SRC) -lpthread -luring
 
 $(B)/asan/amped: $(AMPED_SRC) $(AMPED_HDR) | $(B)/asan
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(AMPED_SRC) -lpthread
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(AMPED_SRC) -lpthread -luring
 
 $(B)/slowfs: $(wildcard user/slowfs/*.c user/slowfs/*.h) | $(B)
 	$(call msg,CC,$@)

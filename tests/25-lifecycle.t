@@ -1,6 +1,7 @@
 #!/bin/bash
 # Process lifecycle, for every build x model: the dispatcher is named
 # amped-disp; AMPED has N helper children named amped-help-N (SPED none);
+# uring has no helpers, only io_uring's own iou-wrk-N threads;
 # the access log gets Common Log Format lines within ~1.5 s while running
 # (periodic flush) and the rest at exit; a helper killed with SIGKILL while
 # serving is replaced and requests for uncached files keep succeeding;
@@ -85,6 +86,18 @@ roles() {
 			ok "$(is_named_set "$names" amped-work $NWORK; echo $?)" \
 				"--workers $NWORK: $NWORK worker processes named amped-work-N" "$names"
 		fi ;;
+	uring)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher thread is named amped-disp"
+		# the file work is io_uring's: no helper of ours, and any other
+		# thread is one of the kernel's io-wq workers for the ring
+		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
+		ok "$(! printf '%s\n' "$names" | grep -v '^$' | grep -Evq '^iou-wrk-[0-9]+$'; echo $?)" \
+			"threads besides amped-disp are io_uring's iou-wrk-N" "$names"
+		ok "$([ "$(printf '%s\n' "$names" | grep -c .)" -le $NHELP ]; echo $?)" \
+			"--helpers $NHELP: at most $NHELP io-wq workers" "$names"
+		is "$(children_of "$SRV_PID")" 0 "uring has no helper processes"
+		ok "$(ls -l "/proc/$SRV_PID/fd" 2>/dev/null | grep -q 'io_uring'; echo $?)" \
+			"the dispatcher holds an io_uring instance" ;;
 	mt)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-boss "boss thread is named amped-boss"
 		for i in $(seq 1 50); do

@@ -130,7 +130,8 @@ else
 	BINS=(build/amped build/asan/amped)
 fi
 # Models to test: $AMPED_MODELS (space separated), else every model.
-read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt}"
+# $AMPED_SCHED=srpt runs the event-driven ones with --sched srpt.
+read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring}"
 for b in "${BINS[@]}"; do
 	if [ ! -x "$b" ]; then
 		echo "Bail out! $b missing (run make)"
@@ -140,7 +141,8 @@ done
 
 is_asan() { nm -a "$1" 2>/dev/null | grep -q __asan_init; }
 
-# srv_start BIN MODEL [extra args]: start a server on a free port; sets
+# srv_start BIN MODEL [extra args]: start a server on a free port (with
+# --sched $AMPED_SCHED for the event-driven models if that is set); sets
 # SRV_PID SRV_URL SRV_HOST SRV_PORT.  Returns 1 (with a diagnostic) if no
 # URL line arrives within 10 s.
 srv_start() {
@@ -149,9 +151,15 @@ srv_start() {
 	SRV_BIN=$bin SRV_MODEL=$model
 	SRV_OUT=$T/srv.out SRV_ERR=$T/srv.err.$((++SRV_RUNS))
 	: >"$SRV_OUT"
+	# $AMPED_SCHED (fcfs|srpt) runs the event-driven models with --sched
+	local sched=()
+	case "$model" in
+	mp | mt) ;;
+	*) [ -n "${AMPED_SCHED:-}" ] && sched=(--sched "$AMPED_SCHED") ;;
+	esac
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"$bin" --root "$ROOT" --port 0 --model "$model" "$@" \
+		"$bin" --root "$ROOT" --port 0 --model "$model" "${sched[@]}" "$@" \
 		>"$SRV_OUT" 2>"$SRV_ERR" </dev/null &
 	SRV_PID=$!
 	for i in $(seq 1 500); do

@@ -3,8 +3,10 @@
  * Modules: main.c (options, start-up, shutdown), conn.c (per-connection
  * state machine and HTTP responses), fcache.c (path, open-file and header
  * caches), helper.c (helper processes and the job protocol), alog.c
- * (buffered Common Log Format access log).  Everything here runs on the
- * dispatcher thread except helper_main(), which runs in a helper process. */
+ * (buffered Common Log Format access log), uring.c (the same blocking work
+ * as io_uring operations).  Everything here runs on the dispatcher thread
+ * except helper_main(), which runs in a helper process, and the AMTED
+ * helper threads' loop. */
 #ifndef AMPED_AMPED_H
 #define AMPED_AMPED_H
 
@@ -19,8 +21,13 @@
 
 /* amped/amted: a dispatcher plus helper processes/threads for blocking work;
  * sped: one dispatcher that blocks; symped: N independent SPED processes;
- * mp/mt: a process/thread per connection with blocking I/O. */
-enum model { MODEL_AMPED, MODEL_SPED, MODEL_AMTED, MODEL_SYMPED, MODEL_MP, MODEL_MT };
+ * mp/mt: a process/thread per connection with blocking I/O; uring: one
+ * dispatcher whose blocking work is asynchronous io_uring operations. */
+enum model { MODEL_AMPED, MODEL_SPED, MODEL_AMTED, MODEL_SYMPED, MODEL_MP, MODEL_MT,
+	     MODEL_URING };
+/* Which ready response a dispatcher writes first: in the order events come
+ * (fcfs), or the one with the fewest bytes left (srpt). */
+enum sched { SCHED_FCFS, SCHED_SRPT };
 enum symped_listen { SYMPED_REUSEPORT, SYMPED_SHARED };
 enum residency { RES_MINCORE, RES_CACHESTAT, RES_NONE };
 
@@ -29,6 +36,7 @@ struct config {
 	const char *addr;
 	int port;
 	enum model model;
+	enum sched sched;
 	int helpers;
 	int workers;			/* symped: processes; mp/mt: processes/threads */
 	enum symped_listen symped_listen;
@@ -57,10 +65,17 @@ extern volatile struct amped_current amped_current;
 extern volatile sig_atomic_t amped_stop_requested;
 
 const char *model_name(enum model m);
-/* Does the model hand blocking work to helpers (else it runs inline)? */
-static inline bool model_has_helpers(void)
+/* Does the model hand blocking work off -- to helpers or to io_uring --
+ * and carry on (else it runs inline and blocks)? */
+static inline bool model_offloads(void)
 {
-	return cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED;
+	return cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED ||
+	       cfg.model == MODEL_URING;
+}
+/* Is the model one event loop per process or thread (so --sched applies)? */
+static inline bool model_event_driven(void)
+{
+	return cfg.model != MODEL_MP && cfg.model != MODEL_MT;
 }
 
 uint64_t mono_ns(void);
@@ -112,7 +127,8 @@ void fc_put(struct fentry *e);		/* drop a reference; accepts NULL */
 size_t fc_header_fields(struct fentry *e, char *buf, size_t size, const char **out);
 void fc_flush_all(void);
 
-/* ---- helper: blocking work, in helper processes (AMPED) or inline (SPED) ---- */
+/* ---- helper: blocking work, in helper processes (AMPED), helper threads
+ * (AMTED), io_uring (uring) or inline (SPED) ---- */
 struct job {
 	int op;				/* AMPED_OP_OPEN / AMPED_OP_READ */
 	uint64_t req_id;
@@ -139,14 +155,30 @@ struct job {
 
 int helpers_start(void);		/* 0 ok, -1 error */
 void helpers_stop(int timeout_ms);
-/* Queue a job; its completion calls job_done() from the event loop (AMPED)
- * or before returning (SPED). */
+/* Queue a job; its completion calls job_done() from the event loop (AMPED,
+ * AMTED, uring) or before returning (SPED). */
 void job_submit(struct job *j);
 void job_done(struct job *j);		/* in conn.c */
+/* A backend finished j with err (0 or an errno): probe, then job_done(). */
+void job_finish(struct job *j, int err);
+/* Before the loop sleeps: hand over work queued during this turn. */
+void helpers_flush(void);
+/* key ("/" + decoded path [+ "/"]) -> path relative to the root in rel
+ * ("." for the root); *trailing set if the request named a directory.
+ * 0 ok, -1 (ENAMETOOLONG) if rel cannot hold it. */
+int job_rel_path(const char *key, char *rel, size_t size, int *trailing);
 /* The blocking work itself; used by helpers and by SPED inline. */
 void job_run_open(const char *path, int *err, int *kind, int *fd, struct stat *st);
 int job_run_read(int fd, uint64_t off, uint64_t len);	/* 0 or errno */
 void helpers_child_exited(void);
+/* ---- uring: the jobs as io_uring operations (model uring) ---- */
+int ur_start(void);			/* 0 ok, -1 after a message */
+void ur_submit(struct job *j);		/* completes through job_finish() */
+void ur_flush(void);			/* submit the SQEs queued this turn */
+int ur_busy(void);			/* jobs queued or in flight */
+/* Cancel what is in flight, wait for it until deadline_ns, close the ring.
+ * Jobs still out are abandoned: their connections are gone by then. */
+void ur_stop(uint64_t deadline_ns);
 void helpers_sweep(void);	/* SIGCHLD: reap */
 int helpers_busy(void);
 
@@ -157,6 +189,10 @@ int conn_count(void);
 void conn_sweep(void);			/* timeouts; call a few times a second */
 void conn_drain_idle(void);		/* shutdown: close idle connections */
 void conn_close_all(void);
+/* --sched srpt: write ready responses, fewest bytes left first, for up to
+ * a turn's budget.  Returns true if some are still ready (poll, don't
+ * sleep). */
+bool conn_run_ready(void);
 
 /* ---- alog ---- */
 int alog_open(const char *path);	/* 0 ok, -1 error */

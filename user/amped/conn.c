@@ -9,7 +9,19 @@
  *   LINGER: after an error we stop writing, read and drop what the client
  *           still sends, then close, so our answer is not lost to a RST.
  * Handlers run to completion; nothing here waits, except the jobs SPED runs
- * inline by design. */
+ * inline by design.
+ *
+ * Which ready response is written first (--sched): fcfs writes a response
+ * as soon as it is ready and then whenever epoll says its socket can take
+ * more.  srpt puts ready responses in a heap ordered by the bytes they have
+ * left; once per loop turn the dispatcher writes a quantum to the one with
+ * the fewest, puts it back, and goes on until every ready socket is full or
+ * the turn's budget is spent (size-based scheduling: Harchol-Balter,
+ * Schroeder, Bansal, Agrawal, "Size-based scheduling to improve web
+ * performance", ACM TOCS 2003, who did it in the kernel's queues below
+ * the sockets, where the link was the bottleneck; here it orders the
+ * dispatcher's writes, and what a send buffer already holds drains as its
+ * client reads). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -36,6 +48,8 @@ enum cstate { CS_READ, CS_WAIT, CS_WRITE, CS_LINGER };
 enum dkind { DL_NONE, DL_IDLE, DL_HEADER, DL_SEND, DL_LINGER };
 
 #define CHUNK_BYTES (512 * 1024)
+#define SRPT_QUANTUM_BYTES (64 * 1024)	/* written per pick */
+#define SRPT_TURN_BYTES (1024 * 1024)	/* then look for new events */
 #define HBUF_BYTES 1024
 #define LINGER_MS 2000
 
@@ -56,6 +70,10 @@ struct conn {
 	uint64_t discard;		/* request body bytes still to drop */
 	uint64_t deadline_ms;
 	enum dkind dkind;
+	int ready_idx;			/* srpt: in ready[], + 1; 0 when not */
+	uint64_t ready_key;		/* srpt: bytes left when it joined */
+	uint64_t ready_seq;		/* srpt: ties go to the earlier */
+	uint64_t quota;			/* srpt: bytes this write may send; 0 any */
 	/* the request being served; pointers into in[] stay valid until
 	 * request_finish() consumes the head */
 	size_t head_len;
@@ -93,6 +111,11 @@ static __thread bool accepting, draining;
 static __thread uint32_t next_conn_id;
 static __thread uint64_t next_req_id;
 static __thread uint64_t accept_retry_ms;
+/* srpt: responses ready to write, a min-heap on (ready_key, ready_seq) */
+static __thread struct conn **ready;
+static __thread int nready, ready_cap;
+static __thread uint64_t ready_clock;
+static __thread uint64_t sent_bytes;	/* by conn_write, for the turn's budget */
 /* MP and MT workers: sockets block, timeouts are SO_RCVTIMEO/SO_SNDTIMEO,
  * nothing is registered with an event loop. */
 static __thread bool blocking;
@@ -112,6 +135,103 @@ static void conn_process(struct conn *c);
 static void conn_expire(struct conn *c);
 static int conn_write(struct conn *c);
 static void respond_entry(struct conn *c);
+static void set_deadline(struct conn *c, enum dkind k, int ms);
+
+/* ---------------- srpt: the ready heap ---------------- */
+
+static uint64_t bytes_left(const struct conn *c)
+{
+	return (c->out_len - c->out_off) + (c->body_len - c->body_off) +
+	       (c->file_end - c->file_off);
+}
+
+static bool ready_less(const struct conn *a, const struct conn *b)
+{
+	return a->ready_key < b->ready_key ||
+	       (a->ready_key == b->ready_key && a->ready_seq < b->ready_seq);
+}
+
+static void ready_place(int i, struct conn *c)
+{
+	ready[i] = c;
+	c->ready_idx = i + 1;
+}
+
+static void ready_up(int i)
+{
+	struct conn *c = ready[i];
+	while (i > 0) {
+		int p = (i - 1) / 2;
+		if (!ready_less(c, ready[p]))
+			break;
+		ready_place(i, ready[p]);
+		i = p;
+	}
+	ready_place(i, c);
+}
+
+static void ready_down(int i)
+{
+	struct conn *c = ready[i];
+	for (;;) {
+		int l = 2 * i + 1, m;
+		if (l >= nready)
+			break;
+		m = l + 1 < nready && ready_less(ready[l + 1], ready[l]) ? l + 1 : l;
+		if (!ready_less(ready[m], c))
+			break;
+		ready_place(i, ready[m]);
+		i = m;
+	}
+	ready_place(i, c);
+}
+
+static void ready_remove(struct conn *c)
+{
+	int i = c->ready_idx - 1;
+
+	if (i < 0)
+		return;
+	c->ready_idx = 0;
+	struct conn *last = ready[--nready];
+	if (i == nready)
+		return;
+	ready_place(i, last);
+	ready_down(i);
+	ready_up(last->ready_idx - 1);
+}
+
+/* c has something to write and its socket may take it.  0 ok, -1 ENOMEM. */
+static int ready_push(struct conn *c)
+{
+	if (c->ready_idx)
+		ready_remove(c);	/* its key changed */
+	if (nready == ready_cap) {
+		int cap = ready_cap ? ready_cap * 2 : 256;
+		struct conn **n = realloc(ready, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -1;
+		ready = n;
+		ready_cap = cap;
+	}
+	c->ready_key = bytes_left(c);
+	c->ready_seq = ++ready_clock;
+	/* waiting for its turn is the server's doing, not the client's: no
+	 * send (or header) deadline runs meanwhile */
+	set_deadline(c, DL_NONE, 0);
+	ready[nready++] = c;
+	ready_up(nready - 1);
+	return 0;
+}
+
+/* A response (or more of it) can go out: now (fcfs), or when the turn's
+ * scheduler picks it (srpt). */
+static void conn_send(struct conn *c)
+{
+	c->state = CS_WRITE;
+	if (cfg.sched != SCHED_SRPT || blocking || ready_push(c) < 0)
+		conn_write(c);
+}
 
 /* errno -> HTTP status, in one place. */
 static int status_from_errno(int err)
@@ -181,6 +301,7 @@ static void resume_accepting(void)
 
 static void conn_destroy(struct conn *c)
 {
+	ready_remove(c);
 	fc_put(c->fe);
 	c->fe = NULL;
 	/* close() takes the socket out of the epoll set; helpers never hold
@@ -210,6 +331,7 @@ static void conn_free(struct conn *c)
 	if (c->busy) {
 		c->dead = true;
 		c->dkind = DL_NONE;
+		ready_remove(c);
 		ae_del(loop, c->fd);
 		return;
 	}
@@ -236,6 +358,7 @@ static void conn_linger(struct conn *c)
 		c->close_after = true;
 		return;
 	}
+	ready_remove(c);
 	shutdown(c->fd, SHUT_WR);
 	c->state = CS_LINGER;
 	set_deadline(c, DL_LINGER, LINGER_MS);
@@ -393,7 +516,7 @@ static void respond_simple(struct conn *c, int status, const char *extra)
 	c->out_len = (size_t)n;
 	c->out_off = 0;
 	c->state = CS_WRITE;
-	conn_write(c);
+	conn_send(c);
 }
 
 /* Percent-encode a path for a Location header. */
@@ -463,7 +586,7 @@ static void wait_job(struct conn *c)
 
 static void note_miss(struct conn *c, uint64_t off, uint64_t len)
 {
-	c->rflags |= AMPED_RF_RESIDENT_MISS | (model_has_helpers() ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
+	c->rflags |= AMPED_RF_RESIDENT_MISS | (model_offloads() ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
 	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
 }
 
@@ -594,7 +717,7 @@ static void respond_entry(struct conn *c)
 	c->out_off = 0;
 	c->state = CS_WRITE;
 	if (c->head_only || blen == 0) {
-		conn_write(c);
+		conn_send(c);
 		return;
 	}
 	c->body_bytes = blen;
@@ -623,7 +746,7 @@ static void respond_entry(struct conn *c)
 		c->file_end = last + 1;
 		c->checked_until = first;
 	}
-	conn_write(c);
+	conn_send(c);
 }
 
 /* ---------------- request handling ---------------- */
@@ -823,7 +946,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		j->fe = e;
 		j->conn = c;
 		c->job_pending = true;
-		c->rflags |= model_has_helpers() ? AMPED_RF_HELPER_OPEN : AMPED_RF_INLINE_BLOCK;
+		c->rflags |= model_offloads() ? AMPED_RF_HELPER_OPEN : AMPED_RF_INLINE_BLOCK;
 		wait_job(c);
 		job_submit(j);
 		return;
@@ -875,7 +998,7 @@ static void resume_send(struct conn *c)
 			return;
 		}
 		c->checked_until = c->job.off + c->job.len;
-		conn_write(c);
+		conn_send(c);
 		return;
 	}
 	if (c->small_pending) {
@@ -900,7 +1023,7 @@ static void resume_send(struct conn *c)
 	} else {
 		c->checked_until = c->job.off + c->job.len;
 	}
-	conn_write(c);
+	conn_send(c);
 }
 
 void job_done(struct job *j)
@@ -981,6 +1104,17 @@ static void conn_process(struct conn *c)
 	}
 }
 
+/* w bytes went out.  True if that used up srpt's quantum for this pick
+ * while more is left: c is back among the ready then. */
+static bool quantum_spent(struct conn *c, size_t w)
+{
+	sent_bytes += w;
+	if (!c->quota)
+		return false;
+	c->quota = w < c->quota ? c->quota - w : 0;
+	return c->quota == 0 && bytes_left(c) > 0 && ready_push(c) == 0;
+}
+
 /* Returns 0 if the connection is still there, -1 if it was closed. */
 static int conn_write(struct conn *c)
 {
@@ -1011,6 +1145,8 @@ static int conn_write(struct conn *c)
 			}
 			if (c->dkind == DL_SEND)
 				set_deadline(c, DL_SEND, cfg.send_timeout_ms);
+			if (quantum_spent(c, (size_t)w))
+				return 0;
 			continue;
 		}
 		if (c->file_off < c->file_end) {
@@ -1019,7 +1155,7 @@ static int conn_write(struct conn *c)
 				if (len > CHUNK_BYTES)
 					len = CHUNK_BYTES;
 				if (!is_resident(c, c->file_off, len)) {
-					if (model_has_helpers()) {
+					if (model_offloads()) {
 						submit_read(c, c->file_off, len);
 						return 0;
 					}
@@ -1035,6 +1171,8 @@ static int conn_write(struct conn *c)
 			}
 			off_t off = (off_t)c->file_off;
 			size_t want = (size_t)(c->checked_until - c->file_off);
+			if (c->quota && want > c->quota)
+				want = (size_t)c->quota;
 			w = sendfile(c->fd, c->fe->fd, &off, want);
 			if (w < 0)
 				goto wouldblock_or_error;
@@ -1047,6 +1185,8 @@ static int conn_write(struct conn *c)
 			c->file_off = (uint64_t)off;
 			if (c->dkind == DL_SEND)
 				set_deadline(c, DL_SEND, cfg.send_timeout_ms);
+			if (quantum_spent(c, (size_t)w))
+				return 0;
 			continue;
 		}
 		/* response complete */
@@ -1148,6 +1288,10 @@ static void conn_cb(struct ae_loop *l, int fd, void *data, int mask)
 		break;
 	case CS_WRITE:
 		if (mask & AE_WRITABLE) {
+			/* srpt: the turn's scheduler decides when */
+			if (cfg.sched == SCHED_SRPT && !blocking &&
+			    (c->ready_idx || ready_push(c) == 0))
+				break;
 			if (conn_write(c) == 0 && !c->dead && c->state == CS_READ)
 				conn_process(c);
 		}
@@ -1218,6 +1362,27 @@ void conn_close_all(void)
 	}
 	free(conns);
 	conns = NULL;
+	free(ready);
+	ready = NULL;
+	nready = ready_cap = 0;
+}
+
+bool conn_run_ready(void)
+{
+	uint64_t start = sent_bytes;
+
+	while (nready > 0 && sent_bytes - start < SRPT_TURN_BYTES) {
+		struct conn *c = ready[0];
+		ready_remove(c);
+		conn_enter(c);
+		c->quota = SRPT_QUANTUM_BYTES;
+		int rc = conn_write(c);
+		c->quota = 0;
+		if (rc == 0 && !c->dead && c->state == CS_READ && !c->in_process)
+			conn_process(c);
+		conn_leave(c);
+	}
+	return nready > 0;
 }
 
 /* ---------------- blocking workers (MP, MT) ---------------- */

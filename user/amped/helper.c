@@ -102,29 +102,41 @@ static int open_beneath(int dirfd, const char *rel, struct stat *st)
 	return fd;
 }
 
+int job_rel_path(const char *key, char *rel, size_t size, int *trailing)
+{
+	size_t n = strlen(key);
+
+	*trailing = 0;
+	/* room for "/index.html" as well */
+	if (n == 0 || n + 16 >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(rel, key + 1, n);	/* includes NUL */
+	n--;
+	if (n == 0 || rel[n - 1] == '/') {
+		*trailing = 1;
+		if (n > 0)
+			rel[--n] = '\0';
+	}
+	if (n == 0)
+		strcpy(rel, ".");
+	return 0;
+}
+
 void job_run_open(const char *key, int *err, int *kind, int *fd_out, struct stat *st)
 {
 	char rel[4096 + 16];
-	size_t n = strlen(key);
 	int trailing = 0, fd = -1;
 
 	*err = 0;
 	*kind = 0;
 	*fd_out = -1;
 	/* key is "/" + decoded path, plus "/" when the request had one. */
-	if (n >= sizeof(rel) - 16) {
+	if (job_rel_path(key, rel, sizeof(rel), &trailing) < 0) {
 		*err = ENAMETOOLONG;
 		return;
 	}
-	memcpy(rel, key + 1, n);	/* includes NUL */
-	n--;
-	if (n == 0 || rel[n - 1] == '/') {
-		trailing = 1;
-		if (n > 0)
-			rel[--n] = '\0';
-	}
-	if (n == 0)
-		strcpy(rel, ".");
 	fd = open_beneath(root_fd, rel, st);
 	if (fd < 0)
 		goto fail;
@@ -342,6 +354,8 @@ int helpers_start(void)
 {
 	if (cfg.model == MODEL_AMTED)
 		return tpool_start();
+	if (cfg.model == MODEL_URING)
+		return ur_start();
 	if (cfg.model != MODEL_AMPED)
 		return 0;
 	nhelpers = cfg.helpers;
@@ -358,7 +372,7 @@ int helpers_start(void)
 	return 0;
 }
 
-static void finish(struct job *j, int err)
+void job_finish(struct job *j, int err)
 {
 	uint64_t service_ns = mono_ns() - j->start_ns;
 	j->err = err;
@@ -391,7 +405,7 @@ static void helper_died(struct helper *h)
 			if (j->fd >= 0)
 				close(j->fd);
 			j->fd = -1;
-			finish(j, EAGAIN);
+			job_finish(j, EAGAIN);
 		}
 	}
 	dispatch();
@@ -466,7 +480,7 @@ static void helper_readable(struct ae_loop *l, int fd, void *data, int mask)
 	j->fd = pfd;
 	if (j->op == AMPED_OP_OPEN && rs.err == 0 && rs.kind == OPEN_FILE && pfd < 0)
 		rs.err = EMFILE;	/* the fd did not arrive (no room for it here) */
-	finish(j, rs.err);
+	job_finish(j, rs.err);
 	dispatch();
 }
 
@@ -543,7 +557,7 @@ static void tpool_readable(struct ae_loop *l, int fd, void *data, int mask)
 		struct job *next = rev->next;
 		rev->next = NULL;
 		tpool_busy--;
-		finish(rev, rev->err);
+		job_finish(rev, rev->err);
 		rev = next;
 	}
 }
@@ -630,7 +644,11 @@ void job_submit(struct job *j)
 		tpool_submit(j);
 		return;
 	}
-	if (!model_has_helpers()) {
+	if (cfg.model == MODEL_URING) {
+		ur_submit(j);
+		return;
+	}
+	if (!model_offloads()) {
 		if (j->op == AMPED_OP_OPEN)
 			job_run_open(j->fe->key, &j->err, &j->kind, &j->fd, &j->st);
 		else
@@ -671,10 +689,16 @@ void helpers_sweep(void)
 			if (!qhead)
 				qtail = NULL;
 			j->next = NULL;
-			finish(j, EAGAIN);
+			job_finish(j, EAGAIN);
 		}
 	}
 	dispatch();
+}
+
+void helpers_flush(void)
+{
+	if (cfg.model == MODEL_URING)
+		ur_flush();
 }
 
 void helpers_child_exited(void)
@@ -688,6 +712,8 @@ int helpers_busy(void)
 	int n = 0;
 	if (cfg.model == MODEL_AMTED)
 		return tpool_busy;
+	if (cfg.model == MODEL_URING)
+		return ur_busy();
 	for (int i = 0; i < nhelpers; i++)
 		n += helpers[i].job != NULL;
 	return n + (qhead != NULL);
@@ -700,6 +726,10 @@ void helpers_stop(int timeout_ms)
 	stopping = true;
 	if (cfg.model == MODEL_AMTED) {
 		tpool_stop(deadline);
+		return;
+	}
+	if (cfg.model == MODEL_URING) {
+		ur_stop(deadline);
 		return;
 	}
 	for (int i = 0; i < nhelpers; i++) {

@@ -96,7 +96,8 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: amped --root DIR [options]\n"
 "Serve static files over HTTP/1.1 with Flash's AMPED architecture: one\n"
-"event-driven dispatcher, helper processes for work that may block.\n"
+"event-driven dispatcher, helper processes for work that may block; or with\n"
+"one of the models it is compared with.\n"
 "\n"
 "  --root DIR                document root (required)\n"
 "  --addr ADDR               listen address, IPv4 or IPv6 (default 127.0.0.1)\n"
@@ -109,7 +110,15 @@ static void usage(FILE *f)
 "                            symped  N independent SPED processes on one port\n"
 "                            mp      N processes, one connection each, blocking I/O\n"
 "                            mt      a boss thread accepting for N worker threads\n"
-"  --helpers N               helper processes/threads for amped/amted (default 8)\n"
+"                            uring   one dispatcher; open/stat and disk reads are\n"
+"                                    asynchronous io_uring operations (the kernel's\n"
+"                                    iou-wrk threads do what would block)\n"
+"  --sched S                 fcfs|srpt: which ready response an event-driven model\n"
+"                            (all but mp, mt) writes first: in the order events\n"
+"                            arrive, or the one with the fewest bytes left, a\n"
+"                            64 KiB quantum at a time (default fcfs)\n"
+"  --helpers N               helper processes/threads for amped/amted, most io-wq\n"
+"                            workers for uring (default 8)\n"
 "  --workers N               processes for symped (default: CPUs), processes or\n"
 "                            threads for mp/mt (default 64)\n"
 "  --symped-listen M         reuseport: a listening socket per process (SO_REUSEPORT);\n"
@@ -134,12 +143,13 @@ static void usage(FILE *f)
 "  -v, --verbose             log helper restarts and errors to stderr\n"
 "  -h, --help                this text\n"
 "\n"
-"Prints \"amped: listening on URL (model M, N helpers)\" once ready.\n"
+"Prints \"amped: listening on URL (model M, ...)\" once ready.\n"
 "Exit status: 0 stopped by SIGTERM/SIGINT, 1 runtime error, 2 usage error.\n"
 "\n"
 "examples:\n"
 "  amped --root /srv/www --port 8080\n"
-"  amped --root site --port 0 --model sped --access-log access.log\n");
+"  amped --root site --port 0 --model sped --access-log access.log\n"
+"  amped --root site --port 0 --model uring --sched srpt\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -156,7 +166,8 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
-	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN
+	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN,
+	O_SCHED
 };
 
 static int parse_args(int argc, char **argv)
@@ -184,6 +195,7 @@ static int parse_args(int argc, char **argv)
 		{ "shutdown-timeout-ms", required_argument, 0, O_SHUTTO },
 		{ "workers", required_argument, 0, O_WORKERS },
 		{ "symped-listen", required_argument, 0, O_SYMLISTEN },
+		{ "sched", required_argument, 0, O_SCHED },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -197,7 +209,7 @@ static int parse_args(int argc, char **argv)
 		case O_PORT: bad |= parse_int(optarg, 0, 65535, &cfg.port); break;
 		case O_MODEL:
 			bad = 1;
-			for (enum model m = MODEL_AMPED; m <= MODEL_MT; m++) {
+			for (enum model m = MODEL_AMPED; m <= MODEL_URING; m++) {
 				if (!strcmp(optarg, model_name(m))) {
 					cfg.model = m;
 					bad = 0;
@@ -205,6 +217,14 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		case O_WORKERS: bad |= parse_int(optarg, 1, 4096, &cfg.workers); break;
+		case O_SCHED:
+			if (!strcmp(optarg, "fcfs"))
+				cfg.sched = SCHED_FCFS;
+			else if (!strcmp(optarg, "srpt"))
+				cfg.sched = SCHED_SRPT;
+			else
+				bad = 1;
+			break;
 		case O_SYMLISTEN:
 			if (!strcmp(optarg, "reuseport"))
 				cfg.symped_listen = SYMPED_REUSEPORT;
@@ -251,6 +271,12 @@ static int parse_args(int argc, char **argv)
 	}
 	if (!bad && optind < argc) {
 		fprintf(stderr, "amped: unexpected argument: %s\n", argv[optind]);
+		bad = 1;
+	}
+	if (!bad && cfg.sched == SCHED_SRPT && !model_event_driven()) {
+		/* a blocking worker writes one response; there is no choice */
+		fprintf(stderr, "amped: --sched srpt needs an event-driven model "
+			"(amped, amted, sped, symped, uring), not %s\n", model_name(cfg.model));
 		bad = 1;
 	}
 	if (!bad && cfg.workers == 0) {
@@ -319,7 +345,8 @@ int make_listener(char *url, size_t url_size)
 
 const char *model_name(enum model m)
 {
-	static const char *const names[] = { "amped", "sped", "amted", "symped", "mp", "mt" };
+	static const char *const names[] = { "amped", "sped", "amted", "symped", "mp", "mt",
+					      "uring" };
 	return (unsigned)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
 }
 
@@ -381,8 +408,12 @@ int run_dispatcher(int lfd)
 			alog_tick();
 			next_tick = now_ms + 100;
 		}
+		/* srpt: responses still ready after this turn's budget mean
+		 * look for events, but do not sleep */
+		bool more = cfg.sched == SCHED_SRPT && conn_run_ready();
+		helpers_flush();
 		/* wake at least every 100 ms for timeouts and the log */
-		if (ae_poll(loop, 100) < 0 && errno != EINTR) {
+		if (ae_poll(loop, more ? 0 : 100) < 0 && errno != EINTR) {
 			perror("amped: epoll_wait");
 			goto cleanup;
 		}
@@ -454,14 +485,23 @@ int main(int argc, char **argv)
 	lfd = make_listener(url, sizeof(url));
 	if (lfd < 0)
 		goto cleanup;
-	if (cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED)
-		printf("amped: listening on %s (model %s, %d helpers)\n", url,
-		       model_name(cfg.model), cfg.helpers);
-	else if (cfg.model == MODEL_SPED)
-		printf("amped: listening on %s (model sped, 0 helpers)\n", url);
-	else
-		printf("amped: listening on %s (model %s, %d workers)\n", url,
-		       model_name(cfg.model), cfg.workers);
+	{
+		const char *sched = cfg.sched == SCHED_SRPT ? "srpt" : "fcfs";
+		if (cfg.model == MODEL_AMPED || cfg.model == MODEL_AMTED)
+			printf("amped: listening on %s (model %s, %d helpers, sched %s)\n", url,
+			       model_name(cfg.model), cfg.helpers, sched);
+		else if (cfg.model == MODEL_SPED)
+			printf("amped: listening on %s (model sped, 0 helpers, sched %s)\n", url, sched);
+		else if (cfg.model == MODEL_URING)
+			printf("amped: listening on %s (model uring, %d io-wq workers, sched %s)\n", url,
+			       cfg.helpers, sched);
+		else if (cfg.model == MODEL_SYMPED)
+			printf("amped: listening on %s (model symped, %d workers, sched %s)\n", url,
+			       cfg.workers, sched);
+		else
+			printf("amped: listening on %s (model %s, %d workers)\n", url,
+			       model_name(cfg.model), cfg.workers);
+	}
 	fflush(stdout);
 
 	switch (cfg.model) {
