@@ -20,7 +20,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 WARN     := -Wall -Wextra -Werror -Wno-unused-parameter
-CFLAGS   ?= -O2 -g
+# Frame pointers: ampstat walks user stacks with bpf_get_stack (no DWARF unwinding).
+CFLAGS   ?= -O2 -g -fno-omit-frame-pointer
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iuser -Iinclude -I$(B)
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
