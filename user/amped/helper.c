@@ -503,7 +503,7 @@ static int tpool_efd = -1;		/* tpool_busy: the dispatcher's count of jobs out */
 static void *tpool_main(void *arg)
 {
 	int idx = (int)(intptr_t)arg;
-	char name[16];
+	char name[16], key[AMPED_PATH_MAX];
 
 	snprintf(name, sizeof(name), "amped-help-%d", idx);
 	prctl(PR_SET_NAME, name);
@@ -517,14 +517,41 @@ static void *tpool_main(void *arg)
 		tq_head = j->next;
 		if (!tq_head)
 			tq_tail = NULL;
-		pthread_mutex_unlock(&tpool_mu);
+		/* Inputs are taken while the lock holds off tpool_stop(): once
+		 * it has set tpool_quit, the job's connection and file entry
+		 * may be freed and the entry's fd closed (a read in progress
+		 * keeps its own copy of the fd). */
+		int op = j->op, err = 0, kind = 0, ofd = -1, fd = -1;
+		uint64_t off = j->off, len = j->len;
+		struct stat st = { 0 };
+		if (op == AMPED_OP_OPEN)
+			snprintf(key, sizeof(key), "%s", j->fe->key);
+		else
+			fd = fcntl(j->fe->fd, F_DUPFD_CLOEXEC, 0);
 		j->helper = idx;
 		j->sent_ns = mono_ns();
-		if (j->op == AMPED_OP_OPEN)
-			job_run_open(j->fe->key, &j->err, &j->kind, &j->fd, &j->st);
+		pthread_mutex_unlock(&tpool_mu);
+		if (op == AMPED_OP_OPEN)
+			job_run_open(key, &err, &kind, &ofd, &st);
+		else if (fd >= 0)
+			err = job_run_read(fd, off, len);
 		else
-			j->err = job_run_read(j->fe->fd, j->off, j->len);
+			err = EAGAIN;	/* no fd to spare: send without warming */
+		if (fd >= 0)
+			close(fd);
 		pthread_mutex_lock(&tpool_mu);
+		if (tpool_quit) {
+			/* abandoned: the dispatcher is gone from this job */
+			if (ofd >= 0)
+				close(ofd);
+			continue;
+		}
+		j->err = err;
+		if (op == AMPED_OP_OPEN) {
+			j->kind = kind;
+			j->fd = ofd;
+			j->st = st;
+		}
 		j->next = tdone;
 		tdone = j;
 		uint64_t one = 1;

@@ -420,12 +420,14 @@ int run_dispatcher(int lfd)
 	}
 	err = 0;
 cleanup:
-	conn_close_all();
 	{
-		/* what is left of the shutdown budget, at least 100 ms */
+		/* what is left of the shutdown budget, at least 100 ms; helpers
+		 * (and io_uring) first, so that no job still in service writes
+		 * into a connection or entry freed below */
 		long left = stop_deadline > now_ms ? (long)(stop_deadline - now_ms) : 0;
 		helpers_stop(left < 100 ? 100 : left > 2000 ? 2000 : (int)left);
 	}
+	conn_close_all();
 	fc_flush_all();
 	if (lfd >= 0)
 		close(lfd);

@@ -40,7 +40,11 @@
 #define UR_SQ_ENTRIES 256
 #define UR_CQ_ENTRIES 1024
 #define UR_INFLIGHT UR_CQ_ENTRIES	/* one op in flight per job: the CQ never overflows */
-#define UR_READ_BYTES (512 * 1024)	/* a READ job's largest piece */
+/* A READ job (up to 512 KiB) goes in pieces of this size, one after the
+ * other, as job_run_read() does: the kernel's readahead still sees a
+ * sequential reader, and at stop a piece already under way (which cannot
+ * be cancelled, and which the process's exit waits for) is short. */
+#define UR_READ_BYTES (128 * 1024)
 
 enum ur_stage { ST_PATH, ST_PSTAT, ST_OPEN, ST_FSTAT, ST_READ };
 
