@@ -5,7 +5,9 @@
 # removed on exit and stale ones (a killed ampstat) cleaned at the next
 # start; bpf_stats (enabled through a BPF_ENABLE_STATS fd, which the kernel
 # drops however ampstat exits) leaves kernel.bpf_stats_enabled as it was;
-# --role names a row.  Under wrk load on amped: per thread, time buckets sum
+# --role names a row.  A killed ampstat leaves the server serving; two
+# ampstats on one server both report (the second without pins); a process
+# that is not a server is traced with one role.  Under wrk load on amped: per thread, time buckets sum
 # to wall time within 1%, and the requests it counts are the requests wrk
 # made (plus at most one in flight per connection).
 # Root only for the BPF part; without BPF it skips, unless
@@ -124,6 +126,8 @@ srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
 as_start -p "$SRV_PID" -i 0.5 || bpf_unavailable
 kill -KILL "$AS_PID"; wait "$AS_PID" 2>/dev/null; AS_PID=''
 ok "$([ -e "/sys/fs/bpf/amped/$SRV_PID/threads" ]; echo $?)" "SIGKILL leaves pins behind"
+ok "$(kill -0 "$SRV_PID" 2>/dev/null; echo $?)" "SIGKILL of ampstat: the server lives on"
+is "$(get /a.txt)" 200 "SIGKILL of ampstat: the server still serves"
 is "$(cat /proc/sys/kernel/bpf_stats_enabled)" "$stats0" "bpf_stats restored after SIGKILL too"
 as_start -p "$SRV_PID" -i 0.5 -n 1 || bpf_unavailable
 like "$(cat "$T/as.err")" "maps pinned in" "next ampstat cleans the stale pins and pins its own"
@@ -170,5 +174,31 @@ print(len(s["threads"]), s["requests"], d[0]["oncpu_ns"] if d else 0, "|".join(b
 	ok "$([ "${disp_cpu:-0}" -gt 0 ]; echo $?)" "wrk load: the dispatcher was on CPU"
 fi
 srv_stop TERM
+
+# ---- two ampstats on one server: both attach and report; the second
+# finds the first one's pins and goes on without its own
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+$A top -p "$SRV_PID" -i 1 -n 4 >"$T/two1.out" 2>"$T/two1.err" &
+two1=$!
+for i in $(seq 1 500); do grep -q 'tracing pid' "$T/two1.err" && break; sleep 0.02; done
+$A top -p "$SRV_PID" -i 1 -n 1 >"$T/two2.out" 2>"$T/two2.err" &
+two2=$!
+for i in 1 2 3 4 5 6 7 8 9 10; do get /a.txt >/dev/null; done
+wait_exit "$two2" 20; rc2=$RC
+wait_exit "$two1" 20; rc1=$RC
+is "$rc1/$rc2" 0/0 "two ampstats on one server: both exit 0"
+like "$(cat "$T/two1.out")" "dispatcher +1 " "two ampstats: the first reports the dispatcher"
+like "$(cat "$T/two2.out")" "dispatcher +1 " "two ampstats: the second reports the dispatcher"
+like "$(cat "$T/two2.err")" "another ampstat traces this process" "two ampstats: the second says why it pins nothing"
+ok "$([ ! -e "/sys/fs/bpf/amped/$SRV_PID" ]; echo $?)" "two ampstats: no pins left after both exit"
+srv_stop TERM
+
+# ---- not a server: a plain process is traced, with one role
+sleep 30 &
+plain=$!
+timeout 20 $A top -p "$plain" -i 0.3 -n 1 >"$T/plain.out" 2>"$T/plain.err"
+is "$?" 0 "a process that is not a server: exits 0"
+like "$(cat "$T/plain.out")" "other +1 " "a process that is not a server: one role, one thread"
+kill "$plain"; wait "$plain" 2>/dev/null
 done_testing
 exit $((TAP_FAILED > 0))

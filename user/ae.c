@@ -17,6 +17,7 @@ struct ae_loop {
 	int setsize;
 	struct ae_file *files;
 	struct epoll_event *fired;
+	void (*on_wake)(void);
 };
 
 #define AE_MAX_FIRED 256
@@ -109,11 +110,20 @@ int ae_mask(const struct ae_loop *loop, int fd)
 	return loop->files[fd].mask;
 }
 
+void ae_on_wake(struct ae_loop *loop, void (*fn)(void))
+{
+	loop->on_wake = fn;
+}
+
 int ae_poll(struct ae_loop *loop, int timeout_ms)
 {
 	int n = epoll_wait(loop->epfd, loop->fired, AE_MAX_FIRED, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;
+	/* Callbacks stamp deadlines from the caller's cached clock: it must
+	 * be the time of the wake-up, not of the wait's start. */
+	if (n > 0 && loop->on_wake)
+		loop->on_wake();
 	for (int i = 0; i < n; i++) {
 		int fd = loop->fired[i].data.fd;
 		uint32_t e = loop->fired[i].events;

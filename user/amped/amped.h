@@ -155,6 +155,8 @@ struct job {
 
 int helpers_start(void);		/* 0 ok, -1 error */
 void helpers_stop(int timeout_ms);
+/* 0 when openat2(RESOLVE_BENEATH) works on root_fd, else -errno. */
+int path_confinement_check(int root_fd);
 /* Queue a job; its completion calls job_done() from the event loop (AMPED,
  * AMTED, uring) or before returning (SPED). */
 void job_submit(struct job *j);

@@ -25,8 +25,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +118,13 @@ static __thread struct conn **ready;
 static __thread int nready, ready_cap;
 static __thread uint64_t ready_clock;
 static __thread uint64_t sent_bytes;	/* by conn_write, for the turn's budget */
-/* MP and MT workers: sockets block, timeouts are SO_RCVTIMEO/SO_SNDTIMEO,
- * nothing is registered with an event loop. */
+/* MP and MT workers: one connection at a time, nothing registered with an
+ * event loop.  Their sockets are non-blocking and every wait is a poll()
+ * bounded by the connection's deadline (as APR does for Apache's
+ * timeouts): SO_SNDTIMEO would bound each piece that sendfile() splices,
+ * not the call, and a stalled client would hold a worker for several
+ * timeouts.  Disk reads inside sendfile() still block, which is the point
+ * of these models. */
 static __thread bool blocking;
 /* The request this thread serves, for tracers: the global in processes
  * with one dispatcher; a thread's own copy in MT workers. */
@@ -134,6 +141,7 @@ static int watch(struct conn *c, int mask)
 static void conn_process(struct conn *c);
 static void conn_expire(struct conn *c);
 static int conn_write(struct conn *c);
+static int wait_fd(int fd, short events, int timeout_ms);
 static void respond_entry(struct conn *c);
 static void set_deadline(struct conn *c, enum dkind k, int ms);
 
@@ -1120,6 +1128,7 @@ static int conn_write(struct conn *c)
 {
 	if (!c->ph.resp_ns && amped_current.trace)
 		c->ph.resp_ns = mono_ns();
+again:
 	for (;;) {
 		ssize_t w;
 
@@ -1209,13 +1218,18 @@ static int conn_write(struct conn *c)
 		return 0;
 	}
 wouldblock_or_error:
-	if (blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		conn_free(c);		/* SO_SNDTIMEO: the client stopped reading */
-		return -1;
-	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		if (c->dkind != DL_SEND)
 			set_deadline(c, DL_SEND, cfg.send_timeout_ms);
+		if (blocking) {
+			/* progress resets the deadline (above), as in the loop */
+			int left = c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 0;
+			int r = left > 0 ? wait_fd(c->fd, POLLOUT, left) : 0;
+			if (r > 0 || (r < 0 && errno == EINTR))
+				goto again;
+			conn_free(c);	/* the client stopped reading */
+			return -1;
+		}
 		if (watch(c, AE_WRITABLE) < 0) {
 			conn_free(c);
 			return -1;
@@ -1250,8 +1264,8 @@ static void conn_read(struct conn *c)
 		if (r < 0 && errno == EINTR)
 			return;		/* the worker loop looks at the stop flag */
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* SO_RCVTIMEO: the deadline passed, or the 1 s wake-up
-			 * for the access log */
+			/* the wait ended: the deadline passed, or the
+			 * wake-up for the access log */
 			if (c->dkind != DL_NONE && now_ms + 20 >= c->deadline_ms)
 				conn_expire(c);
 			return;
@@ -1399,35 +1413,40 @@ void conn_worker_init(int worker_idx, bool own_current)
 		cur = &mine;
 }
 
-static void set_timeout(int fd, int opt, int ms)
+/* poll() one fd: >0 ready, 0 timed out, -1 error (EINTR: a signal, such
+ * as the stop request). */
+static int wait_fd(int fd, short events, int timeout_ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	if (ms <= 0)
-		tv.tv_usec = 1000;	/* 0 would mean "never" */
-	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = poll(&p, 1, timeout_ms);
+	int e = errno;
+	clock_refresh();
+	errno = e;
+	return r;
 }
 
-/* Serve one connection to its end with blocking reads and writes: the
- * worker sleeps in read(), sendmsg() and sendfile(), as MP and MT servers
- * do.  Deadlines become SO_RCVTIMEO, set again only when they change. */
+/* Serve one connection to its end, waiting in poll() for the client and in
+ * sendfile()/pread() for the disk, as MP and MT servers do. */
 void conn_serve_blocking(int fd, const struct sockaddr_storage *ss)
 {
 	struct conn *c;
-	int rcv_ms = -1;
-
 	clock_refresh();
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(fd);
+		return;
+	}
 	c = conn_new(fd, ss);
 	if (!c)
 		return;
-	set_timeout(fd, SO_SNDTIMEO, cfg.send_timeout_ms);
 	conn_enter(c);
 	while (!c->dead) {
 		if (c->state == CS_LINGER) {
 			/* read and drop what the client still sends, briefly */
 			char buf[4096];
-			set_timeout(fd, SO_RCVTIMEO, LINGER_MS);
 			uint64_t until = now_ms + LINGER_MS;
-			while (read(fd, buf, sizeof(buf)) > 0 && (clock_refresh(), now_ms < until))
+			while (now_ms < until && wait_fd(fd, POLLIN, (int)(until - now_ms)) > 0 &&
+			       read(fd, buf, sizeof(buf)) > 0)
 				;
 			conn_free(c);
 			break;
@@ -1445,10 +1464,9 @@ void conn_serve_blocking(int fd, const struct sockaddr_storage *ss)
 			 c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 1;
 		if (ms > 500 && cfg.access_log)
 			ms = 500;	/* wake to flush the log within a second */
-		if (ms > rcv_ms + 50 || ms < rcv_ms - 50) {
-			set_timeout(fd, SO_RCVTIMEO, ms);
-			rcv_ms = ms;
-		}
+		/* Whatever the wait's outcome, conn_read() looks: data, EOF,
+		 * or EAGAIN with the deadline checked. */
+		wait_fd(fd, POLLIN, ms);
 		conn_read(c);
 	}
 	conn_leave(c);

@@ -71,6 +71,15 @@ static int openat2_beneath(int dirfd, const char *rel, uint64_t flags)
 	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 }
 
+int path_confinement_check(int root_fd)
+{
+	int fd = openat2_beneath(root_fd, ".", O_PATH);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 /* Open rel for reading only if it is a regular file or a directory: look
  * first with O_PATH, which opens nothing (a device or FIFO in the root is
  * never really opened, so no driver side effect and no blocking), then

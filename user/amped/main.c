@@ -367,6 +367,7 @@ int run_dispatcher(int lfd)
 		perror("amped: event loop");
 		goto cleanup;
 	}
+	ae_on_wake(loop, clock_refresh);
 	clock_refresh();
 	fc_init();
 	/* Signals arrive as events; helpers unblock them after fork. */
@@ -479,6 +480,19 @@ int main(int argc, char **argv)
 	if (root_fd < 0) {
 		fprintf(stderr, "amped: --root %s: %s\n", cfg.root, strerror(errno));
 		goto cleanup;
+	}
+	{
+		/* Without openat2 (Linux < 5.6, a seccomp filter, valgrind 3.19)
+		 * nothing confines paths to the root: refuse to start rather
+		 * than answer 500 to everything or fall back to something
+		 * weaker. */
+		int e = path_confinement_check(root_fd);
+		if (e == -ENOSYS || e == -EPERM) {
+			fprintf(stderr, "amped: openat2(2) is unavailable (%s): it is needed to keep "
+				"every path beneath --root (Linux 5.6 or later, not blocked by seccomp)\n",
+				strerror(-e));
+			goto cleanup;
+		}
 	}
 	if (cfg.access_log && alog_open(cfg.access_log) < 0) {
 		fprintf(stderr, "amped: --access-log %s: %s\n", cfg.access_log, strerror(errno));
