@@ -3,7 +3,8 @@
 #
 # 1. Closed loop, one thread, CONNS connections, a cached 1 KiB file on
 #    lighttpd: ampload's requests/s against wrk's (wrk -t1 -cCONNS), in
-#    ROUNDS interleaved rounds; the ratio of the medians must be >= 1.0.
+#    ROUNDS interleaved rounds; the median of the per-round ratios
+#    ampload/wrk must be >= 1.0 (the ratio of the medians is shown too).
 # 2. Open loop at RATE req/s (Poisson) on the same server, POOL keep-alive
 #    connections opened before the start and no more (--max-conns): the
 #    achieved rate — requests sent per second — must be within 1% of the
@@ -71,8 +72,14 @@ results="$work/results.txt"
 : >"$results"
 echo "bench-ampload: closed loop -t1 -c$CONNS ${DURATION_S}s on /1k.bin (lighttpd), $ROUNDS rounds; then open loop at $RATE req/s"
 for round in $(seq 1 "$ROUNDS"); do
-	exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-	amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
+	# the order alternates from round to round
+	if [ $((round % 2)) = 1 ]; then
+		exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+		amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
+	else
+		amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
+		exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	fi
 	a=$(jnum "$work/closed-$round.json" 'd["throughput_rps"]')
 	ae=$(jnum "$work/closed-$round.json" 'd["errors_total"]')
 	ap99=$(jnum "$work/closed-$round.json" 'd["latency"]["p99_ms"]')
@@ -98,11 +105,16 @@ a=$(awk '$1 == "closed" { print $4 }' "$results" | exp_median)
 s=$(awk '$1 == "open" { print $3 }' "$results" | exp_median)
 x=$(awk '$1 == "open" { print $4 }' "$results" | exp_median)
 l=$(awk '$1 == "open" { print $5 }' "$results" | exp_median)
+# Each round runs wrk and ampload back to back, so their ratio within a
+# round is the paired comparison; its median is robust to one disturbed
+# run, which moves the median of each tool's own figures.
+pr=$(awk '$1 == "closed" { print $4 / $3 }' "$results" | exp_median)
 echo
-awk -v w="$w" -v a="$a" -v c="$CONNS" 'BEGIN {
-	r = a / w
-	printf "closed loop -t1 -c%d: ampload %.0f req/s / wrk %.0f req/s = %.2fx  -> target >= 1.0x %s\n",
-		c, a, w, r, (r >= 1.0) ? "met" : "MISSED" }'
+awk -v w="$w" -v a="$a" -v c="$CONNS" -v pr="$pr" 'BEGIN {
+	printf "closed loop -t1 -c%d: ampload %.0f req/s, wrk %.0f req/s (medians): %.3fx;\n", c, a, w, a / w
+	printf "  median of the %s per-round ratios ampload/wrk: %.3fx  -> target >= 1.0x %s\n",
+		"paired", pr, (pr >= 1.0) ? "met" : "MISSED"
+	printf "  (lighttpd on one CPU is the limit for both: at parity the generator is not)\n" }'
 awk -v s="$s" -v x="$x" -v l="$l" -v t="$RATE" 'BEGIN {
 	rs = s / t; rx = x / t
 	ok = (rs >= 0.99 && rs <= 1.01)

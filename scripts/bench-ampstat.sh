@@ -12,8 +12,8 @@
 # threads, and /proc utime+stime of the server and its helpers as a
 # tick-based cross-check).
 #
-# Reports the median req/s detached and attached, their ratio (target
-# >= 97%), and the median BPF run time as % of amped's CPU time (target
+# Reports the median req/s detached and attached, the median of the
+# per-pair ratios attached/detached (target >= 97%), and the median BPF run time as % of amped's CPU time (target
 # <= 3%).
 #
 # Then the same for `ampstat latency` (one USDT hit per request plus
@@ -110,6 +110,14 @@ print(b["run_ns"], b["target_cpu_ns"], s["duration_s"])')
 			p, r, b / 1e6, 100 * b / c, c / 1e6, 1000 * tk / hz, d }'
 	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$results"
 }
+# paired FILE: the median over pairs of attached/detached req/s.  The two
+# runs of a pair are back to back, so the ratio within a pair is the
+# paired comparison, robust to a disturbed pair that moves the median of
+# either side's own figures.
+paired() {
+	awk '{ v[$1 " " $2] = $3; n[$2] = 1 } END {
+		for (p in n) if (v["on " p] && v["off " p]) print v["on " p] / v["off " p] }' "$1" | exp_median
+}
 case " $MODES " in *" top "*)
 for pair in $(seq 1 "$PAIRS"); do
 	if [ $((pair % 2)) = 1 ]; then
@@ -124,14 +132,15 @@ off=$(awk '$1 == "off" { print $3 }' "$results" | exp_median)
 on=$(awk '$1 == "on" { print $3 }' "$results" | exp_median)
 bpf=$(awk '$1 == "on" { print 100 * $4 / $5 }' "$results" | exp_median)
 bpf_ticks=$(awk -v hz="$hz" '$1 == "on" && $6 > 0 { print 100 * $4 / ($6 * 1e9 / hz) }' "$results" | exp_median)
+pr=$(paired "$results")
 echo
 printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped\n' \
 	"$PAIRS" "$CONNS" "$DURATION_S"
-awk -v off="$off" -v on="$on" -v bpf="$bpf" -v bt="$bpf_ticks" 'BEGIN {
-	r = on / off
+awk -v off="$off" -v on="$on" -v bpf="$bpf" -v bt="$bpf_ticks" -v pr="$pr" 'BEGIN {
 	printf "ampstat top detached: %10.0f req/s\n", off
-	printf "ampstat top attached: %10.0f req/s  = %.1f%% of detached  -> target >= 97%% %s\n",
-		on, 100 * r, (r >= 0.97) ? "met" : "MISSED"
+	printf "ampstat top attached: %10.0f req/s  = %.1f%% of detached (medians)\n", on, 100 * on / off
+	printf "median of the per-pair ratios attached/detached: %.1f%%  -> target >= 97%% %s\n",
+		100 * pr, (pr >= 0.97) ? "met" : "MISSED"
 	printf "BPF run time:         %.2f%% of amped CPU time (%.2f%% by /proc ticks)  -> target <= 3%% %s\n",
 		bpf, bt, (bpf <= 3) ? "met" : "MISSED"
 }'
@@ -195,14 +204,15 @@ case " $MODES " in *" latency "*)
 	off=$(awk '$1 == "off" { print $3 }' "$lat_results" | exp_median)
 	on=$(awk '$1 == "on" { print $3 }' "$lat_results" | exp_median)
 	bpf=$(awk '$1 == "on" && $5 > 0 { print 100 * $4 / $5 }' "$lat_results" | exp_median)
+	pr=$(paired "$lat_results")
 	echo
 	printf 'median of %d pairs, wrk -t1 -c%d -d%ss, 1 KiB file, amped --model amped, ampstat latency --sample %s\n' \
 		"$PAIRS" "$CONNS" "$DURATION_S" "$LAT_SAMPLE"
-	awk -v off="$off" -v on="$on" -v bpf="$bpf" 'BEGIN {
-		r = on / off
+	awk -v off="$off" -v on="$on" -v bpf="$bpf" -v pr="$pr" 'BEGIN {
 		printf "ampstat latency detached: %10.0f req/s\n", off
-		printf "ampstat latency attached: %10.0f req/s  = %.1f%% of detached  -> target >= 95%% %s\n",
-			on, 100 * r, (r >= 0.95) ? "met" : "MISSED"
+		printf "ampstat latency attached: %10.0f req/s  = %.1f%% of detached (medians)\n", on, 100 * on / off
+		printf "median of the per-pair ratios attached/detached: %.1f%%  -> target >= 95%% %s\n",
+			100 * pr, (pr >= 0.95) ? "met" : "MISSED"
 		printf "BPF run time:             %.2f%% of amped CPU time (/proc ticks)  -> target <= 5%% %s\n",
 			bpf, (bpf <= 5) ? "met" : "MISSED"
 	}'

@@ -247,7 +247,7 @@ EOF
 			rate = (t > 0) ? sprintf("%.1f", n / t) : "?"
 			printf "%s %s %s %s %s %s %s %s -\n", name, med, avg, rate, ok, bad + 0, errs, reads
 		}
-		' "$out" >>"$results"
+		' "$work/httperf-$name.txt" >>"$results"
 	fi
 	tail -n1 "$results" | awk '{ printf "  %-10s median %6s ms  avg %8s ms  %7s replies/s  errors %s\n", $1, $2, $3, $4, $7 }'
 }
