@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 #include "ampstat.h"
 #include "ampstat/cmd.h"
+#include "ampstat/mode.h"
 #include "ampstat/proc.h"
 #include "ampstat/sym.h"
 #include "blocked.skel.h"
@@ -444,29 +445,8 @@ int cmd_blocked(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "ampstat: must run as root: loading BPF programs needs CAP_BPF, "
-				"CAP_PERFMON and CAP_SYS_ADMIN\n");
+	if (mode_check(&pid, comm, sizeof(comm)))
 		return 1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
-				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
-		return 1;
-	}
-	if (!proc_alive(pid)) {
-		fprintf(stderr, "ampstat: no such process: %d\n", (int)pid);
-		return 1;
-	}
-	{
-		pid_t tg = proc_tgid(pid);
-		if (tg > 0 && tg != pid) {
-			fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n",
-				(int)pid, (int)tg, (int)tg);
-			pid = tg;
-		}
-	}
-	proc_comm(pid, comm, sizeof(comm));
 	by_comm = has_amped_disp(pid);
 	if (proc_sym_addr(pid, "amped_current", &cur))
 		cur = 0;

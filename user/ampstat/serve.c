@@ -33,6 +33,7 @@
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"
+#include "ampstat/reqs.h"
 #include "ampstat/roles.h"
 #include "ampstat/trace.h"
 
@@ -61,12 +62,6 @@ struct srole {
 	int live;
 };
 
-struct sreq {
-	pid_t tgid;
-	uint64_t last;
-	bool have, no_sym;
-};
-
 struct client {
 	int fd;
 	size_t len;
@@ -81,12 +76,7 @@ struct serve {
 	struct sthr *th;
 	int nth, cap;
 	struct srole *roles;
-	struct sreq req[MAX_TGIDS];
-	int nreq;
-	bool have_sym, req_known;
-	dev_t exe_dev;
-	ino_t exe_ino;
-	uint64_t req_addr;
+	struct reqs req;
 	__u64 requests;
 	__u64 scrapes;
 	struct tr_prog p0[MAX_PROGS];
@@ -185,35 +175,7 @@ static void read_requests(struct serve *s, bool baseline)
 	pid_t tg[MAX_TGIDS];
 	int n = tr_tgids(s->tr, tg, MAX_TGIDS);
 
-	if (!s->have_sym)
-		return;
-	for (int i = 0; i < n; i++) {
-		struct sreq *r = NULL;
-		uint64_t v;
-
-		for (int j = 0; j < s->nreq && !r; j++)
-			if (s->req[j].tgid == tg[i])
-				r = &s->req[j];
-		if (!r && s->nreq < MAX_TGIDS) {
-			char path[64];
-			struct stat st;
-
-			r = &s->req[s->nreq++];
-			memset(r, 0, sizeof(*r));
-			r->tgid = tg[i];
-			snprintf(path, sizeof(path), "/proc/%d/exe", (int)tg[i]);
-			r->no_sym = stat(path, &st) || st.st_dev != s->exe_dev || st.st_ino != s->exe_ino;
-		}
-		if (!r || r->no_sym || proc_read_u64(r->tgid, s->req_addr, &v))
-			continue;
-		s->req_known = true;
-		if (r->have && v >= r->last)
-			s->requests += v - r->last;
-		else if (!r->have && !baseline)
-			s->requests += v;
-		r->last = v;
-		r->have = true;
-	}
+	s->requests += reqs_read(&s->req, tg, n, baseline);
 }
 
 static void update(struct serve *s, bool baseline)
@@ -325,7 +287,7 @@ static void expose(struct serve *s, struct buf *b)
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
 			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
 	}
-	if (s->req_known)
+	if (s->req.known)
 		bprintf(b, "# HELP ampstat_requests_total Requests the server finished (amped's "
 			   "amped_current.requests_done).\n# TYPE ampstat_requests_total counter\n"
 			   "ampstat_requests_total %llu\n", (unsigned long long)s->requests);
@@ -630,18 +592,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
 		goto cleanup;
 	}
-	{
-		char path[64];
-		struct stat st;
-
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)s.pid);
-		if (stat(path, &st) == 0 && proc_sym_addr(s.pid, "amped_current", &s.req_addr) == 0) {
-			s.exe_dev = st.st_dev;
-			s.exe_ino = st.st_ino;
-			s.req_addr += offsetof(struct amped_current, requests_done);
-			s.have_sym = true;
-		}
-	}
+	reqs_init(&s.req, s.pid);
 	s.t0 = mode_now_ns();
 	update(&s, true);
 	s.nprogs = tr_progs(s.tr, s.p0, MAX_PROGS);

@@ -43,7 +43,9 @@
 #include <bpf/libbpf.h>
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
+#include "ampstat/mode.h"
 #include "ampstat/proc.h"
+#include "ampstat/reqs.h"
 #include "ampstat/roles.h"
 #include "ampstat/trace.h"
 
@@ -75,12 +77,6 @@ struct uthr {
 	struct acc tot;			/* since attach */
 };
 
-struct req_src {
-	pid_t tgid;
-	uint64_t last;
-	bool have_last, no_sym;
-};
-
 struct top {
 	/* options */
 	pid_t pid;
@@ -98,12 +94,7 @@ struct top {
 	__u64 t0, tprev, tint0;
 	struct tr_prog p0[MAX_PROGS], pprev[MAX_PROGS];
 	int nprogs;
-	struct req_src req[MAX_TGIDS];
-	int nreq;
-	bool exe_known, have_sym, req_known;
-	dev_t exe_dev;
-	ino_t exe_ino;
-	uint64_t req_addr;	/* &amped_current.requests_done in the target */
+	struct reqs req;
 	__u64 req_total, req_d;
 	struct acc *role_d, *role_tot;
 	long intervals;
@@ -298,69 +289,13 @@ static void snapshot(struct top *tp, bool baseline)
 	tp->tprev = T;
 }
 
-/* requests: the sum over the traced processes of amped_current.requests_done
- * (MP servers count in each worker process).  Only processes running the
- * target's executable are read; the symbol is looked up in the target
- * alone, since a forked child keeps its parent's addresses (amped execs
- * nothing else). */
+/* requests finished this interval (see reqs.h) */
 static void read_requests(struct top *tp, bool baseline)
 {
 	pid_t tg[MAX_TGIDS];
-	int n = tr_tgids(tp->tr, tg, MAX_TGIDS), keep = 0;
+	int n = tr_tgids(tp->tr, tg, MAX_TGIDS);
 
-	if (!tp->exe_known) {
-		char path[64];
-		struct stat st;
-
-		tp->exe_known = true;
-		snprintf(path, sizeof(path), "/proc/%d/exe", (int)tp->pid);
-		if (stat(path, &st) == 0 && proc_sym_addr(tp->pid, "amped_current", &tp->req_addr) == 0) {
-			tp->exe_dev = st.st_dev;
-			tp->exe_ino = st.st_ino;
-			tp->req_addr += offsetof(struct amped_current, requests_done);
-			tp->have_sym = true;
-		}
-	}
-	tp->req_d = 0;
-	if (!tp->have_sym)
-		return;
-	/* forget processes that left the traced set */
-	for (int j = 0; j < tp->nreq; j++) {
-		bool in = false;
-		for (int i = 0; i < n && !in; i++)
-			in = tg[i] == tp->req[j].tgid;
-		if (in)
-			tp->req[keep++] = tp->req[j];
-	}
-	tp->nreq = keep;
-	for (int i = 0; i < n; i++) {
-		struct req_src *r = NULL;
-		uint64_t v;
-
-		for (int j = 0; j < tp->nreq && !r; j++)
-			if (tp->req[j].tgid == tg[i])
-				r = &tp->req[j];
-		if (!r && tp->nreq < MAX_TGIDS) {
-			char path[64];
-			struct stat st;
-
-			r = &tp->req[tp->nreq++];
-			memset(r, 0, sizeof(*r));
-			r->tgid = tg[i];
-			snprintf(path, sizeof(path), "/proc/%d/exe", (int)tg[i]);
-			r->no_sym = stat(path, &st) || st.st_dev != tp->exe_dev || st.st_ino != tp->exe_ino;
-		}
-		if (!r || r->no_sym || proc_read_u64(r->tgid, tp->req_addr, &v))
-			continue;
-		tp->req_known = true;
-		/* a process seen for the first time after the start counts from 0 */
-		if (r->have_last && v >= r->last)
-			tp->req_d += v - r->last;
-		else if (!r->have_last && !baseline)
-			tp->req_d += v;
-		r->last = v;
-		r->have_last = true;
-	}
+	tp->req_d = reqs_read(&tp->req, tg, n, baseline);
 	if (!baseline)
 		tp->req_total += tp->req_d;
 }
@@ -520,7 +455,7 @@ static void report(struct top *tp, bool summary, const char *why)
 		if (summary)
 			printf(",\"end\":\"%s\",\"intervals\":%ld,\"threads_forgotten\":%ld", why,
 			       tp->intervals, tp->dropped_dead);
-		if (tp->req_known) {
+		if (tp->req.known) {
 			__u64 rq = summary ? tp->req_total : tp->req_d;
 			printf(",\"requests\":%llu,\"requests_per_s\":%.1f", (unsigned long long)rq,
 			       dt > 0 ? (double)rq / dt : 0.0);
@@ -556,7 +491,7 @@ static void report(struct top *tp, bool summary, const char *why)
 		printf("\033[H\033[J");
 	printf("ampstat top  pid %d (%s)  %s  %s %.2f s", (int)tp->pid, tp->comm, tbuf,
 	       summary ? "summary over" : "interval", dt);
-	if (tp->req_known)
+	if (tp->req.known)
 		printf("  requests/s %.0f", dt > 0 ? (double)(summary ? tp->req_total : tp->req_d) / dt : 0.0);
 	if (summary)
 		printf("  (%s)", why);
@@ -721,31 +656,8 @@ int cmd_top(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (geteuid() != 0) {
-		fprintf(stderr, "ampstat: must run as root: loading BPF programs and opening "
-				"perf events needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+	if (mode_check(&tp.pid, tp.comm, sizeof(tp.comm)))
 		return 1;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "ampstat: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s); "
-				"ampstat's CO-RE programs need CONFIG_DEBUG_INFO_BTF=y\n", strerror(errno));
-		return 1;
-	}
-	if (!proc_alive(tp.pid)) {
-		fprintf(stderr, "ampstat: no such process: %d\n", (int)tp.pid);
-		return 1;
-	}
-	{
-		/* a thread id stands for its process */
-		pid_t tg = proc_tgid(tp.pid);
-		if (tg > 0 && tg != tp.pid) {
-			fprintf(stderr, "ampstat: %d is a thread of process %d: tracing %d\n",
-				(int)tp.pid, (int)tg, (int)tg);
-			tp.pid = tg;
-		}
-	}
-	if (proc_comm(tp.pid, tp.comm, sizeof(tp.comm)))
-		snprintf(tp.comm, sizeof(tp.comm), "?");
 	tp.tty = isatty(STDOUT_FILENO) && !tp.json;
 	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
 
@@ -778,6 +690,7 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
 		goto cleanup;
 	}
+	reqs_init(&tp.req, tp.pid);
 	read_requests(&tp, true);
 	snapshot(&tp, true);
 	tp.t0 = tp.tint0 = tp.tprev;
