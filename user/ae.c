@@ -118,12 +118,13 @@ void ae_on_wake(struct ae_loop *loop, void (*fn)(void))
 int ae_poll(struct ae_loop *loop, int timeout_ms)
 {
 	int n = epoll_wait(loop->epfd, loop->fired, AE_MAX_FIRED, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -1;
+	int e = errno;
 	/* Callbacks stamp deadlines from the caller's cached clock: it must
 	 * be the time of the wake-up, not of the wait's start. */
-	if (n > 0 && loop->on_wake)
+	if (loop->on_wake)
 		loop->on_wake();
+	if (n < 0)
+		return e == EINTR ? 0 : (errno = e, -1);
 	for (int i = 0; i < n; i++) {
 		int fd = loop->fired[i].data.fd;
 		uint32_t e = loop->fired[i].events;

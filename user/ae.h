@@ -33,8 +33,8 @@ int ae_mask(const struct ae_loop *loop, int fd);
 /* Wait up to timeout_ms (-1: forever) and run the callbacks of ready fds.
  * Returns the number of events handled, 0 on timeout or EINTR, -1 on error. */
 int ae_poll(struct ae_loop *loop, int timeout_ms);
-/* fn runs after each wait that returned events, before their callbacks
- * (a cached clock is refreshed there). */
+/* fn runs after every wait, before the callbacks of its events (a cached
+ * clock is refreshed there). */
 void ae_on_wake(struct ae_loop *loop, void (*fn)(void));
 
 #endif

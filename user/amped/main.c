@@ -395,7 +395,7 @@ int run_dispatcher(int lfd)
 
 	uint64_t next_tick = 0;
 	for (;;) {
-		clock_refresh();
+		/* now_ms: refreshed by ae_poll on each wake-up (ae_on_wake) */
 		if ((exiting || amped_stop_requested) && !stop_deadline) {
 			conn_stop_accepting();
 			conn_drain_idle();
