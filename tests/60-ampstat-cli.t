@@ -16,6 +16,8 @@ AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 [ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
 A=build/ampstat
+AS_CMD=top
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 AS_PID=''
 cleanup() {
 	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
@@ -64,37 +66,6 @@ make_docroot "$ROOT"
 stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
 
 # as_start ARGS...: ampstat in the background; 0 once it says it traces.
-as_start() {
-	# empty it first: the redirection below happens in the child, and the
-	# wait loop must not find the previous ampstat's line
-	: >"$T/as.err"
-	$A top "$@" >"$T/as.out" 2>"$T/as.err" &
-	AS_PID=$!
-	local i
-	for i in $(seq 1 500); do
-		grep -q 'tracing pid' "$T/as.err" && return 0
-		kill -0 "$AS_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	return 1
-}
-bpf_unavailable() {
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
-		ok 1 "ampstat attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
-	else
-		skip "ampstat attaches" "BPF unavailable"
-	fi
-	done_testing
-	exit $((TAP_FAILED > 0))
-}
-wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
 last_json() { tail -n 1 "$T/as.out" | "$PY" -c "import json,sys; print(json.load(sys.stdin)$1)" 2>/dev/null; }
 
 # ---- the target exits: summary, exit 0; pins removed; bpf_stats restored

@@ -16,6 +16,8 @@ AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 [ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
 A=build/ampstat
+AS_CMD=latency
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 AS_PID='' FS_PID=''
 SRC=$T/src MNT=$T/mnt
 
@@ -76,36 +78,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
-as_start() {
-	: >"$T/as.err"
-	$A latency "$@" >"$T/as.out" 2>"$T/as.err" &
-	AS_PID=$!
-	local i
-	for i in $(seq 1 500); do
-		grep -q 'tracing pid' "$T/as.err" && return 0
-		kill -0 "$AS_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	return 1
-}
-bpf_unavailable() {
-	stop_ampstat
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
-		ok 1 "ampstat attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
-	else
-		skip "ampstat attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
-	fi
-	done_testing
-	exit $((TAP_FAILED > 0))
-}
 stop_as() { # SIGINT, expect exit 0
 	kill -INT "$AS_PID"
 	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi

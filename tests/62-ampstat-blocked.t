@@ -15,6 +15,8 @@ AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 [ -x build/ampstat ] || { echo "Bail out! build/ampstat missing (run make)"; exit 1; }
 A=build/ampstat
+AS_CMD=blocked
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 
 SRC=$T/src MNT=$T/mnt
 FS_PID='' AS_PID=''
@@ -97,27 +99,7 @@ mount_fs() {
 	for i in $(seq 1 100); do is_mounted "$MNT" && return 0; sleep 0.05; done
 	return 1
 }
-wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
 # as_start ARGS...: ampstat blocked in the background; 0 once it traces.
-as_start() {
-	: >"$T/as.err"
-	$A blocked "$@" >"$T/as.out" 2>"$T/as.err" &
-	AS_PID=$!
-	local i
-	for i in $(seq 1 500); do
-		grep -q 'tracing pid' "$T/as.err" && return 0
-		kill -0 "$AS_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	return 1
-}
 bpf_unavailable() {
 	stop_ampstat
 	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then

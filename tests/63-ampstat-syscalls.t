@@ -12,6 +12,8 @@
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 A=build/ampstat
+AS_CMD=syscalls
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 IO=build/tests/ampstat_io
 for b in $A $IO; do [ -x $b ] || { echo "Bail out! $b missing (run make)"; exit 1; }; done
 AS_PID='' SC_PID='' IO_PID='' TRACEFS_MOUNTED=''
@@ -61,35 +63,6 @@ is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
 
 # as_start ARGS...: ampstat syscalls in the background; 0 once it traces.
-as_start() {
-	: >"$T/as.err"
-	$A syscalls "$@" >"$T/as.out" 2>"$T/as.err" &
-	AS_PID=$!
-	local i
-	for i in $(seq 1 500); do
-		grep -q 'tracing pid' "$T/as.err" && return 0
-		kill -0 "$AS_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	return 1
-}
-bpf_unavailable() {
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
-		ok 1 "ampstat syscalls attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
-	else
-		skip "ampstat syscalls attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
-	fi
-	done_testing
-	exit $((TAP_FAILED > 0))
-}
-wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
 # js EXPR: evaluate EXPR on the JSON summary s (the last line of as.out)
 js() { tail -n 1 "$T/as.out" | "$PY" -c "
 import json, sys

@@ -13,6 +13,8 @@
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 A=build/ampstat
+AS_CMD=serve
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 [ -x $A ] || { echo "Bail out! $A missing (run make)"; exit 1; }
 AS_PID=''
 cleanup() {
@@ -62,14 +64,6 @@ timeout 10 $A serve -p "$gone" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
 is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
 
-wait_exit() { # wait_exit PID SECONDS: 0 when PID exited; its status in $RC
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
 # as_start ARGS...: ampstat serve in the background; sets MURL
 as_start() {
 	: >"$T/as.err"
@@ -83,15 +77,6 @@ as_start() {
 		sleep 0.02
 	done
 	return 1
-}
-bpf_unavailable() {
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
-		ok 1 "ampstat serve attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
-	else
-		skip "ampstat serve attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
-	fi
-	done_testing
-	exit $((TAP_FAILED > 0))
 }
 
 make_docroot "$ROOT"

@@ -11,6 +11,8 @@
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
 A=build/ampstat
+AS_CMD=offcpu
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 IO=build/tests/ampstat_io
 for b in $A $IO; do [ -x $b ] || { echo "Bail out! $b missing (run make)"; exit 1; }; done
 AS_PID='' IO_PID=''
@@ -55,35 +57,6 @@ timeout 10 $A offcpu -p "$gone" >/dev/null 2>"$T/err"
 is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
 
-as_start() {
-	: >"$T/as.err"
-	$A offcpu "$@" >"$T/as.out" 2>"$T/as.err" &
-	AS_PID=$!
-	local i
-	for i in $(seq 1 500); do
-		grep -q 'tracing pid' "$T/as.err" && return 0
-		kill -0 "$AS_PID" 2>/dev/null || break
-		sleep 0.02
-	done
-	return 1
-}
-bpf_unavailable() {
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
-		ok 1 "ampstat offcpu attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
-	else
-		skip "ampstat offcpu attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
-	fi
-	done_testing
-	exit $((TAP_FAILED > 0))
-}
-wait_exit() {
-	local i
-	for i in $(seq 1 $(($2 * 50))); do
-		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
-		sleep 0.02
-	done
-	return 1
-}
 
 # ---- 10 x 20 ms of nanosleep in the thread am-io; then the target exits
 coproc IOP { exec $IO; }

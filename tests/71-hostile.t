@@ -18,11 +18,6 @@
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE=tests/fuzz/hostile.py
-# todo STATUS DESC REASON: a TAP TODO test, only for a bug reported upstream.
-todo() {
-	TAP_N=$((TAP_N + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $TAP_N - $V$2 # TODO $3"; else echo "not ok $TAP_N - $V$2 # TODO $3"; fi
-}
 make_docroot "$ROOT"
 SECRET="AMPED-SECRET-$$-$RANDOM$RANDOM"
 printf '%s\n' "$SECRET" >"$T/secret.txt"

@@ -1,0 +1,44 @@
+# ampstat_lib.sh — what the ampstat tests (tests/6*.t) share.  Source it
+# after lib.sh, with A (the ampstat binary) and AS_CMD (the subcommand) set:
+#   as_start ARGS...   ampstat AS_CMD ARGS in the background (pid in AS_PID,
+#                      output in $T/as.out and $T/as.err); 0 once it says
+#                      it traces, 1 if it exits or stays silent for 10 s
+#   bpf_unavailable    the attach failed: fail under AMPED_REQUIRE_BPF=1,
+#                      else skip; runs stop_ampstat first if the test has
+#                      one; ends the test
+#   wait_exit PID S    0 when PID exited within S seconds; its status in RC
+
+as_start() {
+	# empty it first: the redirection below happens in the child, and the
+	# wait loop must not find the previous ampstat's line
+	: >"$T/as.err"
+	$A "$AS_CMD" "$@" >"$T/as.out" 2>"$T/as.err" &
+	AS_PID=$!
+	local i
+	for i in $(seq 1 500); do
+		grep -q 'tracing pid' "$T/as.err" && return 0
+		kill -0 "$AS_PID" 2>/dev/null || break
+		sleep 0.02
+	done
+	return 1
+}
+
+bpf_unavailable() {
+	if declare -F stop_ampstat >/dev/null; then stop_ampstat; fi
+	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then
+		ok 1 "ampstat $AS_CMD attaches (AMPED_REQUIRE_BPF=1)" "$(cat "$T/as.err")"
+	else
+		skip "ampstat $AS_CMD attaches" "BPF unavailable: $(head -c 200 "$T/as.err")"
+	fi
+	done_testing
+	exit $((TAP_FAILED > 0))
+}
+
+wait_exit() {
+	local i
+	for i in $(seq 1 $(($2 * 50))); do
+		if ! kill -0 "$1" 2>/dev/null; then wait "$1"; RC=$?; return 0; fi
+		sleep 0.02
+	done
+	return 1
+}
