@@ -334,24 +334,6 @@ static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-static bool parse_double(const char *s, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	return !errno && end != s && !*end && isfinite(*v);
-}
-
-static bool parse_long(const char *s, long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return !errno && end != s && !*end;
-}
-
 /* Is any thread of pid or of its children named amped-disp? */
 static bool has_amped_disp(pid_t pid)
 {
@@ -395,7 +377,7 @@ int cmd_blocked(int argc, char **argv)
 	struct bpf_link *link = NULL;
 	char comm[32] = "?";
 	const char *why = "signal";
-	double duration_s = 0, d;
+	double duration_s = 0;
 	bool verbose = false, by_comm;
 	int c, rc = 1, stats_fd = -1;
 	pid_t pid = 0;
@@ -411,21 +393,15 @@ int cmd_blocked(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &pid))
 				return 2;
-			}
-			pid = (pid_t)v;
 			break;
 		case 'd':
-			if (!parse_double(optarg, &d) || d <= 0 || d > 86400) {
-				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+			if (!mode_parse_secs(optarg, &duration_s))
 				return 2;
-			}
-			duration_s = d;
 			break;
 		case 'm':
-			if (!parse_long(optarg, &v) || v < 0 || v > 3600000000L) {
+			if (!mode_parse_long(optarg, &v) || v < 0 || v > 3600000000L) {
 				fprintf(stderr, "ampstat: --min-us must be 0-3600000000, got '%s'\n", optarg);
 				return 2;
 			}

@@ -396,39 +396,6 @@ static void usage(FILE *f)
 "probes), 2 usage error.\n");
 }
 
-static bool parse_double(const char *s, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	return !errno && end != s && !*end && isfinite(*v);
-}
-
-static bool parse_long(const char *s, long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return !errno && end != s && !*end;
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, double dur_s,
 		   const char *why, bool json, const struct prog_stat *p0, const struct prog_stat *p1,
 		   int np, __u64 cpu_ns, __u64 dropped_threads, __u64 sample)
@@ -445,7 +412,7 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 		bpf_ns += p1[i].run_ns - p0[i].run_ns;
 	if (json) {
 		printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
-		json_str(stdout, comm);
+		mode_json_str(stdout, comm);
 		printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"sample\":%llu,\"requests\":%llu", dur_s, why,
 		       (unsigned long long)sample, (unsigned long long)n);
 		printf(",\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,\"other\":%llu}",
@@ -617,7 +584,7 @@ int cmd_latency(int argc, char **argv)
 	static struct cpu_track ct;
 	char comm[32] = "?", exe[4096], path[64];
 	const char *why = "signal";
-	double duration_s = 0, d;
+	double duration_s = 0;
 	bool json = false, verbose = false, masked = false;
 	__u64 sample = 1;
 	int c, rc = 1, nlinks = 0, np, stats_fd = -1;
@@ -630,22 +597,16 @@ int cmd_latency(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &pid))
 				return 2;
-			}
-			pid = (pid_t)v;
 			break;
 		case 'd':
-			if (!parse_double(optarg, &d) || d <= 0 || d > 86400) {
-				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+			if (!mode_parse_secs(optarg, &duration_s))
 				return 2;
-			}
-			duration_s = d;
 			break;
 		case 'j': json = true; break;
 		case 's':
-			if (!parse_long(optarg, &v) || v < 1 || v > 65536 || (v & (v - 1))) {
+			if (!mode_parse_long(optarg, &v) || v < 1 || v > 65536 || (v & (v - 1))) {
 				fprintf(stderr, "ampstat: --sample must be a power of two 1-65536, got '%s'\n", optarg);
 				return 2;
 			}

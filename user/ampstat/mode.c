@@ -303,26 +303,55 @@ void mode_libbpf_print(bool verbose)
 	libbpf_set_print(verbose ? print_all : print_quiet);
 }
 
-bool mode_parse_pid(const char *s, pid_t *pid)
+bool mode_parse_long(const char *s, long *v)
 {
 	char *end;
-	long v;
 
 	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 0x3fffffff)
+	*v = strtol(s, &end, 10);
+	return !errno && end != s && !*end;
+}
+
+bool mode_parse_double(const char *s, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(s, &end);
+	return !errno && end != s && !*end && isfinite(*v);
+}
+
+bool mode_parse_pid(const char *s, pid_t *pid)
+{
+	long v;
+
+	if (!mode_parse_long(s, &v) || v <= 0 || v > 0x3fffffff) {
+		fprintf(stderr, "ampstat: bad pid '%s'\n", s);
 		return false;
+	}
 	*pid = (pid_t)v;
 	return true;
 }
 
 bool mode_parse_secs(const char *s, double *v)
 {
-	char *end;
+	if (!mode_parse_double(s, v) || *v <= 0 || *v > 86400) {
+		fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", s);
+		return false;
+	}
+	return true;
+}
 
-	errno = 0;
-	*v = strtod(s, &end);
-	return !errno && end != s && !*end && isfinite(*v) && *v > 0 && *v <= 86400;
+bool mode_parse_top(const char *s, long max, int *top)
+{
+	long v;
+
+	if (!mode_parse_long(s, &v) || v < 0 || v > max) {
+		fprintf(stderr, "ampstat: bad --top '%s'\n", s);
+		return false;
+	}
+	*top = (int)v;
+	return true;
 }
 
 void mode_json_str(FILE *f, const char *s)

@@ -81,8 +81,13 @@ void mode_cpu_sample(struct mode_targets *mt);
 __u64 mode_cpu_ns(const struct mode_targets *mt);
 __u64 mode_now_ns(void);
 void mode_libbpf_print(bool verbose);
+/* Whole-string numbers: false on junk, overflow, or (double) inf/nan. */
+bool mode_parse_long(const char *s, long *v);
+bool mode_parse_double(const char *s, double *v);
+/* -p, -d, -T: false after a message on stderr (a usage error). */
 bool mode_parse_pid(const char *s, pid_t *pid);
 bool mode_parse_secs(const char *s, double *v);
+bool mode_parse_top(const char *s, long max, int *top);
 void mode_json_str(FILE *f, const char *s);
 
 #endif

@@ -214,16 +214,12 @@ int cmd_offcpu(int argc, char **argv)
 
 		switch (c) {
 		case 'p':
-			if (!mode_parse_pid(optarg, &pid)) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &pid))
 				return 2;
-			}
 			break;
 		case 'd':
-			if (!mode_parse_secs(optarg, &dur)) {
-				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+			if (!mode_parse_secs(optarg, &dur))
 				return 2;
-			}
 			break;
 		case 'f': folded = true; break;
 		case 'm':

@@ -495,19 +495,15 @@ int cmd_serve(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:l:d:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!mode_parse_pid(optarg, &s.pid)) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &s.pid))
 				return 2;
-			}
 			break;
 		case 'l':
 			listen_spec = optarg;
 			break;
 		case 'd':
-			if (!mode_parse_secs(optarg, &dur)) {
-				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+			if (!mode_parse_secs(optarg, &dur))
 				return 2;
-			}
 			break;
 		case 'r':
 			if (roles_add(optarg))

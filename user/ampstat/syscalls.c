@@ -344,27 +344,17 @@ int cmd_syscalls(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:d:T:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!mode_parse_pid(optarg, &r.pid)) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &r.pid))
 				return 2;
-			}
 			break;
 		case 'd':
-			if (!mode_parse_secs(optarg, &dur)) {
-				fprintf(stderr, "ampstat: duration must be 0-86400 s, got '%s'\n", optarg);
+			if (!mode_parse_secs(optarg, &dur))
 				return 2;
-			}
 			break;
-		case 'T': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (end == optarg || *end || v < 0 || v > 100000) {
-				fprintf(stderr, "ampstat: bad --top '%s'\n", optarg);
+		case 'T':
+			if (!mode_parse_top(optarg, 100000, &top))
 				return 2;
-			}
-			top = (int)v;
 			break;
-		}
 		case 'j': json = true; break;
 		case 'H': hist = true; break;
 		case 'r':

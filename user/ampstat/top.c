@@ -117,21 +117,6 @@ static __u64 now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
 /* ---------------------------------------------------------------- snapshot */
 
 static void collect(void *ctx, const struct ampstat_thread *t, const struct ampstat_samples *s)
@@ -416,7 +401,7 @@ static void print_threads(struct top *tp, bool total, double dt)
 			continue;
 		if (tp->json) {
 			printf("%s{\"tid\":%u,\"tgid\":%u,\"comm\":", first ? "" : ",", u->tid, u->tgid);
-			json_str(stdout, u->comm);
+			mode_json_str(stdout, u->comm);
 			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
 			       u->dead ? "true" : "false", u->unwoken);
 			json_acc(a, dt, true);
@@ -450,7 +435,7 @@ static void report(struct top *tp, bool summary, const char *why)
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&wall));
 	if (tp->json) {
 		printf("{\"type\":\"%s\",\"pid\":%d,\"comm\":", summary ? "summary" : "interval", (int)tp->pid);
-		json_str(stdout, tp->comm);
+		mode_json_str(stdout, tp->comm);
 		printf(",\"time\":\"%s\",\"%s\":%.3f", tbuf, summary ? "duration_s" : "interval_s", dt);
 		if (summary)
 			printf(",\"end\":\"%s\",\"intervals\":%ld,\"threads_forgotten\":%ld", why,
@@ -563,24 +548,6 @@ static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap
 	return vfprintf(stderr, fmt, ap);
 }
 
-static bool parse_double(const char *s, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(s, &end);
-	return !errno && end != s && !*end && isfinite(*v);
-}
-
-static bool parse_long(const char *s, long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return !errno && end != s && !*end;
-}
-
 int cmd_top(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -609,21 +576,18 @@ int cmd_top(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "p:i:n:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (!parse_long(optarg, &v) || v <= 0 || v > 0x3fffffff) {
-				fprintf(stderr, "ampstat: bad pid '%s'\n", optarg);
+			if (!mode_parse_pid(optarg, &tp.pid))
 				return 2;
-			}
-			tp.pid = (pid_t)v;
 			break;
 		case 'i':
-			if (!parse_double(optarg, &d) || d < 0.05 || d > 3600) {
+			if (!mode_parse_double(optarg, &d) || d < 0.05 || d > 3600) {
 				fprintf(stderr, "ampstat: interval must be 0.05-3600 s, got '%s'\n", optarg);
 				return 2;
 			}
 			tp.interval_s = d;
 			break;
 		case 'n':
-			if (!parse_long(optarg, &v) || v <= 0) {
+			if (!mode_parse_long(optarg, &v) || v <= 0) {
 				fprintf(stderr, "ampstat: count must be a positive integer, got '%s'\n", optarg);
 				return 2;
 			}
@@ -636,7 +600,7 @@ int cmd_top(int argc, char **argv)
 				return 2;
 			break;
 		case 's':
-			if (!parse_long(optarg, &v) || v < 10 || v > 20000) {
+			if (!mode_parse_long(optarg, &v) || v < 10 || v > 20000) {
 				fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", optarg);
 				return 2;
 			}
