@@ -68,7 +68,7 @@ static __always_inline bool ours(struct task_struct *t)
 
 /* A global function: the verifier checks it once, not once per call and
  * path (six inlined copies of the branches below exceed its limit). */
-__noinline int add_phase(struct ampstat_lat *l, __u64 ph, __u64 ns)
+__noinline int add_phase(struct ampstat_lat *l, __u64 ph, __u64 ns, __u64 w)
 {
 	__u64 v = ns;
 	__u32 b = 0;
@@ -85,8 +85,8 @@ __noinline int add_phase(struct ampstat_lat *l, __u64 ph, __u64 ns)
 		b = AMPSTAT_LAT_BUCKETS - 1;
 	/* per CPU, and no other run of a uprobe program can start on this
 	 * CPU before this one ends (bpf_prog_active): plain adds are exact */
-	l->sum_ns[ph] += ns;
-	l->hist[ph][b]++;
+	l->sum_ns[ph] += ns * w;
+	l->hist[ph][b] += w;
 	return 0;
 }
 
@@ -141,6 +141,7 @@ int on_request_done(struct pt_regs *ctx)
 	struct ampstat_lat *l;
 	__u64 now, first, resp, hpre, hhelp, disp, send, total, recv, start_ns;
 	__u32 zero = 0, cls;
+	__u64 w;
 	long a_ph = 0;
 
 	if (!ours(task))
@@ -179,21 +180,26 @@ int on_request_done(struct pt_regs *ctx)
 	disp = sub0(resp - start_ns, hpre);
 	send = sub0(now - resp, ph.hsend_ns);
 
-	l->count++;
+	/* this hit stands for the sample_mask + 1 requests it was picked from */
+	w = (__u64)ph.sample_mask + 1;
+	l->hits++;
+	if (w > l->max_weight)
+		l->max_weight = w;
+	l->count += w;
 	if (total > l->max_ns)
 		l->max_ns = total;
-	add_phase(l, AL_TOTAL, total);
-	add_phase(l, AL_RECV, recv);
-	add_phase(l, AL_DISP, disp);
-	add_phase(l, AL_HQ, ph.hq_ns);
-	add_phase(l, AL_HS, ph.hs_ns);
-	add_phase(l, AL_SEND, send);
+	add_phase(l, AL_TOTAL, total, w);
+	add_phase(l, AL_RECV, recv, w);
+	add_phase(l, AL_DISP, disp, w);
+	add_phase(l, AL_HQ, ph.hq_ns, w);
+	add_phase(l, AL_HS, ph.hs_ns, w);
+	add_phase(l, AL_SEND, send, w);
 	if (hhelp)
-		l->helper_reqs++;
+		l->helper_reqs += w;
 	cls = ph.status / 100;
 	if (cls > 5)
 		cls = 0;
-	l->status[cls & 7]++;
+	l->status[cls & 7] += w;
 
 	/* the serving thread's off-CPU stretches within [first, now] */
 	th = bpf_task_storage_get(&lthreads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -219,15 +225,15 @@ int on_request_done(struct pt_regs *ctx)
 			off[s->cat & (ALO_N - 1)] += s->end_ns - a;
 		}
 		if (lost)
-			l->off_lost++;
+			l->off_lost += w;
 		for (i = 0; i < ALO_N; i++) {
 			if (off[i])
-				l->off_ns[i] += off[i];
+				l->off_ns[i] += off[i] * w;
 			if (off[i] && i != ALO_IDLE)
 				any = true;
 		}
 		if (any)
-			l->off_reqs++;
+			l->off_reqs += w;
 	}
 	return 0;
 }

@@ -77,25 +77,30 @@ struct amped_phases {
 	unsigned long long hsend_ns;
 	unsigned long long start_ns;	/* request_done's start_ns and status, */
 	unsigned int status;		/* here too: a tracer then reads one */
-	unsigned int pad;		/* argument (each costs a probe read) */
+					/* argument (each costs a probe read) */
+	unsigned int sample_mask;	/* the mask that let this request fire:
+					   it stands for mask + 1 requests */
 	unsigned long long done_ns;	/* request_done itself (traced only) */
 };
 
 /* request_done, for the requests a sampling tracer wants (every request
  * while mask is 0): an attached probe costs ~650 ns a hit, not attached
- * ~0.3 ns, and this test ~1 ns. */
+ * ~0.3 ns, and this test ~1 ns.  mask is read once: a tracer may change it
+ * at any time, and the mask passed on must be the one that decided. */
 #define AMPED_REQUEST_DONE(mask, conn_id, req_id, status, bytes, start, flags, ph) do { \
-	if (!((req_id) & (mask))) {						\
-		AMPED_PH_DONE(ph, start, status);				\
+	unsigned long long m_ = __atomic_load_n(&(mask), __ATOMIC_RELAXED);	\
+	if (!((req_id) & m_)) {							\
+		AMPED_PH_DONE(ph, start, status, m_);				\
 		DTRACE_PROBE7(amped, request_done, conn_id, req_id, status, bytes, \
 			      start, flags, ph);					\
 	}									\
 } while (0)
 
 /* Just before request_done: the fields a tracer reads with the marks. */
-#define AMPED_PH_DONE(ph, start, st) do {					\
+#define AMPED_PH_DONE(ph, start, st, mask) do {				\
 	(ph)->start_ns = (start);						\
 	(ph)->status = (unsigned int)(st);					\
+	(ph)->sample_mask = (unsigned int)(mask);				\
 	(ph)->done_ns = amped_current.trace ? mono_ns() : 0;			\
 } while (0)
 

@@ -215,6 +215,9 @@ enum ampstat_lat_off {
 	ALO_N = 4,
 };
 
+/* Counts and sums are of requests, not probe hits: a hit sampled 1 in N
+ * (struct amped_phases.sample_mask = N - 1) adds N to each, so a run whose
+ * sampling changed still estimates the whole distribution. */
 struct ampstat_lat {
 	__u64 count;
 	__u64 max_ns;			/* of AL_TOTAL */
@@ -226,6 +229,8 @@ struct ampstat_lat {
 	__u64 status[8];		/* by status / 100 (0: other; 6, 7 unused) */
 	__u64 helper_reqs;		/* requests with helper time */
 	__u64 bad;			/* hits with unreadable or impossible marks */
+	__u64 hits;			/* probe hits counted (not scaled) */
+	__u64 max_weight;		/* the largest N seen */
 };
 
 struct ampstat_lat_stretch {

@@ -20,10 +20,11 @@
 # sched_switch of the serving threads): PAIRS more interleaved pairs, its
 # BPF run time against amped's CPU time by /proc ticks over its window
 # (targets: >= 95% of detached throughput, <= 5% BPF time), once for
-# each of LAT_SAMPLES: 1 is every request (exact counts), N fires the probe
-# for 1 request in N (--sample N).
+# each of LAT_SAMPLES: auto is ampstat's default (every request below
+# 4,000 requests/s, 1 in N above: the targets are for it), 1 is every
+# request at any rate (exact counts), N fires the probe for 1 request in N.
 # Environment: PAIRS (5), DURATION_S (10), CONNS (50), MODES ("top
-# latency": which commands to measure), LAT_SAMPLES ("1 16"), EXP_NO_PIN=1
+# latency": which commands to measure), LAT_SAMPLES ("auto 1"), EXP_NO_PIN=1
 # to disable pinning.
 # Needs root (BPF).
 # Exit status: 0 when every run worked (whether or not the targets were
@@ -35,7 +36,7 @@ EXP_NAME=bench-ampstat
 
 PAIRS=${PAIRS:-5}
 MODES=${MODES:-top latency}
-LAT_SAMPLES=${LAT_SAMPLES:-1 16}
+LAT_SAMPLES=${LAT_SAMPLES:-auto 1}
 DURATION_S=${DURATION_S:-10}
 CONNS=${CONNS:-50}
 AMPSTAT=$EXP_BUILD/ampstat
@@ -172,14 +173,15 @@ run_latency() {
 import json, sys
 s = json.load(open(sys.argv[1]))
 b = s["bpf"]
-print(b["run_ns"], b["target_cpu_ns"], s["duration_s"], s["requests"], s["latency_ns"]["p50"], s["latency_ns"]["p99"])' \
+print(b["run_ns"], b["target_cpu_ns"], s["duration_s"], s["requests"], s["latency_ns"]["p50"], s["latency_ns"]["p99"], s.get("sample", 1))' \
 		"$work/latency-$LAT_SAMPLE-$1.json")
-	read -r bpf_ns cpu_ns dur_s nreq p50 p99 <<<"$line"
+	read -r bpf_ns cpu_ns dur_s nreq p50 p99 nsamp <<<"$line"
 	awk -v p="$1" -v r="$WRK_RPS" -v b="$bpf_ns" -v c="$cpu_ns" -v d="$dur_s" -v n="$nreq" \
-		-v p50="$p50" -v p99="$p99" 'BEGIN {
+		-v p50="$p50" -v p99="$p99" -v ns="$nsamp" 'BEGIN {
 		printf "pair %d latency  %10.0f req/s  bpf %.1f ms = %.2f%% of amped CPU " \
-			"(%.0f ms by /proc ticks, window %.1f s; %d requests, p50 %.0f us, p99 %.0f us)\n",
-			p, r, b / 1e6, c ? 100 * b / c : 0, c / 1e6, d, n, p50 / 1e3, p99 / 1e3 }'
+			"(%.0f ms by /proc ticks, window %.1f s; %d requests, 1 in up to %d traced, " \
+			"p50 %.0f us, p99 %.0f us)\n",
+			p, r, b / 1e6, c ? 100 * b / c : 0, c / 1e6, d, n, ns, p50 / 1e3, p99 / 1e3 }'
 	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$lat_results"
 }
 run_lat_detached() {

@@ -23,7 +23,8 @@ SRC=$T/src MNT=$T/mnt
 
 # ---- usage errors: exit 2, no root needed
 for args in "latency" "latency -p" "latency -p x" "latency -p 1 -d 0" "latency -p 1 -d x" \
-	"latency -p 1 --bogus" "latency -p 1 extra" "latency -p 1 --sample 3" "latency -p 1 --sample 0"; do
+	"latency -p 1 --bogus" "latency -p 1 extra" "latency -p 1 --sample 3" "latency -p 1 --sample 0" \
+	"latency -p 1 --sample autox" "latency -p 1 --hit-rate 0" "latency -p 1 --hit-rate x"; do
 	# shellcheck disable=SC2086
 	timeout 10 $A $args >/dev/null 2>"$T/err"
 	is "$?" 2 "usage error exits 2: ampstat $args"
@@ -90,7 +91,7 @@ make_docroot "$ROOT"
 
 # ---- amped: N requests by curl and ab are N in the histogram
 srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
-as_start -p "$SRV_PID" --json || bpf_unavailable
+as_start -p "$SRV_PID" --json --sample 1 || bpf_unavailable
 ok 0 "ampstat latency attaches"
 NC=40 NAB=400
 : >"$T/curl.times"
@@ -131,9 +132,33 @@ as_start -p "$SRV_PID" --json --sample 4 || bpf_unavailable
 ab -q -n 400 -c 4 "$SRV_URL/1k.txt" >"$T/ab.out" 2>&1
 sleep 0.2
 stop_as
-ns=$(j 's["requests"]')
-ok "$([ "${ns:-0}" -ge 99 ] && [ "${ns:-0}" -le 101 ]; echo $?)" "--sample 4: 400 requests, ${ns} sampled (100 +- 1)"
-is "$(j 's["sample"]')" 4 "--sample 4: the report says so"
+ns=$(j 's["hits"]')
+ok "$([ "${ns:-0}" -ge 99 ] && [ "${ns:-0}" -le 101 ]; echo $?)" "--sample 4: 400 requests, ${ns} probe hits (100 +- 1)"
+is "$(j 's["requests"]')" "$((ns * 4))" "--sample 4: each hit counts for 4 requests"
+is "$(j 'sum(b["count"] for b in s["hist"])')" "$((ns * 4))" "--sample 4: so do the histogram's buckets"
+is "$(j 's["sample"]')/$(j 's["sample_mode"]')" 4/fixed "--sample 4: the report says so"
+
+# ---- --sample auto (the default): below --hit-rate every request fires;
+# above it N rises so that the hits stay near the budget, and the counts
+# still estimate all requests.  A budget of 50 hits/s against ab's
+# thousands of requests a second forces N up.
+as_start -p "$SRV_PID" --json --hit-rate 50 || bpf_unavailable
+NAUTO=40000
+ab -q -n $NAUTO -c 4 -k "$SRV_URL/1k.txt" >"$T/ab.out" 2>&1
+abn=$(sed -n 's/^Complete requests: *\([0-9]*\)/\1/p' "$T/ab.out")
+abf=$(sed -n 's/^Failed requests: *\([0-9]*\)/\1/p' "$T/ab.out")
+abs=$(sed -n 's/^Time taken for tests: *\([0-9.]*\).*/\1/p' "$T/ab.out")
+is "$abn/$abf" "$NAUTO/0" "auto: ab's $NAUTO requests complete, none failed (in ${abs} s)"
+sleep 0.2
+stop_as
+is "$(j 's["sample_mode"]')" auto "auto: the default mode, reported"
+na=$(j 's["requests"]') nh=$(j 's["hits"]') nmax=$(j 's["sample"]')
+ok "$([ "${nmax:-0}" -ge 8 ]; echo $?)" "auto: N rose to ${nmax} (>= 8) at $(awk -v n=$NAUTO -v t="$abs" 'BEGIN { printf "%.0f", n / t }') req/s"
+ok "$([ "${nh:-$NAUTO}" -le $((NAUTO / 2)) ]; echo $?)" "auto: ${nh} hits for $NAUTO requests"
+# each change of N can shift the estimate by at most N requests (the hits
+# fall on ids that are multiples of N); a handful of changes at N <= 4096
+ok "$(awk -v a="$na" -v b="$NAUTO" -v m="$nmax" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.02 * b + 8 * m) }'; echo $?)" \
+	"auto: the estimate ${na} is within 2% + 8 N of the $NAUTO requests"
 
 # ---- -d: ends by itself; text report (every request again: mask reset)
 as_start -p "$SRV_PID" -d 1 || bpf_unavailable

@@ -49,6 +49,7 @@
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"
+#include "ampstat/reqs.h"
 #include "latency.skel.h"
 
 #define MAX_KIDS 1024
@@ -367,7 +368,7 @@ static int prog_stats(struct latency_bpf *skel, struct prog_stat *o, int max)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat latency -p PID [-d SEC] [--json] [-v]\n"
+"usage: ampstat latency -p PID [-d SEC] [--json] [--sample auto|N] [--hit-rate R] [-v]\n"
 "\n"
 "Request latency of a running amped, from its request_done probe (one probe\n"
 "hit per request): a log2 histogram with p50, p90, p99 and max, and where the\n"
@@ -380,16 +381,24 @@ static void usage(FILE *f)
 "                       binary at start, e.g. MP workers, are traced too)\n"
 "  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or target exit)\n"
 "      --json           the report as one JSON object\n"
-"      --sample N       only 1 request in N (a power of two) fires the probe:\n"
-"                       amped tests its request id against a mask ampstat\n"
-"                       sets in amped_current, so the other requests cost\n"
-"                       ~1 ns instead of ~1.4 us (trap and program); default 1\n"
+"      --sample N       only 1 request in N (a power of two, 1-65536) fires the\n"
+"                       probe: amped tests its request id against a mask\n"
+"                       ampstat sets in amped_current, so the other requests\n"
+"                       cost ~1 ns instead of ~1.4 us (trap and program).\n"
+"                       Each hit counts for N requests.  1: every request,\n"
+"                       exact counts.  auto (the default): N follows the\n"
+"                       server's request rate (its own counter, read 10 times\n"
+"                       a second) so that the probe fires at most --hit-rate\n"
+"                       times a second: every request of a server below that\n"
+"                       rate, a sample of a busier one\n"
+"      --hit-rate R     with --sample auto: probe hits a second (default 4000,\n"
+"                       ~0.6%% of a CPU)\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
 "examples:\n"
 "  ampstat latency -p $(pgrep -x amped) -d 10\n"
 "  ampstat latency -p 1234 --json > latency.json     # until Ctrl-C\n"
-"  ampstat latency -p 1234 -d 30 --sample 16         # a busy server, cheaply\n"
+"  ampstat latency -p 1234 -d 30 --sample 1          # every request, at any cost\n"
 "\n"
 "Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the report\n"
 "is printed), 1 runtime error (not root, no BTF, no such process, no amped\n"
@@ -398,8 +407,9 @@ static void usage(FILE *f)
 
 static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, double dur_s,
 		   const char *why, bool json, const struct prog_stat *p0, const struct prog_stat *p1,
-		   int np, __u64 cpu_ns, __u64 dropped_threads, __u64 sample)
+		   int np, __u64 cpu_ns, __u64 dropped_threads, bool sample_auto)
 {
+	__u64 sample = l->max_weight ? l->max_weight : 1;
 	__u64 n = l->count, bpf_ns = 0, req_ns = l->sum_ns[AL_TOTAL];
 	double p50 = hist_pct(l->hist[AL_TOTAL], n, 0.50, l->max_ns);
 	double p90 = hist_pct(l->hist[AL_TOTAL], n, 0.90, l->max_ns);
@@ -413,8 +423,9 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 	if (json) {
 		printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
 		mode_json_str(stdout, comm);
-		printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"sample\":%llu,\"requests\":%llu", dur_s, why,
-		       (unsigned long long)sample, (unsigned long long)n);
+		printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"sample_mode\":\"%s\",\"sample\":%llu,"
+		       "\"hits\":%llu,\"requests\":%llu", dur_s, why, sample_auto ? "auto" : "fixed",
+		       (unsigned long long)sample, (unsigned long long)l->hits, (unsigned long long)n);
 		printf(",\"status\":{\"1xx\":%llu,\"2xx\":%llu,\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,\"other\":%llu}",
 		       (unsigned long long)l->status[1], (unsigned long long)l->status[2],
 		       (unsigned long long)l->status[3], (unsigned long long)l->status[4],
@@ -458,9 +469,11 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 	}
 	printf("ampstat latency  pid %d (%s)  %.2f s  (%s)\n", (int)pid, comm, dur_s, why);
 	if (sample > 1)
-		printf("sampled: 1 request in %llu (by request id); the counts are of the sampled "
-		       "requests, about %llu in all\n", (unsigned long long)sample,
-		       (unsigned long long)(n * sample));
+		printf("sampled%s: the probe fired for 1 request in up to %llu (by request id), %llu "
+		       "times; each hit counts for the requests it stands for, so the figures below "
+		       "are estimates of all requests (max: of the sampled ones)\n",
+		       sample_auto ? " (auto)" : "", (unsigned long long)sample,
+		       (unsigned long long)l->hits);
 	printf("requests %llu  (%.0f/s)  2xx %llu  3xx %llu  4xx %llu  5xx %llu  with helper work %llu\n",
 	       (unsigned long long)n, dur_s > 0 ? (double)n / dur_s : 0.0,
 	       (unsigned long long)l->status[2], (unsigned long long)l->status[3],
@@ -555,7 +568,7 @@ static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
 		const __u64 *src = (const __u64 *)&v[c];
 		__u64 *dst = (__u64 *)out;
 		for (size_t i = 0; i < sizeof(*out) / sizeof(__u64); i++) {
-			if (&dst[i] == &out->max_ns)
+			if (&dst[i] == &out->max_ns || &dst[i] == &out->max_weight)
 				dst[i] = src[i] > dst[i] ? src[i] : dst[i];
 			else
 				dst[i] += src[i];
@@ -565,6 +578,29 @@ static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
 	return 0;
 }
 
+/* --sample auto: the N (a power of two) that keeps the probe under
+ * hit_rate hits a second at the request rate since *t (then now), given the
+ * N in force.  It rises at once; it falls only when half of it would still
+ * be under half the budget, so a rate near a boundary does not flap.  No
+ * counter to read (not amped?): N stays. */
+static __u64 auto_n(struct reqs *rq, const pid_t *tg, int n, __u64 *t, double hit_rate, __u64 cur)
+{
+	__u64 now = now_ns(), d = reqs_read(rq, tg, n, false), want = 1;
+	double dt = (double)(now - *t) / 1e9, rate;
+
+	*t = now;
+	if (!rq->have_sym || !rq->known || dt <= 0)
+		return cur;
+	rate = (double)d / dt;
+	while (want < 65536 && rate / (double)want > hit_rate)
+		want <<= 1;
+	if (want > cur)
+		return want;
+	if (cur > 1 && rate / (double)(cur >> 1) <= hit_rate / 2)
+		return cur >> 1;
+	return cur;
+}
+
 int cmd_latency(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -572,6 +608,7 @@ int cmd_latency(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "sample", required_argument, NULL, 's' },
+		{ "hit-rate", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -586,8 +623,12 @@ int cmd_latency(int argc, char **argv)
 	const char *why = "signal";
 	double duration_s = 0;
 	bool json = false, verbose = false, masked = false;
-	__u64 sample = 1;
-	int c, rc = 1, nlinks = 0, np, stats_fd = -1;
+	__u64 sample = 0;	/* 0: auto; else the fixed N */
+	double hit_rate = 4000;
+	static struct reqs rq;
+	pid_t tgs[16];
+	__u64 cur = 1, rq_t = 0;	/* auto: N in force, when rq was last read */
+	int c, rc = 1, nlinks = 0, np, stats_fd = -1, ntg = 0;
 	pid_t pid = 0;
 	long v;
 	__u64 t0, t1, cpu_ns;
@@ -606,11 +647,23 @@ int cmd_latency(int argc, char **argv)
 			break;
 		case 'j': json = true; break;
 		case 's':
+			if (!strcmp(optarg, "auto")) {
+				sample = 0;
+				break;
+			}
 			if (!mode_parse_long(optarg, &v) || v < 1 || v > 65536 || (v & (v - 1))) {
-				fprintf(stderr, "ampstat: --sample must be a power of two 1-65536, got '%s'\n", optarg);
+				fprintf(stderr, "ampstat: --sample must be auto or a power of two 1-65536, "
+						"got '%s'\n", optarg);
 				return 2;
 			}
 			sample = (__u64)v;
+			break;
+		case 'r':
+			if (!mode_parse_double(optarg, &hit_rate) || !(hit_rate >= 1 && hit_rate <= 1e7)) {
+				fprintf(stderr, "ampstat: --hit-rate must be a number 1-10000000, got '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
@@ -662,6 +715,16 @@ int cmd_latency(int argc, char **argv)
 		skel->rodata->ntgids = (__u32)n;
 	}
 	skel->rodata->ph_reg = usdt_arg_reg(path, "amped", "request_done", 6);
+	/* --sample auto: the server's request rate while the programs load
+	 * picks the first N */
+	ntg = (int)skel->rodata->ntgids;
+	for (int i = 0; i < ntg; i++)
+		tgs[i] = (pid_t)skel->rodata->tgids[i];
+	if (!sample) {
+		reqs_init(&rq, pid);
+		reqs_read(&rq, tgs, ntg, true);
+		rq_t = now_ns();
+	}
 	if ((c = latency_bpf__load(skel))) {
 		fprintf(stderr, "ampstat: load latency.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
 		goto cleanup;
@@ -714,8 +777,9 @@ int cmd_latency(int argc, char **argv)
 		}
 	}
 	seed_threads(skel, pid);
-	c = set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, sample - 1, 1);
-	if (c && sample > 1) {
+	cur = sample ? sample : auto_n(&rq, tgs, ntg, &rq_t, hit_rate, 1);
+	c = set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, cur - 1, 1);
+	if (c && cur > 1) {
 		fprintf(stderr, "ampstat: --sample: cannot set amped_current.sample_mask in %d: %s\n",
 			(int)pid, strerror(-c));
 		goto cleanup;
@@ -744,6 +808,12 @@ int cmd_latency(int argc, char **argv)
 			break;
 		}
 		cpu_track(&ct, pid, false);
+		if (!sample && masked && now - rq_t >= 100000000ULL) {
+			__u64 n2 = auto_n(&rq, tgs, ntg, &rq_t, hit_rate, cur);
+			if (n2 != cur && !set_trace(pid, (const __u32 *)skel->rodata->tgids,
+						    (int)skel->rodata->ntgids, n2 - 1, 1))
+				cur = n2;
+		}
 		__u64 left = duration_s > 0 ? t0 + (__u64)(duration_s * 1e9) - now : 100000000ULL;
 		if (left > 100000000ULL)
 			left = 100000000ULL;
@@ -763,7 +833,7 @@ int cmd_latency(int argc, char **argv)
 		goto cleanup;
 	}
 	report(&l, pid, comm, (double)(t1 - t0) / 1e9, why, json, p0, p1, np, cpu_ns,
-	       skel->bss->dropped_threads, sample);
+	       skel->bss->dropped_threads, sample == 0);
 cleanup:
 	if (masked)
 		set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, 0, 0);
