@@ -294,10 +294,11 @@ http {
 CONF
 }
 
-# exp_start_nginx WORKDIR SITE PORT: nginx with exp_nginx_conf's settings,
-# pinned to CPU 0; pid in EXP_LAST_PID.
+# exp_start_nginx WORKDIR SITE PORT [EXTRA]: nginx with exp_nginx_conf's
+# settings (EXTRA, e.g. "aio threads;", goes in its http block), pinned to
+# CPU 0; pid (the master's) in EXP_LAST_PID.
 exp_start_nginx() {
-	exp_nginx_conf "$1/nginx.conf" "$1" "$2" "$3"
+	exp_nginx_conf "$1/nginx.conf" "$1" "$2" "$3" "${4:-}"
 	# shellcheck disable=SC2046
 	exp_start_bg "$1/nginx.out" "$1/nginx.err" $(exp_pin 0) "$NGINX" -p "$1" -c "$1/nginx.conf"
 }
