@@ -251,6 +251,13 @@ exp_port_free() {
 	fi
 }
 
+# exp_free_port: a loopback port free at the moment, for servers that
+# cannot pick their own (nginx, lighttpd); another program may take it
+# before the server binds, which then fails to start.
+exp_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # exp_nginx_conf CONF WORKDIR SITE PORT [EXTRA]: write an nginx config: one
 # worker, access log off, sendfile, an open-file cache like amped's, large
 # keep-alive limits, EXTRA (e.g. "aio threads;") in the http block; the

@@ -73,10 +73,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # wait_up URL: until it answers 200, at most 10 s
 wait_up() {
 	local i
@@ -139,7 +135,7 @@ hi=$((NFILES * LAT_MS * 1000000 / 10))
 # ---------------------------------------------------------------- nginx
 V='[nginx aio threads] '
 if ! mount_fs; then ok 1 "slowfs mounts"; done_testing; exit 1; fi
-PORT=$(free_port)
+PORT=$(exp_free_port)
 exp_start_nginx "$WORK" "$MNT" "$PORT" "aio threads;"
 SRV_PID=$EXP_LAST_PID
 if ! wait_up "http://127.0.0.1:$PORT/index.html"; then
@@ -175,7 +171,7 @@ umount_fs
 # ---------------------------------------------------------------- lighttpd
 V='[lighttpd] '
 if ! mount_fs; then ok 1 "slowfs mounts"; done_testing; exit 1; fi
-PORT=$(free_port)
+PORT=$(exp_free_port)
 exp_start_lighttpd "$WORK" "$MNT" "$PORT"
 SRV_PID=$EXP_LAST_PID
 if ! wait_up "http://127.0.0.1:$PORT/index.html"; then
