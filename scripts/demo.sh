@@ -2,8 +2,8 @@
 # demo.sh — `make demo`: start amped on a small generated site, put it under a
 # short closed-loop load (wrk, 50 connections, a 1 KiB file) and print what it
 # did; then the same for the SPED model for contrast, and for nginx (one
-# worker, `aio threads`) and lighttpd when they are installed
-# (scripts/deps.sh nginx lighttpd).  While wrk runs, `ampstat top` (root
+# worker, `aio threads`) and lighttpd (installed by scripts/deps.sh when
+# missing, which needs root; else skipped).  While wrk runs, `ampstat top` (root
 # only: it loads BPF programs) watches the server and prints where its time
 # went, per role: amped's dispatcher and helpers; nginx's master, worker and
 # aio-threads; lighttpd's event-loop.  About 30 s.
@@ -111,13 +111,13 @@ echo "amped demo: $CONNS keep-alive connections for ${DURATION_S}s on a 1 KiB fi
 run_model amped
 run_model sped
 peers=0
-if command -v nginx >/dev/null && command -v lighttpd >/dev/null; then
-	NGINX=$(command -v nginx) LIGHTTPD=$(command -v lighttpd)
+# installed through scripts/deps.sh when missing, as the benches do (root)
+if exp_install_peers; then
 	run_peer nginx
 	run_peer lighttpd
 	peers=1
 else
-	exp_log "nginx or lighttpd is not installed (scripts/deps.sh nginx lighttpd): no peers"
+	exp_log "nginx or lighttpd is missing (scripts/deps.sh nginx lighttpd, as root): no peers"
 fi
 echo
 echo "Both models serve a cached 1 KiB file from the dispatcher alone, so they"

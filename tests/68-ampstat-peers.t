@@ -16,6 +16,7 @@
 # six buckets sum to wall time within 1%.  Also: --role NAME=cmd:REGEX
 # takes the worker process (its leader and its pool) before the profile,
 # and a bad selector is a usage error (exit 2) that names it.
+# nginx and lighttpd are installed (scripts/deps.sh) when missing.
 # Root only; without BPF it skips, unless AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
@@ -40,19 +41,19 @@ fi
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
 	skip "nginx and lighttpd under ampstat" "no FUSE"; done_testing; exit 0
 fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-LIGHTTPD=$(command -v lighttpd || echo /usr/sbin/lighttpd)
-if [ ! -x "$NGINX" ] || [ ! -x "$LIGHTTPD" ]; then
-	skip "nginx and lighttpd under ampstat" "not installed (scripts/deps.sh nginx lighttpd)"
-	done_testing; exit 0
-fi
 for b in build/slowfs build/ampstat; do
 	[ -x "$b" ] || { echo "Bail out! $b missing (run make)"; exit 1; }
 done
-# the peers' configurations and start-up come from the experiments' library;
-# its EXIT trap is replaced by ours below, which calls its cleanup
+# the peers' installation, configurations and start-up come from the
+# experiments' library; its EXIT trap is replaced by ours below, which
+# calls its cleanup
 EXP_NAME=68-ampstat-peers
 . scripts/lib-exp.sh
+# as the benches do: installed through scripts/deps.sh if missing
+if ! exp_install_peers 2>"$T/install.err"; then
+	skip "nginx and lighttpd under ampstat" "cannot install them: $(tail -1 "$T/install.err")"
+	done_testing; exit 0
+fi
 
 SRC=$T/src MNT=$T/mnt WORK=$T/work
 FS_PID='' AS_PID=''
