@@ -251,6 +251,13 @@ exp_port_free() {
 	fi
 }
 
+# exp_free_port: a loopback port free at the moment, for servers that
+# cannot pick their own (nginx, lighttpd); another program may take it
+# before the server binds, which then fails to start.
+exp_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # exp_nginx_conf CONF WORKDIR SITE PORT [EXTRA]: write an nginx config: one
 # worker, access log off, sendfile, an open-file cache like amped's, large
 # keep-alive limits, EXTRA (e.g. "aio threads;") in the http block; the
@@ -294,10 +301,11 @@ http {
 CONF
 }
 
-# exp_start_nginx WORKDIR SITE PORT: nginx with exp_nginx_conf's settings,
-# pinned to CPU 0; pid in EXP_LAST_PID.
+# exp_start_nginx WORKDIR SITE PORT [EXTRA]: nginx with exp_nginx_conf's
+# settings (EXTRA, e.g. "aio threads;", goes in its http block), pinned to
+# CPU 0; pid (the master's) in EXP_LAST_PID.
 exp_start_nginx() {
-	exp_nginx_conf "$1/nginx.conf" "$1" "$2" "$3"
+	exp_nginx_conf "$1/nginx.conf" "$1" "$2" "$3" "${4:-}"
 	# shellcheck disable=SC2046
 	exp_start_bg "$1/nginx.out" "$1/nginx.err" $(exp_pin 0) "$NGINX" -p "$1" -c "$1/nginx.conf"
 }

@@ -10,6 +10,7 @@
 # Root only; without BPF it skips, unless AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
+. tests/ampstat_lib.sh	# lib.sh has cd-ed to the top
 
 if [ "$(id -u)" -ne 0 ]; then
 	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF required but not root"; done_testing; exit 1; fi
@@ -26,26 +27,8 @@ SRC=$T/src MNT=$T/mnt
 FS_PID='' AS_PID=''
 LAT_MS=300 NFILES=3
 mkdir -p "$SRC" "$MNT"
-"$PY" - "$SRC" "$NFILES" <<'PYEOF'
-import random, sys
-r = random.Random(60)
-for i in range(int(sys.argv[2])):
-    open("%s/cold%d.bin" % (sys.argv[1], i), "wb").write(r.randbytes(65536))
-PYEOF
+cold_files "$NFILES" 60
 
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-umount_fs() {
-	if is_mounted "$MNT"; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-	fi
-	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
-}
-stop_ampstat() {
-	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
-		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
-	fi
-	AS_PID=''
-}
 cleanup() {
 	stop_ampstat
 	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
@@ -55,14 +38,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-
-mount_fs() {
-	local i
-	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
-	FS_PID=$!
-	for i in $(seq 1 100); do is_mounted "$MNT" && return 0; sleep 0.05; done
-	return 1
-}
 
 # role_ns FILE ROLE FIELD: FIELD of ROLE in the summary (last line), 0 if absent
 role_ns() {

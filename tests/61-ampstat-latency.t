@@ -56,19 +56,6 @@ timeout 10 $A latency -p "$gone" >/dev/null 2>"$T/err"
 is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
 
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-umount_fs() {
-	if is_mounted "$MNT"; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-	fi
-	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
-}
-stop_ampstat() {
-	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
-		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
-	fi
-	AS_PID=''
-}
 cleanup() {
 	stop_ampstat
 	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
@@ -199,9 +186,7 @@ mkdir -p "$SRC" "$MNT"
 cold() {
 	local model=$1 i
 	V="[cold $model] "
-	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
-	FS_PID=$!
-	for i in $(seq 1 100); do is_mounted "$MNT" && break; sleep 0.05; done
+	mount_fs
 	ROOT=$MNT
 	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
 	as_start -p "$SRV_PID" --json || bpf_unavailable

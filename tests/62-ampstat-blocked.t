@@ -62,26 +62,8 @@ if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || [ ! -x build/slo
 fi
 
 mkdir -p "$SRC" "$MNT"
-"$PY" - "$SRC" "$NFILES" <<'PYEOF'
-import random, sys
-r = random.Random(62)
-for i in range(int(sys.argv[2])):
-    open("%s/cold%d.bin" % (sys.argv[1], i), "wb").write(r.randbytes(65536))
-PYEOF
+cold_files "$NFILES" 62
 
-is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-umount_fs() {
-	if is_mounted "$MNT"; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-	fi
-	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
-}
-stop_ampstat() {
-	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
-		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
-	fi
-	AS_PID=''
-}
 cleanup() {
 	stop_ampstat
 	if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
@@ -92,13 +74,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mount_fs() {
-	local i
-	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
-	FS_PID=$!
-	for i in $(seq 1 100); do is_mounted "$MNT" && return 0; sleep 0.05; done
-	return 1
-}
 # as_start ARGS...: ampstat blocked in the background; 0 once it traces.
 bpf_unavailable() {
 	stop_ampstat

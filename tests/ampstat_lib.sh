@@ -7,6 +7,13 @@
 #                      else skip; runs stop_ampstat first if the test has
 #                      one; ends the test
 #   wait_exit PID S    0 when PID exited within S seconds; its status in RC
+#   stop_ampstat       SIGKILL the ampstat in AS_PID, if any, and reap it
+#   slow disk (slowfs, one arm), with SRC, MNT and LAT_MS set:
+#   cold_files N SEED  N files $SRC/coldI.bin of 64 KiB, seeded bytes
+#   mount_fs           mounts SRC at MNT, LAT_MS per read (pid in FS_PID);
+#                      1 if no mount within 5 s
+#   umount_fs          unmounts it and stops slowfs
+#   is_mounted DIR     0 if DIR is a mount point
 
 as_start() {
 	# empty it first: the redirection below happens in the child, and the
@@ -41,4 +48,37 @@ wait_exit() {
 		sleep 0.02
 	done
 	return 1
+}
+
+stop_ampstat() {
+	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
+		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
+	fi
+	AS_PID=''
+}
+
+cold_files() {
+	"$PY" - "$SRC" "$1" "$2" <<'PYEOF'
+import random, sys
+r = random.Random(int(sys.argv[3]))
+for i in range(int(sys.argv[2])):
+    open("%s/cold%d.bin" % (sys.argv[1], i), "wb").write(r.randbytes(65536))
+PYEOF
+}
+
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+
+mount_fs() {
+	local i
+	build/slowfs --latency-us $((LAT_MS * 1000)) --depth 1 "$SRC" "$MNT" 2>"$T/slowfs.err" &
+	FS_PID=$!
+	for i in $(seq 1 100); do is_mounted "$MNT" && return 0; sleep 0.05; done
+	return 1
+}
+
+umount_fs() {
+	if is_mounted "$MNT"; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	if [ -n "$FS_PID" ]; then kill "$FS_PID" 2>/dev/null; wait "$FS_PID" 2>/dev/null; FS_PID=''; fi
 }

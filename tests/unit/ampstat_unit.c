@@ -1,5 +1,6 @@
 /* ampstat_unit — unit tests of ampstat's userspace modules that need no
- * BPF: roles (built-in names, --role priority, bad specs) and proc (stat
+ * BPF: roles (built-in names, --role priority, bad specs, selectors on
+ * this process's title, executable and main thread) and proc (stat
  * parsing with awkward names, descendants, symbol address + counter read
  * in this very process).  TAP on stdout; exit 0 iff all passed. */
 #include <errno.h>
@@ -47,6 +48,44 @@ int main(void)
 	ok(role_is("nginx", "nginx"), "second --role matches");
 	ok(role_is("amped-help-0", "helpers"), "built-ins still apply after --roles");
 	ok(roles_add("late=x") != 0, "roles cannot be added once in use");
+	roles_free();
+
+	/* selectors: this process is its own target */
+	pid_t me = getpid();
+	char cmd[256], exe[64];
+	ok(proc_cmdline(me, cmd, sizeof(cmd)) == 0 && strstr(cmd, "ampstat_unit"), "title: '%s'", cmd);
+	ok(proc_exe_name(me, exe, sizeof(exe)) == 0 && !strcmp(exe, "ampstat_unit"), "exe: '%s'", exe);
+	ok(proc_cmdline(2, cmd, sizeof(cmd)) != 0, "a kernel thread has no title");
+	ok(roles_add("x=bogus:y") == -EINVAL, "--role x=bogus:y: unknown selector refused");
+	ok(roles_add("x=cmd:") == -EINVAL, "--role x=cmd: without a regex refused");
+	ok(roles_add("x=leader:thread:") == -EINVAL, "--role x=leader:thread: refused");
+	ok(roles_add("x=cmd:(") == -EINVAL, "--role x=cmd:( bad regex refused");
+	ok(roles_add("main=leader:cmd:ampstat_unit") == 0, "leader:cmd: accepted");
+	ok(roles_add("pool=thread:exe:^ampstat_unit$") == 0, "thread:exe: accepted");
+	ok(roles_add("odd=comm:a:b") == 0, "comm: for a name holding ':'");
+	ok(roles_add("odd=^z:") == 0, "a regex not starting with a-z: is a name pattern");
+	ok(roles_add("any=thread:") == 0, "thread: alone accepted");
+	ok(roles_target(me) == NULL, "no built-in profile for ampstat_unit");
+	ok(roles_count() == 4 + 5 + 1, "roles: 4 named, 5 built-in, other (%d)", roles_count());
+	ok(!strcmp(roles_name(roles_of_task(me, me, "whatever")), "main"), "the leader is 'main'");
+	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "whatever")), "pool"), "a thread is 'pool'");
+	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "amped-disp")), "pool"), "rules before built-ins");
+	ok(!strcmp(roles_name(roles_of("whatever")), "other"), "by name alone, selectors never match");
+	ok(!strcmp(roles_name(roles_of("a:b")), "odd") && !strcmp(roles_name(roles_of("z:")), "odd"),
+	   "two rules, one role 'odd'");
+	ok(!strcmp(roles_name(roles_of("amped-disp")), "dispatcher"), "built-ins by name alone");
+	roles_free();
+	ok(roles_add("w=thread:cmd:^nomatch") == 0 && !strcmp(roles_name(roles_of_task(me, me + 1, "")), "other"),
+	   "a title that does not match: other");
+	roles_free();
+	for (n = 0; n < ROLES_MAX; n++) {
+		char spec[32];
+		snprintf(spec, sizeof(spec), "r%d=x", n);
+		if (roles_add(spec))
+			break;
+	}
+	ok(n > 0 && n < ROLES_MAX && roles_count() == n + 5 + 1 && roles_of("amped-boss") == n + 3,
+	   "too many roles: refused at %d, built-ins still fit", n);
 	roles_free();
 
 	/* proc: a name with ") " in it must not confuse the stat parser */

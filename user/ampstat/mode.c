@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"
+#include "ampstat/roles.h"
 
 #define MAX_KIDS 1024
 
@@ -68,6 +69,8 @@ int mode_check(pid_t *pid, char *comm, size_t n)
 	}
 	if (proc_comm(*pid, comm, n))
 		snprintf(comm, n, "?");
+	/* every subcommand checks here before it counts roles */
+	roles_target(*pid);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * the wait for the end of a run.
  *
  *   mode_check(&pid, comm, n)
- *       root, BTF and a live target; a thread id becomes its process.
+ *       root, BTF and a live target; a thread id becomes its process;
+ *       picks the role profile of the target's server (roles_target).
  *       0, or 1 (the exit status) with a message on stderr.
  *   mode_targets_open(&mt, targets_fd, fast_fd)
  *       maps the `fast` array of a loaded object (include/ampstat.h).

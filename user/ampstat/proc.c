@@ -71,6 +71,59 @@ int proc_comm(pid_t pid, char *buf, size_t n)
 	return 0;
 }
 
+int proc_cmdline(pid_t pid, char *buf, size_t n)
+{
+	char path[64];
+	ssize_t len;
+	int fd;
+
+	if (n == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = read(fd, buf, n - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	/* a title longer than buf is cut: the patterns match its start */
+	for (ssize_t i = 0; i < len; i++)
+		if (buf[i] == 0)
+			buf[i] = ' ';
+	while (len > 0 && buf[len - 1] == ' ')
+		len--;
+	buf[len] = 0;
+	return len ? 0 : -ENOENT;
+}
+
+int proc_exe_name(pid_t pid, char *buf, size_t n)
+{
+	static const char deleted[] = " (deleted)";
+	char path[64], exe[4096], *base;
+	size_t dl = sizeof(deleted) - 1, bl;
+	ssize_t len;
+
+	if (n == 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	len = readlink(path, exe, sizeof(exe) - 1);
+	if (len < 0)
+		return -errno;
+	exe[len] = 0;
+	/* the binary was replaced under a running server (a package upgrade) */
+	if ((size_t)len > dl && strcmp(exe + len - dl, deleted) == 0)
+		exe[len - dl] = 0;
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	bl = strlen(base);
+	if (bl >= n)
+		bl = n - 1;
+	memcpy(buf, base, bl);
+	buf[bl] = 0;
+	return 0;
+}
+
 pid_t proc_tgid(pid_t pid)
 {
 	char path[64], line[256];

@@ -3,6 +3,16 @@
  *   proc_alive(pid)           0 if the process is gone or a zombie, else 1
  *                             (also when /proc cannot be read).
  *   proc_comm(pid, buf, n)    0 and the name, or -errno.
+ *   proc_cmdline(pid, buf, n)
+ *                             0 and the process title: /proc/PID/cmdline
+ *                             with its NULs as spaces and trailing ones
+ *                             cut (what ps shows; nginx rewrites it to
+ *                             "nginx: worker process"), or -errno; an
+ *                             empty title (a kernel thread) is -ENOENT.
+ *   proc_exe_name(pid, buf, n)
+ *                             0 and the basename of the process's
+ *                             executable (/proc/PID/exe, without a
+ *                             " (deleted)" suffix), or -errno.
  *   proc_tgid(pid)            the process a thread id belongs to (pid itself
  *                             for a process), or -errno.
  *   proc_children(pid, out, max)
@@ -25,6 +35,8 @@
 
 int proc_alive(pid_t pid);
 int proc_comm(pid_t pid, char *buf, size_t n);
+int proc_cmdline(pid_t pid, char *buf, size_t n);
+int proc_exe_name(pid_t pid, char *buf, size_t n);
 pid_t proc_tgid(pid_t pid);
 int proc_children(pid_t pid, pid_t *out, int max);
 int proc_sym_addr(pid_t pid, const char *name, uint64_t *addr);

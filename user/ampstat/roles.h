@@ -1,23 +1,63 @@
-/* roles — which role a thread plays, from its name.
+/* roles — which role a thread plays.
  *
- * Built-in roles follow amped's thread names (prctl PR_SET_NAME):
- * amped-disp -> dispatcher, amped-help-N -> helpers, amped-work-N -> workers,
- * amped-boss -> boss, iou-wrk-N -> iou-wrk (io_uring's workers); anything
- * else -> other.  roles_add("NAME=REGEX") adds a role for another server;
- * added roles are matched first, in the order given.
+ * A role is a name and one or more rules; a thread takes the role of the
+ * first rule it matches, in this order: the --role rules as given, the
+ * built-in profile of the target's server (roles_target), amped's
+ * built-in names, and last "other".
  *
- *   roles_add(spec)     0, or -EINVAL (bad spec or regex; message on stderr),
- *                       -ENOSPC (too many roles).
- *   roles_of(comm)      the role index of a thread name, 0 <= i < roles_count().
+ * amped's built-ins follow its thread names (prctl PR_SET_NAME):
+ * amped-disp -> dispatcher, amped-help-N -> helpers, amped-work-N ->
+ * workers, amped-boss -> boss, iou-wrk-N -> iou-wrk (io_uring's workers).
+ *
+ * Servers that do not name their threads need more than the name: every
+ * thread of nginx is "nginx".  A rule (roles_add("NAME=PATTERN")) is
+ *   REGEX            the thread name (comm) matches the extended regex
+ *   comm:REGEX       the same, for a regex that starts with "word:"
+ *   cmd:REGEX        the process title matches: /proc/PID/cmdline with
+ *                    NULs as spaces ("nginx: worker process")
+ *   exe:REGEX        the basename of the process's executable matches
+ *   leader:[RULE]    the thread is its process's main thread (tid == pid)
+ *                    and RULE, if given, matches
+ *   thread:[RULE]    the thread is not its process's main thread, and RULE
+ *                    matches (nginx's thread pool: thread:cmd:worker)
+ * A text before the first ':' made only of a-z letters is a selector; an
+ * unknown one is an error.  A NAME given twice takes threads matching
+ * either rule.  Titles and executables are read from /proc when a thread's
+ * process is first seen and again at most every 200 ms, and kept for a
+ * process that has exited.
+ *
+ * Built-in profiles, chosen by the basename of the target's executable:
+ *   nginx*     master       leader:cmd:^nginx: master process
+ *              worker       leader:cmd:^nginx: worker process
+ *              cache        leader:cmd:^nginx: cache (manager|loader)
+ *              aio-threads  thread:exe:^nginx   (nginx makes threads only
+ *                           for its thread pools: `aio threads`)
+ *   lighttpd*  event-loop   leader:exe:^lighttpd
+ *
+ *   roles_add(spec)     0, or -EINVAL (bad spec, selector or regex; message
+ *                       on stderr), -ENOSPC (too many rules or roles).
+ *   roles_target(pid)   choose the profile for the server pid runs; call
+ *                       before roles_count/roles_of.  Returns the profile's
+ *                       name ("nginx", "lighttpd") or NULL for none.
+ *   roles_of_task(tgid, tid, comm)
+ *                       the role index of a thread, 0 <= i < roles_count().
+ *   roles_of(comm)      the same knowing only the name (maps keyed by
+ *                       comm): rules with leader:, thread:, cmd: or exe:
+ *                       never match.
  *   roles_name(i)       its name.
- *   roles_free()        frees the compiled patterns.
+ *   roles_free()        frees the compiled patterns and forgets every rule
+ *                       and the profile.
  */
 #ifndef AMPSTAT_ROLES_H
 #define AMPSTAT_ROLES_H
+#include <sys/types.h>
 
 #define ROLES_MAX 32
+#define ROLES_RULES_MAX 64
 
 int roles_add(const char *spec);
+const char *roles_target(pid_t pid);
+int roles_of_task(pid_t tgid, pid_t tid, const char *comm);
 int roles_of(const char *comm);
 int roles_count(void);
 const char *roles_name(int i);

@@ -136,7 +136,7 @@ static void on_thread(void *ctx, const struct ampstat_thread *t, const struct am
 		cum[t->state & (AMPSTAT_NSLOT - 1)] += teff - t->ts_ns;
 	memcpy(comm, t->comm, sizeof(comm));
 	comm[AMPSTAT_COMM_LEN - 1] = 0;
-	u->role = roles_of(comm);
+	u->role = roles_of_task((pid_t)t->tgid, (pid_t)t->tid, comm);
 	u->seen = true;
 	if (!up->baseline && teff > u->last_t && u->role >= 0 && u->role < nroles) {
 		struct srole *r = &s->roles[u->role];
@@ -433,7 +433,7 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [--role NAME=REGEX]...\n"
+"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [--role NAME=PAT]...\n"
 "                     [--sample-hz N] [-v]\n"
 "\n"
 "Serves the figures of `ampstat top` in the Prometheus text format at\n"
@@ -446,7 +446,8 @@ static void usage(FILE *f)
 "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; a\n"
 "                         loopback address; port 0 picks a free one)\n"
 "  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
-"      --role NAME=RE     a role for threads whose name matches RE\n"
+"      --role NAME=PAT    a role for the threads PAT matches, as in `top`\n"
+"                         (thread name, cmd:, exe:, leader:, thread:)\n"
 "      --sample-hz N      CPU-clock samples per second and CPU for the\n"
 "                         user/kernel split (default 1999)\n"
 "  -v, --verbose          libbpf debug output\n"
@@ -454,7 +455,7 @@ static void usage(FILE *f)
 "examples:\n"
 "  ampstat serve -p $(pgrep -x amped)\n"
 "  ampstat serve -p 1234 --listen 127.0.0.1:9464 &  curl -s 127.0.0.1:9464/metrics\n"
-"  ampstat serve -p 1234 --listen [::1]:0 --role worker='^nginx$'\n"
+"  ampstat serve -p 1234 --listen [::1]:0 --role pool='thread:cmd:^myserver'\n"
 "\n"
 "Exit status: 0 ok (Ctrl-C, duration, or the target exited), 1 runtime error\n"
 "(not root, no BTF, no such process, cannot listen), 2 usage error.\n");

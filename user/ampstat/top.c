@@ -205,7 +205,7 @@ static void snapshot(struct top *tp, bool baseline)
 		u->unwoken = t->unwoken;
 		memcpy(u->comm, t->comm, sizeof(u->comm));
 		u->comm[AMPSTAT_COMM_LEN - 1] = 0;
-		u->role = roles_of(u->comm);
+		u->role = roles_of_task((pid_t)u->tgid, (pid_t)u->tid, u->comm);
 		if (!baseline && teff > u->last_t) {
 			struct acc *d = &u->d;
 			__u64 dsu = sub0(s->user, u->prev_su), dsk = sub0(s->kernel, u->prev_sk);
@@ -506,10 +506,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ampstat top -p PID [-i SEC] [-n COUNT] [--json] [--threads]\n"
-"                   [--role NAME=REGEX]... [--sample-hz N] [--no-pin] [-v]\n"
+"                   [--role NAME=PAT]... [--sample-hz N] [--no-pin] [-v]\n"
 "\n"
 "Where the time of a running server goes: for each role (dispatcher, helpers,\n"
-"workers, boss, io_uring workers, other; from thread names) the share of wall\n"
+"workers, boss, io_uring workers, other; from thread names, or nginx's and\n"
+"lighttpd's processes and threads; --role for others) the share of wall\n"
 "time in user, kernel, blocked-io (D state), idle wait (epoll_wait), other waits\n"
 "and the run queue; context switches/s; requests/s; and ampstat's own BPF cost.\n"
 "The target is PID and every process it forks.\n"
@@ -519,8 +520,16 @@ static void usage(FILE *f)
 "  -n, --count N        stop after N reports (default: until Ctrl-C or exit)\n"
 "      --json           one JSON object per interval, and a summary object\n"
 "      --threads        also one row per thread\n"
-"      --role NAME=RE   a role for threads whose name matches the extended\n"
-"                       regex RE (checked before the built-in roles)\n"
+"      --role NAME=PAT  a role for the threads PAT matches (checked before the\n"
+"                       built-in roles; repeatable, a NAME may repeat).  PAT:\n"
+"                         REGEX         the thread name (comm), extended regex\n"
+"                         cmd:REGEX     the process title (/proc/PID/cmdline)\n"
+"                         exe:REGEX     the basename of the executable\n"
+"                         comm:REGEX    the thread name, for a REGEX with 'a-z:'\n"
+"                         leader:[PAT]  the process's main thread (and PAT)\n"
+"                         thread:[PAT]  any other thread of it (and PAT)\n"
+"                       nginx and lighttpd get roles of their own: master,\n"
+"                       worker, cache, aio-threads; event-loop\n"
 "      --sample-hz N    CPU-clock samples per second and CPU for the\n"
 "                       user/kernel split (default 1999)\n"
 "      --no-pin         do not pin the maps under /sys/fs/bpf/amped/PID/\n"
@@ -529,7 +538,8 @@ static void usage(FILE *f)
 "examples:\n"
 "  ampstat top -p $(pgrep -x amped)\n"
 "  ampstat top -p 1234 -i 2 -n 10 --json > top.jsonl\n"
-"  ampstat top -p $(cat /run/nginx.pid) --role worker='^nginx$' --role aio='^nginx-aio'\n"
+"  ampstat top -p $(cat /run/nginx.pid)          # master, worker, aio-threads\n"
+"  ampstat top -p 1234 --role io='thread:cmd:^myserver: worker'\n"
 "\n"
 "Exit status: 0 ok (Ctrl-C, COUNT reached, or the target exited: a summary is\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
