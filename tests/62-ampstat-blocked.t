@@ -122,18 +122,22 @@ events_d() {
 summary_d_ms() { sed -n 's/^  by state:  D [0-9]* (\([0-9.]*\) ms).*/\1/p' "$T/as.out"; }
 others_ms() { sed -n 's/^other threads .* [0-9]* times, \([0-9.]*\) ms$/\1/p' "$T/as.out"; }
 
-run() {
-	local model=$1 i code lo hi d_ms o_ms
-	V="[$model] "
-	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return; fi
+# start_cold MODEL ARGS...: slowfs, the server, ampstat blocked ARGS; 1
+# (after a test line and the clean-up) when one of them fails
+start_cold() {
+	local model=$1
+	shift
+	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return 1; fi
 	ROOT=$MNT
-	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
-	if ! as_start -p "$SRV_PID" --min-us 1000; then
+	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return 1; fi
+	if ! as_start -p "$SRV_PID" "$@"; then
 		bpf_unavailable
-		srv_stop TERM; umount_fs; return
+		srv_stop TERM; umount_fs; return 1
 	fi
-	ok 0 "ampstat blocked attaches"
-	code=''
+}
+# cold_sigint: GET every cold file, then SIGINT ends ampstat with exit 0
+cold_sigint() {
+	local i code=''
 	for i in $(seq 0 $((NFILES - 1))); do
 		code="$code$(get "/cold$i.bin" --max-time 30)"
 	done
@@ -141,6 +145,14 @@ run() {
 	kill -INT "$AS_PID"
 	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
 	AS_PID=''
+}
+
+run() {
+	local model=$1 i lo hi d_ms o_ms
+	V="[$model] "
+	start_cold "$model" --min-us 1000 || return
+	ok 0 "ampstat blocked attaches"
+	cold_sigint
 	like "$(cat "$T/as.out")" "^ampstat blocked  pid $SRV_PID .*\(signal\)" "SIGINT: the summary is printed"
 	lo=$((LAT_MS / 2))
 	hi=$((NFILES * LAT_MS / 10))
@@ -213,27 +225,14 @@ PYEOF
 # run_json TRACEPOINT: SPED and cold files again, in --json; the maps are
 # pinned while it runs (bpftool reads them) and gone after
 run_json() {
-	local tp=$1 i code f pin
+	local tp=$1 i f pin
 	V="[sped json $tp] "
-	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return; fi
-	ROOT=$MNT
-	if ! srv_start "$AMPED_BIN" sped; then ok 1 "server starts"; umount_fs; return; fi
-	if ! as_start -p "$SRV_PID" --min-us 1000 --json; then
-		bpf_unavailable
-		srv_stop TERM; umount_fs; return
-	fi
+	start_cold sped --min-us 1000 --json || return
 	pin=/sys/fs/bpf/amped/$SRV_PID/blocked
 	like "$(cat "$T/as.err")" "maps pinned in $pin" "maps pinned in $pin"
 	timeout 10 bpftool map dump pinned "$pin/others_out" >"$T/dump.out" 2>&1
 	is "$?" 0 "bpftool map dump pinned $pin/others_out works" "$(head -5 "$T/dump.out")"
-	code=''
-	for i in $(seq 0 $((NFILES - 1))); do
-		code="$code$(get "/cold$i.bin" --max-time 30)"
-	done
-	is "$code" "$(printf '200%.0s' $(seq 1 $NFILES))" "$NFILES cold files served"
-	kill -INT "$AS_PID"
-	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
-	AS_PID=''
+	cold_sigint
 	ok "$([ ! -e "$pin" ] && [ ! -e "/sys/fs/bpf/amped/$SRV_PID" ]; echo $?)" "pins removed on exit"
 	json_facts >"$T/facts"
 	f=$(cat "$T/facts")
