@@ -429,11 +429,10 @@ static void usage(FILE *f)
 "  ampstat blocked -p 1234 -d 10 --json | jq -c 'select(.state == \"D\")'\n"
 "\n"
 "User stacks are walked by frame pointers; code built without them shows its\n"
-"innermost frame only reliably.  The maps are pinned in\n"
-"/sys/fs/bpf/amped/PID/blocked/ while it runs.  AMPSTAT_FORCE_RAW_TP=1 in the\n"
-"environment: raw_tp instead of tp_btf (what happens by itself when the\n"
-"kernel's BTF lacks the tracepoint).\n"
-"\n"
+"innermost frame only reliably.\n"
+"\n");
+	mode_usage_maps(f, "blocked");
+	fprintf(f,
 "Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the summary\n"
 "is printed), 1 runtime error (not root, no BTF, no such process), 2 usage\n"
 "error.\n");

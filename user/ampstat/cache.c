@@ -630,7 +630,9 @@ static void usage(FILE *f)
 "  ampstat cache -p $(pgrep -x amped) -d 10\n"
 "  ampstat cache -p 1234 -d 30 -T 20 --search /srv/www\n"
 "  ampstat cache -p 1234 -d 5 --json > cache.json\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "cache");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: a summary is\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }

@@ -374,6 +374,15 @@ void mode_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void mode_usage_maps(FILE *f, const char *sub)
+{
+	fprintf(f,
+"While it runs, its maps are pinned in %s/PID/%s/\n"
+"(bpftool map dump pinned ...).  Its tracepoint programs are tp_btf, or\n"
+"their raw_tp twins where the kernel's BTF lacks a tracepoint;\n"
+"AMPSTAT_FORCE_RAW_TP=1 in the environment forces raw_tp.\n\n", MODE_PIN_ROOT, sub);
+}
+
 /* ------------------------------------------------- tracepoint flavours */
 
 int mode_tp_select(struct bpf_object *obj)

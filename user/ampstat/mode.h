@@ -41,6 +41,7 @@
  *                          environment forces X_raw.  Says on stderr when
  *                          it picks raw_tp; returns how many it did.
  *   mode_tp_prog(x, x_raw) the one of a pair that mode_tp_select picked.
+ *   mode_usage_maps(f, sub)  --help's paragraph on the two above.
  *   mode_pin(&mp, obj, pid, sub)
  *                          after load: pins obj's maps (not .bss and the
  *                          like) as /sys/fs/bpf/amped/PID/SUB/MAP, mounting
@@ -110,6 +111,8 @@ void mode_json_str(FILE *f, const char *s);
 
 /* tp_btf or raw_tp (bpf/ampstat_tp.bpf.h), between open and load. */
 int mode_tp_select(struct bpf_object *obj);
+/* the paragraph of a subcommand's --help on pins and tracepoints */
+void mode_usage_maps(FILE *f, const char *sub);
 struct bpf_program *mode_tp_prog(struct bpf_program *tp_btf, struct bpf_program *raw);
 
 #define MODE_PIN_ROOT "/sys/fs/bpf/amped"

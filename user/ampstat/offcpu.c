@@ -174,7 +174,9 @@ static void usage(FILE *f)
 "  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded > off.folded\n"
 "  flamegraph.pl --countname us < off.folded > off.svg\n"
 "  ampstat offcpu -p 1234 -d 5 --min-us 1000 -T 3\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "offcpu");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: the stacks are\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }

@@ -304,7 +304,9 @@ static void usage(FILE *f)
 "  ampstat syscalls -p $(pgrep -x amped) -d 5\n"
 "  ampstat syscalls -p 1234 -d 10 --hist -T 5\n"
 "  ampstat syscalls -p 1234 -d 10 --json > syscalls.json\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "syscalls");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: a summary is\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
