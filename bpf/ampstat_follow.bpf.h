@@ -3,9 +3,12 @@
  * `targets` and the kernel half of `fast` (see include/ampstat.h), and a
  * process whose last thread exits leaves them.  The same protocol as
  * bpf/sched.bpf.c, for objects loaded without it.  Include after
- * ampstat_targets.bpf.h; the object sets follow_forks before load. */
+ * ampstat_targets.bpf.h and ampstat_tp.bpf.h; the object sets follow_forks
+ * before load.  Each program has a raw_tp twin (ampstat_tp.bpf.h). */
 #ifndef AMPSTAT_FOLLOW_BPF_H
 #define AMPSTAT_FOLLOW_BPF_H
+
+#include "ampstat_tp.bpf.h"
 
 const volatile bool follow_forks = true;
 
@@ -21,17 +24,18 @@ struct {
 
 __u64 dropped_tgids = 0;	/* a forked process found `targets` full */
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(am_fork, struct task_struct *parent, struct task_struct *child)
+/* sched_process_fork(parent, child) */
+static __always_inline int am_fork_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *parent = (void *)ctx[0], *child = (void *)ctx[1];
 	__u32 ptgid, ctgid, one = 1, zero = 0, i;
 	struct ampstat_fast *f;
 	struct fast_lock *l;
 
 	if (!follow_forks)
 		return 0;
-	ptgid = parent->tgid;
-	ctgid = child->tgid;
+	ptgid = AS_LD(raw, parent, tgid);
+	ctgid = AS_LD(raw, child, tgid);
 	if (ptgid == ctgid || !tgid_traced(ptgid))
 		return 0;
 	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST)) {
@@ -40,8 +44,16 @@ int BPF_PROG(am_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	f = bpf_map_lookup_elem(&fast, &zero);
+	if (!f)
+		return 0;
+	if (raw) {
+		/* raw_tp programs may not take a bpf_spin_lock: from now on
+		 * the `targets` hash decides alone (a lookup per event) */
+		f->overflow = 1;
+		return 0;
+	}
 	l = bpf_map_lookup_elem(&fast_lock, &zero);
-	if (!f || !l)
+	if (!l)
 		return 0;
 	bpf_spin_lock(&l->lock);
 	i = f->nkern;
@@ -56,21 +68,29 @@ int BPF_PROG(am_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(am_exit, struct task_struct *p, bool group_dead)
+AMPSTAT_TP(sched_process_fork, am_fork)
+
+/* sched_process_exit(p, group_dead) */
+static __always_inline int am_exit_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *p = (void *)ctx[0];
+	bool group_dead = (bool)ctx[1];
 	__u32 tgid, zero = 0;
 	struct ampstat_fast *f;
 
-	if (!group_dead || !tgid_traced(p->tgid))
+	if (!group_dead)
+		return 0;
+	tgid = AS_LD(raw, p, tgid);
+	if (!tgid_traced(tgid))
 		return 0;
 	f = bpf_map_lookup_elem(&fast, &zero);
-	tgid = p->tgid;
 	bpf_map_delete_elem(&targets, &tgid);
 	for (__u32 i = 0; f && i < AMPSTAT_FAST_TGIDS; i++)
 		if (f->tgid[i] == tgid)
 			f->tgid[i] = 0;
 	return 0;
 }
+
+AMPSTAT_TP(sched_process_exit, am_exit)
 
 #endif

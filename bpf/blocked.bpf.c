@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include "ampstat.h"
 #include "amped_usdt.h"
+#include "ampstat_tp.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
@@ -72,37 +73,51 @@ __u64 dropped_events = 0;	/* ring buffer full */
 __u64 dropped_pending = 0;	/* `pending` full */
 __u64 idle_switches = 0;	/* idle waits seen (not reported) */
 
-static __always_inline bool in_target(struct task_struct *t)
+static __always_inline bool in_target(struct task_struct *t, const bool raw)
 {
-	return t->tgid == targ_tgid || t->real_parent->tgid == targ_tgid;
+	return AS_LD(raw, t, tgid) == targ_tgid ||
+	       AS_LD2(raw, t, real_parent, tgid) == targ_tgid;
 }
 
-static __always_inline bool is_dispatcher(struct task_struct *t)
+static __always_inline bool comm_is_disp(const char *c)
 {
-	if (!by_comm)
-		return t->pid == targ_tgid;
 	/* "amped-disp\0" */
-	return t->comm[0] == 'a' && t->comm[1] == 'm' && t->comm[2] == 'p' && t->comm[3] == 'e' &&
-	       t->comm[4] == 'd' && t->comm[5] == '-' && t->comm[6] == 'd' && t->comm[7] == 'i' &&
-	       t->comm[8] == 's' && t->comm[9] == 'p' && t->comm[10] == 0;
+	return c[0] == 'a' && c[1] == 'm' && c[2] == 'p' && c[3] == 'e' && c[4] == 'd' &&
+	       c[5] == '-' && c[6] == 'd' && c[7] == 'i' && c[8] == 's' && c[9] == 'p' && c[10] == 0;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(blk_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next, unsigned int prev_state)
+static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
 {
+	char comm[TASK_COMM_LEN];
+
+	if (!by_comm)
+		return AS_LD(raw, t, pid) == targ_tgid;
+	if (!raw)
+		return comm_is_disp(t->comm);
+	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
+		return false;
+	return comm_is_disp(comm);
+}
+
+static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	unsigned int prev_state = (unsigned int)ctx[3];
 	struct ampstat_blk_event *e;
 	__u32 tid, zero = 0;
 	__u64 now = 0;
+	bool prev_in = in_target(prev, raw), next_in = in_target(next, raw);
 
-	if (in_target(prev) && !is_dispatcher(prev)) {
+	if (prev_in && !is_dispatcher(prev, raw)) {
 		if (!preempt && (prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
 			now = bpf_ktime_get_ns();
-			tid = prev->pid;
+			tid = AS_LD(raw, prev, pid);
 			bpf_map_update_elem(&others_out, &tid, &now, BPF_ANY);
 		}
-	} else if (in_target(prev)) {
-		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	} else if (prev_in) {
+		/* prev is still current */
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 		long nr = regs ? regs->orig_ax : -1;
 		__u32 state;
 
@@ -121,8 +136,8 @@ int BPF_PROG(blk_switch, bool preempt, struct task_struct *prev,
 		now = bpf_ktime_get_ns();
 		e->out_ns = now;
 		e->dur_ns = 0;
-		e->tgid = prev->tgid;
-		e->tid = tid = prev->pid;
+		e->tgid = AS_LD(raw, prev, tgid);
+		e->tid = tid = AS_LD(raw, prev, pid);
 		e->state = state;
 		/* orig_ax: the syscall number, or negative when the thread
 		 * entered the kernel by an interrupt or a fault */
@@ -134,7 +149,7 @@ int BPF_PROG(blk_switch, bool preempt, struct task_struct *prev,
 		e->conn_id = 0;
 		e->method[0] = 0;
 		e->path[0] = 0;
-		__builtin_memcpy(e->comm, prev->comm, sizeof(e->comm));
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		if (cur_addr) {
 			struct amped_current c;
 
@@ -152,10 +167,10 @@ int BPF_PROG(blk_switch, bool preempt, struct task_struct *prev,
 			__sync_fetch_and_add(&dropped_pending, 1);
 	}
 in:
-	if (in_target(next) && !is_dispatcher(next)) {
+	if (next_in && !is_dispatcher(next, raw)) {
 		__u64 *t0;
 
-		tid = next->pid;
+		tid = AS_LD(raw, next, pid);
 		t0 = bpf_map_lookup_elem(&others_out, &tid);
 		if (t0) {
 			if (!now)
@@ -165,8 +180,8 @@ in:
 			__sync_fetch_and_add(&others_blocked, 1);
 			bpf_map_delete_elem(&others_out, &tid);
 		}
-	} else if (in_target(next)) {
-		tid = next->pid;
+	} else if (next_in) {
+		tid = AS_LD(raw, next, pid);
 		e = bpf_map_lookup_elem(&pending, &tid);
 		if (e) {
 			if (!now)
@@ -180,5 +195,8 @@ in:
 	}
 	return 0;
 }
+
+/* sched_switch(preempt, prev, next, prev_state) */
+AMPSTAT_TP(sched_switch, blk_switch)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -122,9 +122,13 @@ static __always_inline bool traced(void)
 	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
 }
 
-SEC("tp_btf/mm_filemap_add_to_page_cache")
-int BPF_PROG(am_cache_add, struct folio *folio)
+/* The bodies read through BPF_CORE_READ only: the same code for tp_btf
+ * and its raw_tp twin (bpf/ampstat_tp.bpf.h). */
+
+/* mm_filemap_add_to_page_cache(folio) */
+static __always_inline int am_cache_add_body(__u64 *ctx, const bool raw)
 {
+	struct folio *folio = (void *)ctx[0];
 	__u64 pages = 1;
 	struct address_space *mapping;
 	unsigned long flags;
@@ -139,14 +143,18 @@ int BPF_PROG(am_cache_add, struct folio *folio)
 	flags = BPF_CORE_READ(folio, flags.f);
 	if (flags & (1UL << bpf_core_enum_value(enum pageflags, PG_head)))
 		pages = 1ULL << (BPF_CORE_READ(folio, _flags_1) & 0x3f);
+	(void)raw;
 	account(mapping, C_ADDED, pages);
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_get_pages")
-int BPF_PROG(am_cache_get, struct address_space *mapping, unsigned long index,
-	     unsigned long last_index)
+AMPSTAT_TP(mm_filemap_add_to_page_cache, am_cache_add)
+
+/* mm_filemap_get_pages(mapping, index, last_index) */
+static __always_inline int am_cache_get_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long index = ctx[1], last_index = ctx[2];
 	struct cache_last *l;
 	long end;
 	bool cont;
@@ -173,14 +181,18 @@ int BPF_PROG(am_cache_get, struct address_space *mapping, unsigned long index,
 		last_index = end;
 	if (last_index < index)
 		return 0;
+	(void)raw;
 	account(mapping, C_READ, last_index - index + 1);
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_map_pages")
-int BPF_PROG(am_cache_map, struct address_space *mapping, unsigned long start,
-	     unsigned long end_pgoff)
+AMPSTAT_TP(mm_filemap_get_pages, am_cache_get)
+
+/* mm_filemap_map_pages(mapping, start, end_pgoff) */
+static __always_inline int am_cache_map_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long start = ctx[1], end_pgoff = ctx[2];
 	struct cache_last *l;
 	long end;
 	bool same;
@@ -202,13 +214,18 @@ int BPF_PROG(am_cache_map, struct address_space *mapping, unsigned long start,
 	}
 	if (same || end < 0 || end_pgoff < start)
 		return 0;
+	(void)raw;
 	account(mapping, C_FAULT, end_pgoff - start + 1);
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_fault")
-int BPF_PROG(am_cache_fault, struct address_space *mapping, unsigned long index)
+AMPSTAT_TP(mm_filemap_map_pages, am_cache_map)
+
+/* mm_filemap_fault(mapping, index) */
+static __always_inline int am_cache_fault_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long index = ctx[1];
 	struct cache_last *l;
 
 	if (!traced())
@@ -218,9 +235,12 @@ int BPF_PROG(am_cache_fault, struct address_space *mapping, unsigned long index)
 		return 0;
 	if (last_page(mapping) < (long)index)
 		return 0;
+	(void)raw;
 	account(mapping, C_FAULT, 1);
 	return 0;
 }
+
+AMPSTAT_TP(mm_filemap_fault, am_cache_fault)
 
 /* amped's residency_miss probe: the dispatcher predicted [off, off+len) of
  * a file not resident (a slow-path probe: it fires only on such guesses).

@@ -16,6 +16,8 @@
 #include <bpf/usdt.bpf.h>
 #include "ampstat.h"
 #include "amped_usdt.h"
+#define AMPSTAT_TP_SWITCH_IN
+#include "ampstat_tp.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
@@ -53,10 +55,8 @@ struct {
 
 __u64 dropped_threads = 0;
 
-static __always_inline bool ours(struct task_struct *t)
+static __always_inline bool ours_tgid(__u32 tg)
 {
-	__u32 tg = t->tgid;
-
 	for (__u32 i = 0; i < MAX_TGIDS; i++) {
 		if (i >= ntgids)
 			break;
@@ -64,6 +64,11 @@ static __always_inline bool ours(struct task_struct *t)
 			return true;
 	}
 	return false;
+}
+
+static __always_inline bool ours(struct task_struct *t)
+{
+	return ours_tgid(t->tgid);
 }
 
 /* A global function: the verifier checks it once, not once per call and
@@ -238,24 +243,51 @@ int on_request_done(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(lat_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next, unsigned int prev_state)
+/* a stretch of th's thread off CPU ends at now */
+static __always_inline void lat_in(struct ampstat_lat_thread *th, __u64 now)
 {
-	struct ampstat_lat_thread *th;
-	__u64 now = 0;
+	__u32 h = th->head;
+	struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
 
-	th = ours(prev) ? bpf_task_storage_get(&lthreads, prev, 0, 0) : NULL;
+	s->start_ns = th->out_ns;
+	s->end_ns = now;
+	s->cat = th->out_cat;
+	th->head = h + 1;
+	th->out_ns = 0;
+}
+
+/* sched_switch(preempt, prev, next, prev_state).  The raw_tp twin
+ * (bpf/ampstat_tp.bpf.h) cannot reach next's task storage: it ends prev's
+ * previous stretch at prev's switch-out, with the time it came in; a
+ * request that ends before its thread leaves the CPU again misses that
+ * stretch. */
+static __always_inline int lat_switch_body(__u64 *ctx, const bool raw)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	unsigned int prev_state = (unsigned int)ctx[3];
+	struct ampstat_lat_thread *th;
+	__u64 now = 0, in_ns = 0;
+
+	if (raw) {
+		now = bpf_ktime_get_ns();
+		in_ns = as_switch_in(now);
+	}
+	th = ours_tgid(AS_LD(raw, prev, tgid)) ?
+	     bpf_task_storage_get(&lthreads, AS_CUR(raw, prev), 0, 0) : NULL;
 	if (th) {
 		__u32 cat;
 
-		now = bpf_ktime_get_ns();
+		if (raw && th->out_ns && in_ns >= th->out_ns)
+			lat_in(th, in_ns);
+		if (!now)
+			now = bpf_ktime_get_ns();
 		if (preempt || prev_state == TASK_RUNNING) {
 			cat = ALO_RUNQ;
 		} else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
 			cat = ALO_BLOCKED;
 		} else {
-			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 			long nr = regs ? regs->orig_ax : -1;
 
 			cat = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2 ?
@@ -264,20 +296,14 @@ int BPF_PROG(lat_switch, bool preempt, struct task_struct *prev,
 		th->out_ns = now;
 		th->out_cat = cat;
 	}
+	if (raw)
+		return 0;
 	th = ours(next) ? bpf_task_storage_get(&lthreads, next, 0, 0) : NULL;
-	if (th && th->out_ns) {
-		__u32 h = th->head;
-		struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
-
-		if (!now)
-			now = bpf_ktime_get_ns();
-		s->start_ns = th->out_ns;
-		s->end_ns = now;
-		s->cat = th->out_cat;
-		th->head = h + 1;
-		th->out_ns = 0;
-	}
+	if (th && th->out_ns)
+		lat_in(th, now ? now : bpf_ktime_get_ns());
 	return 0;
 }
+
+AMPSTAT_TP(sched_switch, lat_switch)
 
 char LICENSE[] SEC("license") = "GPL";

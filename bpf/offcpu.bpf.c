@@ -5,12 +5,16 @@
  * switch-out time and category kept in task storage; when it is switched
  * in again the time off CPU is added to its (name, stacks, category) entry.
  * An opt-in mode: taking two stacks costs about a microsecond per switch of
- * a traced thread. */
+ * a traced thread.  Under raw_tp (bpf/ampstat_tp.bpf.h) a stretch is added
+ * when the thread next leaves the CPU: the last one of a thread still
+ * running at the end is not counted. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ampstat.h"
 #include "ampstat_targets.bpf.h"
+#define AMPSTAT_TP_SWITCH_IN
+#include "ampstat_tp.bpf.h"
 #include "ampstat_follow.bpf.h"
 
 #define TASK_RUNNING		0x0000
@@ -58,17 +62,64 @@ struct {
 __u64 dropped_stacks = 0;	/* no room in `stacks` (or a hash collision) */
 __u64 dropped_entries = 0;	/* `offcpu` was full */
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(am_off_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
-	     unsigned int prev_state)
+/* A stretch off CPU ends: add it to the (name, stacks, category) entry of
+ * the task whose stretch st is, switched in at now. */
+static __always_inline void off_in(struct off_start *st, __u64 now, __u32 tgid, const char *comm,
+				   const bool raw)
 {
-	struct off_start *st;
-	__u64 now = 0;
+	struct ampstat_off_key key = {};
+	struct ampstat_off_val *v;
+	__u64 d = now > st->ts_ns ? now - st->ts_ns : 0;
 
-	if (tgid_traced(prev->tgid)) {
-		st = bpf_task_storage_get(&off_start, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	st->ts_ns = 0;
+	if (d < min_ns)
+		return;
+	if (raw)	/* the task is current */
+		bpf_get_current_comm(&key.comm, sizeof(key.comm));
+	else
+		bpf_probe_read_kernel_str(&key.comm, sizeof(key.comm), comm);
+	key.tgid = tgid;
+	key.kstack = st->kstack;
+	key.ustack = st->ustack;
+	key.state = st->state;
+	v = bpf_map_lookup_elem(&offcpu, &key);
+	if (!v) {
+		struct ampstat_off_val zero = {};
+
+		bpf_map_update_elem(&offcpu, &key, &zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&offcpu, &key);
+		if (!v) {
+			__sync_fetch_and_add(&dropped_entries, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->ns, d);
+	__sync_fetch_and_add(&v->count, 1);
+}
+
+/* sched_switch(preempt, prev, next, prev_state).  The raw_tp twin cannot
+ * reach next's task storage: it ends prev's previous stretch now, at its
+ * switch-out, with the time it came in (as_switch_in). */
+static __always_inline int am_off_switch_body(__u64 *ctx, const bool raw)
+{
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	unsigned int prev_state = (unsigned int)ctx[3];
+	struct off_start *st;
+	__u64 now = 0, in_ns = 0;
+	__u32 tgid = AS_LD(raw, prev, tgid);
+
+	if (raw) {
+		now = bpf_ktime_get_ns();
+		in_ns = as_switch_in(now);
+	}
+	if (tgid_traced(tgid)) {
+		st = bpf_task_storage_get(&off_start, AS_CUR(raw, prev), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (st) {
-			now = bpf_ktime_get_ns();
+			if (raw && st->ts_ns && in_ns >= st->ts_ns)
+				off_in(st, in_ns, tgid, NULL, raw);
+			if (!now)
+				now = bpf_ktime_get_ns();
 			st->ts_ns = now;
 			/* prev is still current: its stacks are the ones taken */
 			st->kstack = bpf_get_stackid(ctx, &stacks, 0);
@@ -81,7 +132,7 @@ int BPF_PROG(am_off_switch, bool preempt, struct task_struct *prev, struct task_
 			} else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
 				st->state = AS_BLOCKED;
 			} else {
-				struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+				struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 				long nr = regs ? regs->orig_ax : -1;
 
 				st->state = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2
@@ -89,40 +140,17 @@ int BPF_PROG(am_off_switch, bool preempt, struct task_struct *prev, struct task_
 			}
 		}
 	}
-	if (tgid_traced(next->tgid)) {
-		struct ampstat_off_key key = {};
-		struct ampstat_off_val *v;
-		__u64 d;
-
+	if (!raw && tgid_traced(next->tgid)) {
 		st = bpf_task_storage_get(&off_start, next, 0, 0);
 		if (!st || !st->ts_ns)
 			return 0;
 		if (!now)
 			now = bpf_ktime_get_ns();
-		d = now > st->ts_ns ? now - st->ts_ns : 0;
-		st->ts_ns = 0;
-		if (d < min_ns)
-			return 0;
-		bpf_probe_read_kernel_str(&key.comm, sizeof(key.comm), next->comm);
-		key.tgid = next->tgid;
-		key.kstack = st->kstack;
-		key.ustack = st->ustack;
-		key.state = st->state;
-		v = bpf_map_lookup_elem(&offcpu, &key);
-		if (!v) {
-			struct ampstat_off_val zero = {};
-
-			bpf_map_update_elem(&offcpu, &key, &zero, BPF_NOEXIST);
-			v = bpf_map_lookup_elem(&offcpu, &key);
-			if (!v) {
-				__sync_fetch_and_add(&dropped_entries, 1);
-				return 0;
-			}
-		}
-		__sync_fetch_and_add(&v->ns, d);
-		__sync_fetch_and_add(&v->count, 1);
+		off_in(st, now, next->tgid, next->comm, raw);
 	}
 	return 0;
 }
+
+AMPSTAT_TP(sched_switch, am_off_switch)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -14,6 +14,7 @@
 #include "ampstat.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_follow.bpf.h"
+#include "ampstat_tp.bpf.h"
 
 struct sc_start {
 	__u64 ts_ns;
@@ -49,9 +50,10 @@ static __always_inline __u32 log2_u64(__u64 v)
 	return r;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(am_sys_enter, struct pt_regs *regs, long id)
+/* sys_enter(regs, id) */
+static __always_inline int am_sys_enter_body(__u64 *ctx, const bool raw)
 {
+	long id = (long)ctx[1];
 	struct task_struct *task;
 	struct sc_start *s;
 
@@ -66,9 +68,12 @@ int BPF_PROG(am_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(am_sys_exit, struct pt_regs *regs, long ret)
+AMPSTAT_TP(sys_enter, am_sys_enter)
+
+/* sys_exit(regs, ret) */
+static __always_inline int am_sys_exit_body(__u64 *ctx, const bool raw)
 {
+	struct pt_regs *regs = (void *)ctx[0];
 	struct ampstat_sc_key key = {};
 	struct ampstat_sc_val *v;
 	struct sc_start *s;
@@ -80,7 +85,7 @@ int BPF_PROG(am_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* the number syscount reports: syscall_get_nr() at exit */
-	nr = regs->orig_ax;
+	nr = AS_LD(raw, regs, orig_ax);
 	if (nr < 0)
 		return 0;
 	s = bpf_task_storage_get(&sc_start, bpf_get_current_task_btf(), 0, 0);
@@ -115,5 +120,7 @@ int BPF_PROG(am_sys_exit, struct pt_regs *regs, long ret)
 	}
 	return 0;
 }
+
+AMPSTAT_TP(sys_exit, am_sys_exit)
 
 char LICENSE[] SEC("license") = "GPL";

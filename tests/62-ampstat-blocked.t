@@ -6,7 +6,10 @@
 # the stacks; an AMPED server's dispatcher does not block at all, its
 # helpers do (their D-state time is in the summary).  Bounds are half of
 # the modelled disk time (blocked) and a tenth (not blocked), never speeds.
-# Also the command line: usage errors exit 2, not root / no such process
+# --json gives the same facts as JSON Lines (checked with python's json),
+# with the maps pinned under /sys/fs/bpf/amped/PID/blocked while it runs
+# (bpftool dumps one); and again through the raw_tp twin of its program
+# (AMPSTAT_FORCE_RAW_TP=1).  Also the command line: usage errors exit 2, not root / no such process
 # exit 1 with a message, SIGINT and the target's exit end it with a summary
 # and exit 0.
 # Root only for the BPF part; without BPF it skips, unless
@@ -94,18 +97,22 @@ events_d() {
 summary_d_ms() { sed -n 's/^  by state:  D [0-9]* (\([0-9.]*\) ms).*/\1/p' "$T/as.out"; }
 others_ms() { sed -n 's/^other threads .* [0-9]* times, \([0-9.]*\) ms$/\1/p' "$T/as.out"; }
 
-run() {
-	local model=$1 i code lo hi d_ms o_ms
-	V="[$model] "
-	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return; fi
+# start_cold MODEL ARGS...: slowfs, the server, ampstat blocked ARGS; 1
+# (after a test line and the clean-up) when one of them fails
+start_cold() {
+	local model=$1
+	shift
+	if ! mount_fs; then ok 1 "slowfs mounts"; umount_fs; return 1; fi
 	ROOT=$MNT
-	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
-	if ! as_start -p "$SRV_PID" --min-us 1000; then
+	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return 1; fi
+	if ! as_start -p "$SRV_PID" "$@"; then
 		bpf_unavailable
-		srv_stop TERM; umount_fs; return
+		srv_stop TERM; umount_fs; return 1
 	fi
-	ok 0 "ampstat blocked attaches"
-	code=''
+}
+# cold_sigint: GET every cold file, then SIGINT ends ampstat with exit 0
+cold_sigint() {
+	local i code=''
 	for i in $(seq 0 $((NFILES - 1))); do
 		code="$code$(get "/cold$i.bin" --max-time 30)"
 	done
@@ -113,6 +120,14 @@ run() {
 	kill -INT "$AS_PID"
 	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
 	AS_PID=''
+}
+
+run() {
+	local model=$1 i lo hi d_ms o_ms
+	V="[$model] "
+	start_cold "$model" --min-us 1000 || return
+	ok 0 "ampstat blocked attaches"
+	cold_sigint
 	like "$(cat "$T/as.out")" "^ampstat blocked  pid $SRV_PID .*\(signal\)" "SIGINT: the summary is printed"
 	lo=$((LAT_MS / 2))
 	hi=$((NFILES * LAT_MS / 10))
@@ -153,8 +168,70 @@ run() {
 	umount_fs
 }
 
+# json_facts: the facts of a --json run, one per line (JSON Lines parsed
+# with python's json: a line that does not parse fails them all)
+json_facts() {
+	"$PY" - "$T/as.out" "$NFILES" "$SRV_PID" <<'PYEOF'
+import json, re, sys
+try:
+    objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+except ValueError as e:
+    print("parse error: %s" % e)
+    sys.exit(0)
+n, pid = int(sys.argv[2]), int(sys.argv[3])
+ev = [o for o in objs if o.get("type") == "event"]
+sm = objs[-1] if objs else {}
+print("summary_last=%s end=%s" % (sm.get("type"), sm.get("end")))
+d = [e for e in ev if e["state"] == "D" and e["role"] == "dispatcher"]
+for i in range(n):
+    k = sum(1 for e in d if e["request"] and e["request"]["method"] == "GET"
+            and e["request"]["path"] == "/cold%d.bin" % i)
+    print("cold%d=%s" % (i, "yes" if k else "no"))
+print("pread=%s" % ("yes" if any(e["syscall"] == "pread64" for e in d) else "no"))
+print("tid=%s" % ("yes" if d and all(e["tid"] == pid and e["tgid"] == pid for e in d) else "no"))
+print("kstack=%s" % ("yes" if any(re.match(r"(filemap_|folio_wait|io_schedule|fuse_)", f)
+                                 for e in d for f in e.get("kernel_stack") or []) else "no"))
+print("ustack=%s" % ("yes" if any("pread" in (e.get("user_stack") or [""])[0] for e in d) else "no"))
+print("d_ms=%d" % (sm.get("by_state", {}).get("D", {}).get("ns", 0) // 1000000))
+print("tracepoint=%s" % sm.get("tracepoint"))
+PYEOF
+}
+
+# run_json TRACEPOINT: SPED and cold files again, in --json; the maps are
+# pinned while it runs (bpftool reads them) and gone after
+run_json() {
+	local tp=$1 i f pin
+	V="[sped json $tp] "
+	start_cold sped --min-us 1000 --json || return
+	pin=/sys/fs/bpf/amped/$SRV_PID/blocked
+	like "$(cat "$T/as.err")" "maps pinned in $pin" "maps pinned in $pin"
+	timeout 10 bpftool map dump pinned "$pin/others_out" >"$T/dump.out" 2>&1
+	is "$?" 0 "bpftool map dump pinned $pin/others_out works" "$(head -5 "$T/dump.out")"
+	cold_sigint
+	ok "$([ ! -e "$pin" ] && [ ! -e "/sys/fs/bpf/amped/$SRV_PID" ]; echo $?)" "pins removed on exit"
+	json_facts >"$T/facts"
+	f=$(cat "$T/facts")
+	like "$f" "summary_last=summary end=signal" "the last line is the summary (end: signal)" "$f"
+	for i in $(seq 0 $((NFILES - 1))); do
+		like "$f" "cold$i=yes" "an event: the dispatcher in D state serving GET /cold$i.bin" \
+			"$(head -c 3000 "$T/as.out")"
+	done
+	like "$f" "pread=yes" "the syscall it blocked in is named (pread64)"
+	like "$f" "tid=yes" "tid and tgid are the server's (SPED: the main thread)"
+	like "$f" "kstack=yes" "the kernel stack is a list of symbolized frames"
+	like "$f" "ustack=yes" "the user stack's innermost frame is pread"
+	d_ms=$(sed -n 's/^d_ms=//p' "$T/facts")
+	ok "$(num_le "$((NFILES * LAT_MS / 2))" "${d_ms:-0}"; echo $?)" \
+		"the summary's D-state time ${d_ms} ms >= $((NFILES * LAT_MS / 2)) ms"
+	like "$f" "tracepoint=$tp" "the summary names the tracepoint flavour ($tp)"
+	srv_stop TERM
+	umount_fs
+}
+
 run sped
 run amped
+run_json tp_btf
+AMPSTAT_FORCE_RAW_TP=1 run_json raw_tp
 V=''
 done_testing
 exit $((TAP_FAILED > 0))

@@ -78,28 +78,35 @@ print($1)" 2>/dev/null; }
 # io CMD: one command to ampstat_io, its answer echoed
 io() { echo "$1" >&"${IOP[1]}"; local l; read -r -t 30 l <&"${IOP[0]}"; echo "$l"; }
 
-# ---- exactly N reads and M preads, in the thread am-io
+# ---- exactly N reads and M preads, in the thread am-io; again through
+# the raw_tp twins (AMPSTAT_FORCE_RAW_TP=1)
 N=12345 M=777
 coproc IOP { exec $IO; }
 IO_PID=$!
 read -r -t 10 ready <&"${IOP[0]}"
 like "$ready" "^ready [0-9]+$" "ampstat_io starts"
-as_start -p "$IO_PID" --json --role 'io=^am-io$' || bpf_unavailable
-ok 0 "ampstat syscalls attaches"
-is "$(io "reads $N")" "ok $N" "ampstat_io did $N reads"
-is "$(io "preads $M")" "ok $M" "ampstat_io did $M preads"
-kill -INT "$AS_PID"
-if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
-AS_PID=''
-is "$(js "s['type'] + ' ' + s['end']")" "summary signal" "SIGINT: a summary, end=signal"
-is "$(js "sc('io', 'read')['count']")" "$N" "read count of the io thread is exactly $N"
-is "$(js "sc('io', 'pread64')['count']")" "$M" "pread64 count of the io thread is exactly $M"
-is "$(js "sc('io', 'read')['timed'] == $N and sum(sc('io', 'read')['hist']) == $N")" True \
-	"all $N reads timed, and the histogram holds them all"
-res=$(js "sc('io', 'read')['total_ns'] > 0 and sc('io', 'read')['p50_ns'] > 0")
-is "$res" True "read latency measured (total and p50 > 0)"
-res=$(js "s['bpf']['run_ns'] > 0 and any(p['name'] == 'am_sys_exit' and p['runs'] >= $N for p in s['bpf']['progs'])")
-is "$res" True "reports its own BPF cost (run_ns, runs of am_sys_exit >= $N)"
+# exact SUFFIX: the counts; SUFFIX is that of the programs that must run
+exact() {
+	as_start -p "$IO_PID" --json --role 'io=^am-io$' || bpf_unavailable
+	ok 0 "ampstat syscalls attaches"
+	is "$(io "reads $N")" "ok $N" "ampstat_io did $N reads"
+	is "$(io "preads $M")" "ok $M" "ampstat_io did $M preads"
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+	AS_PID=''
+	is "$(js "s['type'] + ' ' + s['end']")" "summary signal" "SIGINT: a summary, end=signal"
+	is "$(js "sc('io', 'read')['count']")" "$N" "read count of the io thread is exactly $N"
+	is "$(js "sc('io', 'pread64')['count']")" "$M" "pread64 count of the io thread is exactly $M"
+	is "$(js "sc('io', 'read')['timed'] == $N and sum(sc('io', 'read')['hist']) == $N")" True \
+		"all $N reads timed, and the histogram holds them all"
+	res=$(js "sc('io', 'read')['total_ns'] > 0 and sc('io', 'read')['p50_ns'] > 0")
+	is "$res" True "read latency measured (total and p50 > 0)"
+	res=$(js "s['bpf']['run_ns'] > 0 and any(p['name'] == 'am_sys_exit$1' and p['runs'] >= $N for p in s['bpf']['progs'])")
+	is "$res" True "reports its own BPF cost (run_ns, runs of am_sys_exit$1 >= $N)"
+}
+exact ''
+AMPSTAT_FORCE_RAW_TP=1 V="[raw_tp] " exact _raw
+like "$(cat "$T/as.err")" "raw_tp instead of tp_btf for .*sys_enter, sys_exit" "[raw_tp] it says it uses raw_tp"
 
 # ---- the target exits: summary, exit 0; the text report
 as_start -p "$IO_PID" --role 'io=^am-io$' || bpf_unavailable

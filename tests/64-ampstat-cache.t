@@ -134,24 +134,38 @@ measure() {
 	[ "$r" = "ok $NPAGES" ] || { diag "$m $temp: after: $r resident: evicted meanwhile, again"; return 1; }
 	return 0
 }
+# check M TEMP: measure, then compare with the known page counts
+check() {
+	local m=$1 temp=$2 try acc miss hit fmiss facc what
+	: >"$T/as.out"
+	for try in 1 2 3; do measure $m $temp && break; done
+	read -r acc miss hit fmiss facc <<<"$(js "role('io')['accesses'], role('io')['misses'], role('io')['hits'], file('$D/file.bin')['misses'], file('$D/file.bin')['accesses']")"
+	acc=${acc//[(),]/} miss=${miss//[(),]/} hit=${hit//[(),]/} fmiss=${fmiss//[(),]/} facc=${facc//[(),]/}
+	what="accesses $acc misses $miss hits $hit; file: accesses $facc misses $fmiss; try $try"
+	if [ $temp = cold ]; then
+		ok "$(within "$miss" $NPAGES 2)" "$m cold: $NPAGES misses within 2% ($what)"
+		ok "$(atmost "$hit" $((NPAGES * 2 / 100)))" "$m cold: at most 2% hits ($what)"
+	else
+		ok "$(within "$hit" $NPAGES 2)" "$m warm: $NPAGES hits within 2% ($what)"
+		ok "$(atmost "$miss" $((NPAGES * 2 / 100)))" "$m warm: at most 2% misses ($what)"
+	fi
+	is "$fmiss $facc" "$miss $acc" "$m $temp: the file, named by --search, has them all"
+}
 for m in read sendfile mmap; do
-	for temp in cold warm; do
-		: >"$T/as.out"
-		for try in 1 2 3; do measure $m $temp && break; done
-		read -r acc miss hit fmiss facc <<<"$(js "role('io')['accesses'], role('io')['misses'], role('io')['hits'], file('$D/file.bin')['misses'], file('$D/file.bin')['accesses']")"
-		acc=${acc//[(),]/} miss=${miss//[(),]/} hit=${hit//[(),]/} fmiss=${fmiss//[(),]/} facc=${facc//[(),]/}
-		what="accesses $acc misses $miss hits $hit; file: accesses $facc misses $fmiss; try $try"
-		if [ $temp = cold ]; then
-			ok "$(within "$miss" $NPAGES 2)" "$m cold: $NPAGES misses within 2% ($what)"
-			ok "$(atmost "$hit" $((NPAGES * 2 / 100)))" "$m cold: at most 2% hits ($what)"
-		else
-			ok "$(within "$hit" $NPAGES 2)" "$m warm: $NPAGES hits within 2% ($what)"
-			ok "$(atmost "$miss" $((NPAGES * 2 / 100)))" "$m warm: at most 2% misses ($what)"
-		fi
-		is "$fmiss $facc" "$miss $acc" "$m $temp: the file, named by --search, has them all"
-	done
+	for temp in cold warm; do check $m $temp; done
 done
 is "$(js "role('io')['mmap_pages'] > 0 and role('io')['read_pages'] == 0")" True "mmap: counted as mmap pages"
+# the same through the raw_tp twins of the filemap programs
+export AMPSTAT_FORCE_RAW_TP=1
+V="[raw_tp] "
+for m in read mmap; do
+	for temp in cold warm; do check $m $temp; done
+done
+like "$(cat "$T/as.err")" "raw_tp instead of tp_btf for .*mm_filemap_fault" "AMPSTAT_FORCE_RAW_TP=1: it says it uses raw_tp"
+res=$(js "(lambda r: '%s %s' % (bool(r) and all(n.endswith('_raw') for n in r), ','.join(r)))([p['name'] for p in s['bpf']['progs'] if p['runs'] > 0 and p['name'].startswith('am_cache_')])")
+like "$res" "^True " "AMPSTAT_FORCE_RAW_TP=1: only the raw_tp twins ran ($res)"
+unset AMPSTAT_FORCE_RAW_TP
+V=''
 exec {IOP[1]}>&-
 wait "$IO_PID"; IO_PID=''
 

@@ -5,7 +5,8 @@
 # io;am-io;[wait-other];...;do_nanosleep;... with 190-1000 ms, kernel frames
 # symbolized; the target's exit prints the stacks and exits 0; on amped the
 # dispatcher's idle wait is [wait-idle] in epoll_wait, and the table view
-# names the roles and reports the BPF cost.
+# names the roles and reports the BPF cost.  The raw_tp twin
+# (AMPSTAT_FORCE_RAW_TP=1) counts the same sleeps.
 # Root only for the BPF part; without BPF it skips, unless
 # AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -63,6 +64,22 @@ coproc IOP { exec $IO; }
 IO_PID=$!
 read -r -t 10 ready <&"${IOP[0]}"
 like "$ready" "^ready [0-9]+$" "ampstat_io starts"
+# io_sleep_us: the folded microseconds of the io thread in nanosleep
+io_sleep_us() { awk '/^io;am-io;\[wait-other\];/ && /do_nanosleep/ { s += $NF } END { print s + 0 }' "$T/as.out"; }
+# first through the raw_tp twin (AMPSTAT_FORCE_RAW_TP=1), which counts a
+# stretch when the thread next leaves the CPU: here, to wait for a command
+AMPSTAT_FORCE_RAW_TP=1 as_start -p "$IO_PID" --folded --role 'io=^am-io$' || bpf_unavailable
+echo "sleeps 10" >&"${IOP[1]}"
+read -r -t 30 ans <&"${IOP[0]}"
+is "$ans" "ok 10" "[raw_tp] ampstat_io slept 10 x 20 ms"
+sleep 0.2
+kill -INT "$AS_PID"
+if wait_exit "$AS_PID" 10; then is "$RC" 0 "[raw_tp] SIGINT: exits 0"; else ok 1 "[raw_tp] SIGINT: exits within 10 s"; fi
+AS_PID=''
+like "$(cat "$T/as.err")" "raw_tp instead of tp_btf for .*sched_switch" "[raw_tp] it says it uses raw_tp"
+io_us=$(io_sleep_us)
+ok "$([ "$io_us" -ge 190000 ] && [ "$io_us" -le 1000000 ]; echo $?)" \
+	"[raw_tp] io thread: 190-1000 ms off CPU in nanosleep ($io_us us)" "$(head -5 "$T/as.out")"
 as_start -p "$IO_PID" --folded --role 'io=^am-io$' || bpf_unavailable
 ok 0 "ampstat offcpu attaches"
 echo "sleeps 10" >&"${IOP[1]}"
@@ -74,7 +91,7 @@ AS_PID=''
 wait "$IO_PID" 2>/dev/null; IO_PID=''
 nbad=$(grep -cvE '^[^ ;]+;[^ ;]+;\[[a-z-]+\](;[^;]+)+ [0-9]+$' "$T/as.out")
 is "$nbad" 0 "every folded line is ROLE;COMM;[CATEGORY];frames VALUE"
-io_us=$(awk '/^io;am-io;\[wait-other\];/ && /do_nanosleep/ { s += $NF } END { print s + 0 }' "$T/as.out")
+io_us=$(io_sleep_us)
 ok "$([ "$io_us" -ge 190000 ] && [ "$io_us" -le 1000000 ]; echo $?)" \
 	"io thread: 190-1000 ms off CPU in nanosleep, kernel frames named ($io_us us)" "$(head -5 "$T/as.out")"
 like "$(cat "$T/as.err")" "bpf: [0-9.]+ ms" "the BPF cost on stderr"

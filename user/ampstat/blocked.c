@@ -84,6 +84,7 @@ static const char *sysname(int nr, char *buf, size_t n)
 }
 
 static const char *state_text[] = { "D (blocked-io)", "S (waiting)", "R (preempted)" };
+static const char *state_name[] = { "blocked-io", "waiting", "preempted" };
 static const char state_letter[] = { 'D', 'S', 'R' };
 
 struct stat_row {
@@ -96,8 +97,9 @@ struct blk {
 	struct sym *kern;		/* kernel symbols */
 	struct { pid_t pid; struct sym *s; } syms[MAX_SYMS];
 	int nsyms;
-	bool stacks;
+	bool stacks, json;
 	__u64 mono_to_real_ns;
+	char frames[MAX_STACK][256];	/* one stack, symbolized */
 	/* summary */
 	__u64 events, total_ns, max_ns;
 	__u64 st_n[3], st_ns[3];
@@ -118,29 +120,90 @@ static struct sym *user_sym(struct blk *b, pid_t pid)
 	return b->syms[b->nsyms++].s;
 }
 
-static void print_stack(struct blk *b, int id, struct sym *s, const char *what)
+/* Stack id symbolized into b->frames, innermost first: the number of
+ * frames, or -errno when the stack is not there. */
+static int stack_frames(struct blk *b, int id, struct sym *s)
 {
 	__u64 ips[MAX_STACK] = { 0 };
-	char buf[512];
+	int n = 0;
 
-	if (id < 0) {
-		printf("  %s stack: unavailable (%s)\n", what, strerror(-id));
-		return;
+	if (id < 0)
+		return id;
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stacks), &id, ips))
+		return -errno;
+	for (int i = 0; i < MAX_STACK && ips[i]; i++) {
+		sym_resolve(s, ips[i], b->frames[n], sizeof(b->frames[n]));
+		/* the tracer's own frames (the program, the tracepoint) */
+		if (!n && (!strncmp(b->frames[n], "bpf_prog_", 9) ||
+			   !strncmp(b->frames[n], "bpf_trace_run", 13) ||
+			   !strncmp(b->frames[n], "__bpf_trace_", 12)))
+			continue;
+		n++;
 	}
-	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.stacks), &id, ips)) {
-		printf("  %s stack: unavailable (%s)\n", what, strerror(errno));
+	return n;
+}
+
+static void print_stack(struct blk *b, int id, struct sym *s, const char *what)
+{
+	int n = stack_frames(b, id, s);
+
+	if (n < 0) {
+		printf("  %s stack: unavailable (%s)\n", what, strerror(-n));
 		return;
 	}
 	printf("  %s stack:\n", what);
-	for (int i = 0, top = 1; i < MAX_STACK && ips[i]; i++) {
-		sym_resolve(s, ips[i], buf, sizeof(buf));
-		/* the tracer's own frames (the program, the tracepoint) */
-		if (top && (!strncmp(buf, "bpf_prog_", 9) || !strncmp(buf, "bpf_trace_run", 13) ||
-			    !strncmp(buf, "__bpf_trace_", 12)))
-			continue;
-		top = 0;
-		printf("    %s\n", buf);
+	for (int i = 0; i < n; i++)
+		printf("    %s\n", b->frames[i]);
+}
+
+/* ,"what_stack":[frames] or ,"what_stack":null,"what_stack_error":"..." */
+static void json_stack(struct blk *b, int id, struct sym *s, const char *what)
+{
+	int n = stack_frames(b, id, s);
+
+	if (n < 0) {
+		printf(",\"%s_stack\":null,\"%s_stack_error\":", what, what);
+		mode_json_str(stdout, strerror(-n));
+		return;
 	}
+	printf(",\"%s_stack\":[", what);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			putchar(',');
+		mode_json_str(stdout, b->frames[i]);
+	}
+	putchar(']');
+}
+
+static void json_event(struct blk *b, const struct ampstat_blk_event *e, __u32 st, const char *tbuf,
+		       const char *meth)
+{
+	char sb[32];
+
+	printf("{\"type\":\"event\",\"time\":\"%s\",\"out_ns\":%llu,\"duration_ns\":%llu,"
+	       "\"tgid\":%u,\"tid\":%u,\"comm\":", tbuf, (unsigned long long)e->out_ns,
+	       (unsigned long long)e->dur_ns, e->tgid, e->tid);
+	mode_json_str(stdout, e->comm);
+	printf(",\"role\":\"dispatcher\",\"state\":\"%c\",\"state_name\":\"%s\",\"syscall\":",
+	       state_letter[st], state_name[st]);
+	mode_json_str(stdout, sysname(e->syscall, sb, sizeof(sb)));
+	printf(",\"syscall_nr\":%d,\"request\":", e->syscall);
+	if (e->req_id) {
+		printf("{\"id\":%llu,\"conn\":%u,\"age_ns\":%llu,\"method\":", (unsigned long long)e->req_id,
+		       e->conn_id, (unsigned long long)(e->out_ns > e->req_start_ns ? e->out_ns - e->req_start_ns : 0));
+		mode_json_str(stdout, meth);
+		printf(",\"path\":");
+		mode_json_str(stdout, e->path);
+		putchar('}');
+	} else {
+		printf("null");
+	}
+	if (b->stacks) {
+		json_stack(b, e->kstack, b->kern, "kernel");
+		json_stack(b, e->ustack, user_sym(b, (pid_t)e->tgid), "user");
+	}
+	printf("}\n");
+	fflush(stdout);
 }
 
 static void add_row(struct stat_row *rows, int *n, int max, const char *key, __u64 ns, __u64 *other)
@@ -217,6 +280,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		snprintf(tbuf + strlen(tbuf), sizeof(tbuf) - strlen(tbuf), ".%06llu",
 			 (unsigned long long)(real % 1000000000ULL / 1000));
 	}
+	if (b->json) {
+		json_event(b, &e, st, tbuf, meth);
+		return 0;
+	}
 	fmt_ms(ms, sizeof(ms), e.dur_ns);
 	printf("%s  %s %u/%u  off CPU %s  %s  syscall %s\n", tbuf, e.comm, e.tgid, e.tid, ms,
 	       state_text[st], sysname(e.syscall, sb, sizeof(sb)));
@@ -244,10 +311,55 @@ static int cmp_rows(const void *a, const void *b)
 	return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
 }
 
+static void json_rows(const char *name, const char *key, struct stat_row *rows, int n)
+{
+	printf(",\"%s\":[", name);
+	for (int i = 0; i < n; i++) {
+		printf("%s{\"%s\":", i ? "," : "", key);
+		mode_json_str(stdout, rows[i].key);
+		printf(",\"events\":%llu,\"ns\":%llu}", (unsigned long long)rows[i].n,
+		       (unsigned long long)rows[i].ns);
+	}
+	putchar(']');
+}
+
+static void summary_json(struct blk *b, pid_t pid, const char *comm, double dur_s, const char *why,
+			 __u64 bpf_ns, __u64 runs, const char *tp)
+{
+	printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
+	mode_json_str(stdout, comm);
+	printf(",\"duration_s\":%.3f,\"end\":\"%s\",\"events\":%llu,\"off_cpu_ns\":%llu,\"max_ns\":%llu,"
+	       "\"by_state\":{", dur_s, why, (unsigned long long)b->events,
+	       (unsigned long long)b->total_ns, (unsigned long long)b->max_ns);
+	for (int i = 0; i < 3; i++)
+		printf("%s\"%c\":{\"events\":%llu,\"ns\":%llu}", i ? "," : "", state_letter[i],
+		       (unsigned long long)b->st_n[i], (unsigned long long)b->st_ns[i]);
+	putchar('}');
+	json_rows("by_syscall", "syscall", b->sysc, b->nsysc);
+	json_rows("by_request", "request", b->reqs, b->nreqs);
+	printf(",\"other_request_events\":%llu,\"others_blocked\":%llu,\"others_blocked_ns\":%llu,"
+	       "\"idle_switches\":%llu,\"dropped_events\":%llu,\"dropped_pending\":%llu,"
+	       "\"tracepoint\":\"%s\",\"bpf\":{\"run_ns\":%llu,\"runs\":%llu}}\n",
+	       (unsigned long long)b->reqs_other, (unsigned long long)b->skel->bss->others_blocked,
+	       (unsigned long long)b->skel->bss->others_blocked_ns,
+	       (unsigned long long)b->skel->bss->idle_switches,
+	       (unsigned long long)b->skel->bss->dropped_events,
+	       (unsigned long long)b->skel->bss->dropped_pending, tp, (unsigned long long)bpf_ns,
+	       (unsigned long long)runs);
+	fflush(stdout);
+}
+
 static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, const char *why,
-		    __u64 bpf_ns, __u64 runs)
+		    __u64 bpf_ns, __u64 runs, const char *tp)
 {
 	char a[32], c[32];
+
+	qsort(b->sysc, (size_t)b->nsysc, sizeof(b->sysc[0]), cmp_rows);
+	qsort(b->reqs, (size_t)b->nreqs, sizeof(b->reqs[0]), cmp_rows);
+	if (b->json) {
+		summary_json(b, pid, comm, dur_s, why, bpf_ns, runs, tp);
+		return;
+	}
 
 	printf("ampstat blocked  pid %d (%s)  %.2f s  (%s)\n", (int)pid, comm, dur_s, why);
 	fmt_ms(a, sizeof(a), b->total_ns);
@@ -260,14 +372,12 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 		printf("  %c %llu (%s)", state_letter[i], (unsigned long long)b->st_n[i], a);
 	}
 	printf("\n");
-	qsort(b->sysc, (size_t)b->nsysc, sizeof(b->sysc[0]), cmp_rows);
 	printf("  by syscall:");
 	for (int i = 0; i < b->nsysc && i < 10; i++) {
 		fmt_ms(a, sizeof(a), b->sysc[i].ns);
 		printf("  %s %llu (%s)", b->sysc[i].key, (unsigned long long)b->sysc[i].n, a);
 	}
 	printf("\n");
-	qsort(b->reqs, (size_t)b->nreqs, sizeof(b->reqs[0]), cmp_rows);
 	printf("  by request:\n");
 	for (int i = 0; i < b->nreqs && i < 10; i++) {
 		fmt_ms(a, sizeof(a), b->reqs[i].ns);
@@ -280,7 +390,7 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 	       (unsigned long long)b->skel->bss->others_blocked, a);
 	printf("idle waits of the dispatcher (epoll_wait, not shown): %llu\n",
 	       (unsigned long long)b->skel->bss->idle_switches);
-	printf("bpf: %.3f ms in %llu runs", (double)bpf_ns / 1e6, (unsigned long long)runs);
+	printf("bpf: %.3f ms in %llu runs (%s)", (double)bpf_ns / 1e6, (unsigned long long)runs, tp);
 	if (b->skel->bss->dropped_events || b->skel->bss->dropped_pending)
 		printf("  dropped: events %llu pending %llu",
 		       (unsigned long long)b->skel->bss->dropped_events,
@@ -292,7 +402,7 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [-v]\n"
+"usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [--json] [-v]\n"
 "\n"
 "Every time the server's dispatcher left the CPU for anything but its idle\n"
 "wait (epoll_wait): when, for how long, in which state (D: blocked-io,\n"
@@ -307,15 +417,22 @@ static void usage(FILE *f)
 "      --min-us N       only events that lasted at least N microseconds\n"
 "                       (default 0: every one)\n"
 "      --no-stacks      leave the stacks out\n"
+"      --json           JSON Lines: an object per event (\"type\":\"event\": time,\n"
+"                       duration_ns, state, syscall, request {method, path},\n"
+"                       tid, role, kernel_stack and user_stack as lists of\n"
+"                       frames) and a summary object (\"type\":\"summary\") last\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
 "examples:\n"
 "  ampstat blocked -p $(pgrep -x amped)\n"
 "  ampstat blocked -p 1234 -d 30 --min-us 1000    # blocks of 1 ms or more\n"
+"  ampstat blocked -p 1234 -d 10 --json | jq -c 'select(.state == \"D\")'\n"
 "\n"
 "User stacks are walked by frame pointers; code built without them shows its\n"
 "innermost frame only reliably.\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "blocked");
+	fprintf(f,
 "Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the summary\n"
 "is printed), 1 runtime error (not root, no BTF, no such process), 2 usage\n"
 "error.\n");
@@ -368,6 +485,7 @@ int cmd_blocked(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "min-us", required_argument, NULL, 'm' },
 		{ "no-stacks", no_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -375,6 +493,8 @@ int cmd_blocked(int argc, char **argv)
 	static struct blk b;
 	struct ring_buffer *rb = NULL;
 	struct bpf_link *link = NULL;
+	struct bpf_program *prog = NULL;
+	struct mode_pin pins = { 0 };
 	char comm[32] = "?";
 	const char *why = "signal";
 	double duration_s = 0;
@@ -408,6 +528,7 @@ int cmd_blocked(int argc, char **argv)
 			min_us = v;
 			break;
 		case 'S': b.stacks = false; break;
+		case 'j': b.json = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -442,10 +563,13 @@ int cmd_blocked(int argc, char **argv)
 	b.skel->rodata->by_comm = by_comm;
 	b.skel->rodata->cur_addr = cur;
 	b.skel->rodata->min_ns = (__u64)min_us * 1000;
+	mode_tp_select(b.skel->obj);
+	prog = mode_tp_prog(b.skel->progs.blk_switch, b.skel->progs.blk_switch_raw);
 	if ((c = blocked_bpf__load(b.skel))) {
 		fprintf(stderr, "ampstat: load blocked.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
 		goto cleanup;
 	}
+	mode_pin(&pins, b.skel->obj, pid, "blocked");
 	b.kern = sym_open(0);
 	/* user symbols now, while the process is surely there */
 	user_sym(&b, pid);
@@ -463,8 +587,8 @@ int cmd_blocked(int argc, char **argv)
 				    ((__u64)mt.tv_sec * 1000000000ULL + (__u64)mt.tv_nsec);
 	}
 	ilen = sizeof(i0);
-	bpf_obj_get_info_by_fd(bpf_program__fd(b.skel->progs.blk_switch), &i0, &ilen);
-	link = bpf_program__attach(b.skel->progs.blk_switch);
+	bpf_obj_get_info_by_fd(bpf_program__fd(prog), &i0, &ilen);
+	link = bpf_program__attach(prog);
 	if (!link) {
 		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
 		goto cleanup;
@@ -501,10 +625,11 @@ int cmd_blocked(int argc, char **argv)
 	t1 = now_ns();
 	ring_buffer__consume(rb);	/* what came before the detach */
 	ilen = sizeof(i1);
-	bpf_obj_get_info_by_fd(bpf_program__fd(b.skel->progs.blk_switch), &i1, &ilen);
+	bpf_obj_get_info_by_fd(bpf_program__fd(prog), &i1, &ilen);
 	summary(&b, pid, comm, (double)(t1 - t0) / 1e9, why, i1.run_time_ns - i0.run_time_ns,
-		i1.run_cnt - i0.run_cnt);
+		i1.run_cnt - i0.run_cnt, prog == b.skel->progs.blk_switch ? "tp_btf" : "raw_tp");
 cleanup:
+	mode_unpin(&pins);
 	bpf_link__destroy(link);
 	ring_buffer__free(rb);
 	blocked_bpf__destroy(b.skel);

@@ -630,7 +630,9 @@ static void usage(FILE *f)
 "  ampstat cache -p $(pgrep -x amped) -d 10\n"
 "  ampstat cache -p 1234 -d 30 -T 20 --search /srv/www\n"
 "  ampstat cache -p 1234 -d 5 --json > cache.json\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "cache");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: a summary is\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
@@ -656,6 +658,7 @@ int cmd_cache(int argc, char **argv)
 	size_t probe_off = 0, probe_sem = 0;
 	bool have_probe = false;
 	struct mode_targets mt = { 0 };
+	struct mode_pin pins = { 0 };
 	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
 	bool json = false, verbose = false, follow = true;
 	double dur = 0;
@@ -725,6 +728,7 @@ int cmd_cache(int argc, char **argv)
 	}
 	skel->rodata->follow_forks = follow;
 	bpf_program__set_autoattach(skel->progs.am_res_miss, false);
+	mode_tp_select(skel->obj);
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)r.pid);
 	{
 		int ro, rl;
@@ -744,6 +748,7 @@ int cmd_cache(int argc, char **argv)
 		fprintf(stderr, "ampstat: load cache.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
 		goto cleanup;
 	}
+	mode_pin(&pins, skel->obj, r.pid, "cache");
 	r.files_fd = bpf_map__fd(skel->maps.cache_files);
 	r.targets_fd = bpf_map__fd(skel->maps.targets);
 	e = mode_targets_open(&mt, r.targets_fd, bpf_map__fd(skel->maps.fast));
@@ -795,6 +800,7 @@ int cmd_cache(int argc, char **argv)
 	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, mode_cpu_ns(&mt));
 	rc = 0;
 cleanup:
+	mode_unpin(&pins);
 	mode_targets_close(&mt);
 	cache_bpf__destroy(skel);
 	if (stats_fd >= 0)

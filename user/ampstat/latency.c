@@ -616,6 +616,7 @@ int cmd_latency(int argc, char **argv)
 	struct latency_bpf *skel = NULL;
 	struct bpf_link *links[MAX_LINKS] = { NULL };
 	struct bpf_link *sw = NULL;
+	struct mode_pin pins = { 0 };
 	struct prog_stat p0[8], p1[8];
 	struct ampstat_lat l;
 	static struct cpu_track ct;
@@ -725,14 +726,16 @@ int cmd_latency(int argc, char **argv)
 		reqs_read(&rq, tgs, ntg, true);
 		rq_t = now_ns();
 	}
+	mode_tp_select(skel->obj);
 	if ((c = latency_bpf__load(skel))) {
 		fprintf(stderr, "ampstat: load latency.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
 		goto cleanup;
 	}
+	mode_pin(&pins, skel->obj, pid, "latency");
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	/* the scheduler side first: a request's stretches must be there when
 	 * its probe fires */
-	sw = bpf_program__attach(skel->progs.lat_switch);
+	sw = bpf_program__attach(mode_tp_prog(skel->progs.lat_switch, skel->progs.lat_switch_raw));
 	if (!sw) {
 		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
 		goto cleanup;
@@ -840,6 +843,7 @@ cleanup:
 	for (int i = 0; i < nlinks; i++)
 		bpf_link__destroy(links[i]);
 	bpf_link__destroy(sw);
+	mode_unpin(&pins);
 	latency_bpf__destroy(skel);
 	if (stats_fd >= 0)
 		close(stats_fd);

@@ -5,10 +5,15 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"
@@ -370,4 +375,275 @@ void mode_json_str(FILE *f, const char *s)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+void mode_usage_maps(FILE *f, const char *sub)
+{
+	fprintf(f,
+"While it runs, its maps are pinned in %s/PID/%s/\n"
+"(bpftool map dump pinned ...).  Its tracepoint programs are tp_btf, or\n"
+"their raw_tp twins where the kernel's BTF lacks a tracepoint;\n"
+"AMPSTAT_FORCE_RAW_TP=1 in the environment forces raw_tp.\n\n", MODE_PIN_ROOT, sub);
+}
+
+/* ------------------------------------------------- tracepoint flavours */
+
+int mode_tp_select(struct bpf_object *obj)
+{
+	const char *force = getenv("AMPSTAT_FORCE_RAW_TP");
+	bool forced = force && *force && strcmp(force, "0");
+	struct btf *vmlinux = NULL;
+	bool loaded = false;
+	struct bpf_program *p;
+	char list[256] = "";
+	int nraw = 0;
+
+	bpf_object__for_each_program(p, obj) {
+		const char *sec = bpf_program__section_name(p), *tp;
+		struct bpf_program *twin;
+		char name[192];
+		bool raw = forced;
+
+		if (strncmp(sec, "tp_btf/", 7))
+			continue;
+		tp = sec + 7;
+		snprintf(name, sizeof(name), "%s_raw", bpf_program__name(p));
+		twin = bpf_object__find_program_by_name(obj, name);
+		if (!twin)
+			continue;
+		if (!raw) {
+			if (!loaded) {
+				vmlinux = btf__load_vmlinux_btf();	/* NULL: no BTF at all */
+				loaded = true;
+			}
+			snprintf(name, sizeof(name), "btf_trace_%s", tp);
+			raw = !vmlinux || btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF) < 0;
+		}
+		bpf_program__set_autoload(p, !raw);
+		bpf_program__set_autoload(twin, raw);
+		if (raw) {
+			nraw++;
+			if (!strstr(list, tp) && strlen(list) + strlen(tp) + 3 < sizeof(list))
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+					 list[0] ? ", " : "", tp);
+		}
+	}
+	btf__free(vmlinux);
+	if (nraw)
+		fprintf(stderr, "ampstat: raw_tp instead of tp_btf for %s (%s)\n", list,
+			forced ? "AMPSTAT_FORCE_RAW_TP is set" : "the kernel's BTF does not describe them");
+	return nraw;
+}
+
+struct bpf_program *mode_tp_prog(struct bpf_program *tp_btf, struct bpf_program *raw)
+{
+	return bpf_program__autoload(tp_btf) ? tp_btf : raw;
+}
+
+/* ------------------------------------------------------------- pins */
+
+/* The ids of the maps that loaded programs use: a pinned map nobody's
+ * program uses was left by an ampstat that was killed. */
+static int used_map_ids(__u32 **out)
+{
+	__u32 id = 0, *ids = NULL;
+	int n = 0, cap = 0;
+
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		struct bpf_prog_info pi = {};
+		__u32 len = sizeof(pi), nm;
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &pi, &len) == 0 && (nm = pi.nr_map_ids) > 0) {
+			if (n + (int)nm > cap) {
+				__u32 *m = realloc(ids, sizeof(*ids) * (size_t)(cap = 2 * (n + (int)nm)));
+				if (!m) {
+					close(fd);
+					free(ids);
+					return -ENOMEM;
+				}
+				ids = m;
+			}
+			memset(&pi, 0, sizeof(pi));
+			pi.nr_map_ids = nm;
+			pi.map_ids = (__u64)(unsigned long)(ids + n);
+			len = sizeof(pi);
+			if (bpf_obj_get_info_by_fd(fd, &pi, &len) == 0)
+				n += (int)(pi.nr_map_ids < nm ? pi.nr_map_ids : nm);
+		}
+		close(fd);
+	}
+	*out = ids;
+	return n;
+}
+
+/* Does some loaded program use a map pinned in dir?  (-1: cannot tell) */
+static int pins_live(const char *dir, __u32 *used, int nused)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int live = 0;
+
+	if (!d)
+		return 0;
+	while (!live && (de = readdir(d))) {
+		struct bpf_map_info mi = {};
+		__u32 len = sizeof(mi);
+		char p[512];
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%.250s/%.250s", dir, de->d_name);
+		fd = bpf_obj_get(p);
+		if (fd < 0)
+			continue;
+		if (nused < 0 || bpf_obj_get_info_by_fd(fd, &mi, &len))
+			live = -1;
+		for (int i = 0; !live && i < nused; i++)
+			live = used[i] == mi.id;
+		close(fd);
+	}
+	closedir(d);
+	return live;
+}
+
+static void rm_pin_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	while (d && (de = readdir(d))) {
+		char p[512];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%.250s/%.250s", dir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* Sub-command folders (PIN_ROOT/PID/SUB) of dead processes or dead
+ * ampstats; top's own pins (files in PIN_ROOT/PID) are top's to clean. */
+static void clean_stale_subs(void)
+{
+	DIR *root = opendir(MODE_PIN_ROOT);
+	struct dirent *de;
+	__u32 *used = NULL;
+	int nused = -2;
+
+	while (root && (de = readdir(root))) {
+		char pdir[300], *end;
+		long pid = strtol(de->d_name, &end, 10);
+		bool dead = kill((pid_t)pid, 0) && errno == ESRCH;
+		struct dirent *se;
+		DIR *d;
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(pdir, sizeof(pdir), "%s/%.64s", MODE_PIN_ROOT, de->d_name);
+		d = opendir(pdir);
+		while (d && (se = readdir(d))) {
+			char sub[512];
+
+			if (se->d_name[0] == '.' || se->d_type != DT_DIR)
+				continue;
+			snprintf(sub, sizeof(sub), "%.250s/%.250s", pdir, se->d_name);
+			if (!dead && nused == -2)
+				nused = used_map_ids(&used);
+			if (dead || !pins_live(sub, used, nused))
+				rm_pin_dir(sub);
+		}
+		if (d)
+			closedir(d);
+		if (dead)
+			rmdir(pdir);	/* empty unless top's pins are left */
+	}
+	if (root)
+		closedir(root);
+	free(used);
+}
+
+static int pin_maps(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub,
+		    char *err, size_t errlen)
+{
+	struct statfs sfs;
+	struct bpf_map *m;
+	char dir[sizeof(mp->dir)];
+
+	if ((statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		snprintf(err, errlen, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -1;
+	}
+	if (mkdir(MODE_PIN_ROOT, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", MODE_PIN_ROOT, strerror(errno));
+		return -1;
+	}
+	clean_stale_subs();
+	snprintf(dir, sizeof(dir), "%s/%d", MODE_PIN_ROOT, (int)pid);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", sub);
+	if (mkdir(dir, 0700)) {
+		snprintf(err, errlen, "%s: %s%s", dir, strerror(errno),
+			 errno == EEXIST ? " (another ampstat traces this process)" : "");
+		return -1;
+	}
+	snprintf(mp->dir, sizeof(mp->dir), "%s", dir);
+	bpf_object__for_each_map(m, obj) {
+		char p[sizeof(dir) + 64];
+
+		if (bpf_map__is_internal(m) || bpf_map__fd(m) < 0 || mp->n == MODE_PIN_MAX)
+			continue;
+		snprintf(mp->names[mp->n], sizeof(mp->names[0]), "%s", bpf_map__name(m));
+		snprintf(p, sizeof(p), "%s/%s", dir, mp->names[mp->n]);
+		if (bpf_map__pin(m, p)) {
+			snprintf(err, errlen, "pin %s: %s", p, strerror(errno));
+			return -1;
+		}
+		mp->n++;
+	}
+	return 0;
+}
+
+int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub)
+{
+	char err[400];
+
+	memset(mp, 0, sizeof(*mp));
+	if (pin_maps(mp, obj, pid, sub, err, sizeof(err))) {
+		fprintf(stderr, "ampstat: warning: maps not pinned: %s\n", err);
+		mode_unpin(mp);
+		return -1;
+	}
+	fprintf(stderr, "ampstat: maps pinned in %s\n", mp->dir);
+	return 0;
+}
+
+void mode_unpin(struct mode_pin *mp)
+{
+	char *slash;
+
+	if (!mp || !mp->dir[0])
+		return;
+	for (int i = 0; i < mp->n; i++) {
+		char p[sizeof(mp->dir) + 64];
+
+		snprintf(p, sizeof(p), "%s/%s", mp->dir, mp->names[i]);
+		unlink(p);
+	}
+	rmdir(mp->dir);
+	slash = strrchr(mp->dir, '/');
+	*slash = 0;
+	rmdir(mp->dir);		/* PIN_ROOT/PID: stays while others use it */
+	mp->dir[0] = 0;
+	mp->n = 0;
 }

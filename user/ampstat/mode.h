@@ -35,6 +35,25 @@
  *                          the first and the last sample (a process that
  *                          appeared later counts from 0).
  *   mode_now_ns()          CLOCK_MONOTONIC.
+ *   mode_tp_select(obj)    after open, before load: for each tp_btf program
+ *                          X with a raw_tp twin X_raw (bpf/ampstat_tp.bpf.h),
+ *                          loads X if vmlinux BTF has btf_trace_<tracepoint>,
+ *                          else X_raw; AMPSTAT_FORCE_RAW_TP=1 in the
+ *                          environment forces X_raw.  Says on stderr when
+ *                          it picks raw_tp; returns how many it did.
+ *   mode_tp_prog(x, x_raw) the one of a pair that mode_tp_select picked.
+ *   mode_usage_maps(f, sub)  --help's paragraph on the two above.
+ *   mode_pin(&mp, obj, pid, sub)
+ *                          after load: pins obj's maps (not .bss and the
+ *                          like) as /sys/fs/bpf/amped/PID/SUB/MAP, mounting
+ *                          bpffs if needed and first removing the SUB
+ *                          folders of dead processes and of killed
+ *                          ampstats (no loaded program uses their maps).
+ *                          Another ampstat's folder for the same PID and
+ *                          SUB: nothing is pinned.  Says on stderr what it
+ *                          did; 0 pinned, -1 not (a warning: go on).
+ *   mode_unpin(&mp)        removes them (and PID's folder when empty);
+ *                          accepts a zeroed or failed one.
  *   mode_libbpf_print(verbose)  libbpf's debug output only with -v.
  *   mode_parse_pid / mode_parse_secs(s, &v)   true when s is valid.
  */
@@ -90,5 +109,21 @@ bool mode_parse_pid(const char *s, pid_t *pid);
 bool mode_parse_secs(const char *s, double *v);
 bool mode_parse_top(const char *s, long max, int *top);
 void mode_json_str(FILE *f, const char *s);
+
+/* tp_btf or raw_tp (bpf/ampstat_tp.bpf.h), between open and load. */
+int mode_tp_select(struct bpf_object *obj);
+/* the paragraph of a subcommand's --help on pins and tracepoints */
+void mode_usage_maps(FILE *f, const char *sub);
+struct bpf_program *mode_tp_prog(struct bpf_program *tp_btf, struct bpf_program *raw);
+
+#define MODE_PIN_ROOT "/sys/fs/bpf/amped"
+#define MODE_PIN_MAX 32
+struct mode_pin {
+	char dir[160];		/* "" when nothing is pinned */
+	int n;
+	char names[MODE_PIN_MAX][32];
+};
+int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub);
+void mode_unpin(struct mode_pin *mp);
 
 #endif

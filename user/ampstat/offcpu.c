@@ -174,7 +174,9 @@ static void usage(FILE *f)
 "  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded > off.folded\n"
 "  flamegraph.pl --countname us < off.folded > off.svg\n"
 "  ampstat offcpu -p 1234 -d 5 --min-us 1000 -T 3\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "offcpu");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: the stacks are\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
@@ -195,6 +197,7 @@ int cmd_offcpu(int argc, char **argv)
 	};
 	struct offcpu_bpf *skel = NULL;
 	struct mode_targets mt = { 0 };
+	struct mode_pin pins = { 0 };
 	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
 	struct syms sy = { 0 };
 	struct oentry *ent = NULL;
@@ -266,11 +269,13 @@ int cmd_offcpu(int argc, char **argv)
 	}
 	skel->rodata->follow_forks = follow;
 	skel->rodata->min_ns = (__u64)min_us * 1000;
+	mode_tp_select(skel->obj);
 	e = offcpu_bpf__load(skel);
 	if (e) {
 		fprintf(stderr, "ampstat: load offcpu.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
 		goto cleanup;
 	}
+	mode_pin(&pins, skel->obj, pid, "offcpu");
 	e = mode_targets_open(&mt, bpf_map__fd(skel->maps.targets), bpf_map__fd(skel->maps.fast));
 	if (!e)
 		e = mode_targets_add(&mt, pid);
@@ -398,6 +403,7 @@ int cmd_offcpu(int argc, char **argv)
 		mode_cost_text(stderr, p0, p1, np, mode_cpu_ns(&mt));
 	rc = 0;
 cleanup:
+	mode_unpin(&pins);
 	mode_targets_close(&mt);
 	offcpu_bpf__destroy(skel);
 	if (stats_fd >= 0)

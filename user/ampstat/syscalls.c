@@ -304,7 +304,9 @@ static void usage(FILE *f)
 "  ampstat syscalls -p $(pgrep -x amped) -d 5\n"
 "  ampstat syscalls -p 1234 -d 10 --hist -T 5\n"
 "  ampstat syscalls -p 1234 -d 10 --json > syscalls.json\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "syscalls");
+	fprintf(f,
 "Exit status: 0 ok (duration, Ctrl-C or the target exited: a summary is\n"
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
@@ -333,6 +335,7 @@ int cmd_syscalls(int argc, char **argv)
 	struct sc_run r = { 0 };
 	struct syscalls_bpf *skel = NULL;
 	struct mode_targets mt = { 0 };
+	struct mode_pin pins = { 0 };
 	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
 	bool json = false, hist = false, verbose = false, follow = true;
 	double dur = 0;
@@ -386,12 +389,14 @@ int cmd_syscalls(int argc, char **argv)
 		goto cleanup;
 	}
 	skel->rodata->follow_forks = follow;
+	mode_tp_select(skel->obj);
 	e = syscalls_bpf__load(skel);
 	if (e) {
 		fprintf(stderr, "ampstat: load syscalls.bpf.o: %s (-v shows the verifier log)\n",
 			strerror(-e));
 		goto cleanup;
 	}
+	mode_pin(&pins, skel->obj, r.pid, "syscalls");
 	e = mode_targets_open(&mt, bpf_map__fd(skel->maps.targets), bpf_map__fd(skel->maps.fast));
 	if (!e)
 		e = mode_targets_add(&mt, r.pid);
@@ -428,6 +433,7 @@ int cmd_syscalls(int argc, char **argv)
 	       skel->bss->dropped_tgids);
 	rc = 0;
 cleanup:
+	mode_unpin(&pins);
 	mode_targets_close(&mt);
 	syscalls_bpf__destroy(skel);
 	if (stats_fd >= 0)

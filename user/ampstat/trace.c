@@ -136,13 +136,13 @@ static int pin_setup(struct tr *tr, pid_t pid, char *err, size_t errlen)
 	}
 	pin_clean_stale();
 	snprintf(dir, sizeof(dir), "%s/%d", PIN_ROOT, (int)pid);
-	if (mkdir(dir, 0700)) {
+	/* the folder may hold the other subcommands' folders (mode_pin):
+	 * another top is told by its `threads` pin */
+	if (mkdir(dir, 0700) && errno != EEXIST) {
 		int e = errno;
-		errf(err, errlen, "%s: %s%s", dir, strerror(e),
-		     e == EEXIST ? " (another ampstat traces this process)" : "");
+		errf(err, errlen, "%s: %s", dir, strerror(e));
 		return -e;
 	}
-	snprintf(tr->pin_dir, sizeof(tr->pin_dir), "%s", dir);
 	maps[0] = tr->sched->maps.threads;
 	maps[1] = tr->sched->maps.targets;
 	maps[2] = tr->sched->maps.samples;
@@ -152,9 +152,12 @@ static int pin_setup(struct tr *tr, pid_t pid, char *err, size_t errlen)
 		snprintf(p, sizeof(p), "%.200s/%s", dir, pin_names[i]);
 		if (bpf_map__pin(maps[i], p)) {
 			int e = errno;
-			errf(err, errlen, "pin %s: %s", p, strerror(e));
+			errf(err, errlen, "pin %s: %s%s", p, strerror(e),
+			     !i && e == EEXIST ? " (another ampstat traces this process)" : "");
 			return -e;
 		}
+		if (!i)		/* ours from now on: tr_close removes them */
+			snprintf(tr->pin_dir, sizeof(tr->pin_dir), "%s", dir);
 	}
 	return 0;
 }
