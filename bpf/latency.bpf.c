@@ -134,6 +134,19 @@ static __always_inline __u64 sub0(__u64 a, __u64 b)
 	return a > b ? a - b : 0;
 }
 
+/* a stretch of th's thread off CPU ends at now */
+static __always_inline void lat_in(struct ampstat_lat_thread *th, __u64 now)
+{
+	__u32 h = th->head;
+	struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
+
+	s->start_ns = th->out_ns;
+	s->end_ns = now;
+	s->cat = th->out_cat;
+	th->head = h + 1;
+	th->out_ns = 0;
+}
+
 /* request_done(conn_id, req_id, status, body_bytes, start_ns, flags, ph):
  * only ph is fetched (each argument fetch is a kernel probe read); it holds
  * start_ns and status as well. */
@@ -212,6 +225,17 @@ int on_request_done(struct pt_regs *ctx)
 		__sync_fetch_and_add(&dropped_threads, 1);
 		return 0;
 	}
+	/* raw_tp twin: a stretch off CPU is closed only at the thread's next
+	 * switch-out; the thread runs now, so the last switch on this CPU
+	 * (as_switched_in) is when that stretch ended (tp_btf: out_ns is 0
+	 * whenever the thread runs, and this does nothing) */
+	if (th->out_ns) {
+		__u32 z = 0;
+		__u64 *in = bpf_map_lookup_elem(&as_switched_in, &z);
+
+		if (in && *in >= th->out_ns && *in <= now)
+			lat_in(th, *in);
+	}
 	{
 		__u64 off[ALO_N] = {};
 		__u32 h = th->head, i;
@@ -243,24 +267,10 @@ int on_request_done(struct pt_regs *ctx)
 	return 0;
 }
 
-/* a stretch of th's thread off CPU ends at now */
-static __always_inline void lat_in(struct ampstat_lat_thread *th, __u64 now)
-{
-	__u32 h = th->head;
-	struct ampstat_lat_stretch *s = &th->ring[h & (AMPSTAT_LAT_RING - 1)];
-
-	s->start_ns = th->out_ns;
-	s->end_ns = now;
-	s->cat = th->out_cat;
-	th->head = h + 1;
-	th->out_ns = 0;
-}
-
 /* sched_switch(preempt, prev, next, prev_state).  The raw_tp twin
  * (bpf/ampstat_tp.bpf.h) cannot reach next's task storage: it ends prev's
- * previous stretch at prev's switch-out, with the time it came in; a
- * request that ends before its thread leaves the CPU again misses that
- * stretch. */
+ * previous stretch at prev's switch-out, with the time it came in, or at
+ * the thread's next request_done, whichever comes first. */
 static __always_inline int lat_switch_body(__u64 *ctx, const bool raw)
 {
 	bool preempt = (bool)ctx[0];

@@ -185,7 +185,7 @@ mkdir -p "$SRC" "$MNT"
 "$PY" -c 'import random,sys; open(sys.argv[1], "wb").write(random.Random(61).randbytes(65536))' "$SRC/cold.bin"
 cold() {
 	local model=$1 i
-	V="[cold $model] "
+	V="[cold $model${AMPSTAT_FORCE_RAW_TP:+ raw_tp}] "
 	mount_fs
 	ROOT=$MNT
 	if ! srv_start "$AMPED_BIN" "$model"; then ok 1 "server starts"; umount_fs; return; fi
@@ -213,6 +213,11 @@ cold() {
 }
 cold amped
 cold sped
+# the same through the raw_tp twin of sched_switch (AMPSTAT_FORCE_RAW_TP):
+# SPED's stretch in D state must still reach its request
+export AMPSTAT_FORCE_RAW_TP=1
+cold sped
+unset AMPSTAT_FORCE_RAW_TP
 V=''
 done_testing
 exit $((TAP_FAILED > 0))
