@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cache — `ampstat cache`: page-cache accesses and misses of the traced
- * processes, by thread name and by file (include/ampstat.h).  No kprobes
+ * processes, by thread and by file (include/ampstat.h).  No kprobes
  * here, so the filemap tracepoints do it:
  *   misses:   mm_filemap_add_to_page_cache, 1 << folio order pages, charged
  *             to the task that added them (readahead included);
@@ -45,7 +45,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* one entry per thread that touched files */
+	__uint(max_entries, AMPSTAT_MAX_KEYS);
 	__type(key, struct ampstat_cache_rkey);
 	__type(value, struct ampstat_cache_val);
 } cache_roles SEC(".maps");
@@ -81,7 +82,10 @@ static __always_inline void account(struct address_space *mapping, int what, __u
 	struct ampstat_cache_fkey fk = {};
 	struct ampstat_cache_val *v;
 	struct inode *host = BPF_CORE_READ(mapping, host);
+	__u64 id = bpf_get_current_pid_tgid();
 
+	rk.tgid = id >> 32;
+	rk.tid = (__u32)id;
 	bpf_get_current_comm(&rk.comm, sizeof(rk.comm));
 	fk.dev = BPF_CORE_READ(host, i_sb, s_dev);
 	fk.ino = BPF_CORE_READ(host, i_ino);

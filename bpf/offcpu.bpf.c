@@ -3,7 +3,7 @@
  * how long (include/ampstat.h).  At sched_switch the outgoing thread, which
  * is still `current`, has its kernel and user stacks taken and its
  * switch-out time and category kept in task storage; when it is switched
- * in again the time off CPU is added to its (name, stacks, category) entry.
+ * in again the time off CPU is added to its (thread, stacks, category) entry.
  * An opt-in mode: taking two stacks costs about a microsecond per switch of
  * a traced thread.  Under raw_tp (bpf/ampstat_tp.bpf.h) a stretch is added
  * when the thread next leaves the CPU: the last one of a thread still
@@ -54,7 +54,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, AMPSTAT_MAX_KEYS);
 	__type(key, struct ampstat_off_key);
 	__type(value, struct ampstat_off_val);
 } offcpu SEC(".maps");
@@ -62,10 +62,10 @@ struct {
 __u64 dropped_stacks = 0;	/* no room in `stacks` (or a hash collision) */
 __u64 dropped_entries = 0;	/* `offcpu` was full */
 
-/* A stretch off CPU ends: add it to the (name, stacks, category) entry of
- * the task whose stretch st is, switched in at now. */
-static __always_inline void off_in(struct off_start *st, __u64 now, __u32 tgid, const char *comm,
-				   const bool raw)
+/* A stretch off CPU ends: add it to the (thread, stacks, category) entry
+ * of the task whose stretch st is, switched in at now. */
+static __always_inline void off_in(struct off_start *st, __u64 now, __u32 tgid, __u32 tid,
+				   const char *comm, const bool raw)
 {
 	struct ampstat_off_key key = {};
 	struct ampstat_off_val *v;
@@ -79,6 +79,7 @@ static __always_inline void off_in(struct off_start *st, __u64 now, __u32 tgid, 
 	else
 		bpf_probe_read_kernel_str(&key.comm, sizeof(key.comm), comm);
 	key.tgid = tgid;
+	key.tid = tid;
 	key.kstack = st->kstack;
 	key.ustack = st->ustack;
 	key.state = st->state;
@@ -117,7 +118,7 @@ static __always_inline int am_off_switch_body(__u64 *ctx, const bool raw)
 		st = bpf_task_storage_get(&off_start, AS_CUR(raw, prev), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (st) {
 			if (raw && st->ts_ns && in_ns >= st->ts_ns)
-				off_in(st, in_ns, tgid, NULL, raw);
+				off_in(st, in_ns, tgid, (__u32)bpf_get_current_pid_tgid(), NULL, raw);
 			if (!now)
 				now = bpf_ktime_get_ns();
 			st->ts_ns = now;
@@ -146,7 +147,7 @@ static __always_inline int am_off_switch_body(__u64 *ctx, const bool raw)
 			return 0;
 		if (!now)
 			now = bpf_ktime_get_ns();
-		off_in(st, now, next->tgid, next->comm, raw);
+		off_in(st, now, next->tgid, next->pid, next->comm, raw);
 	}
 	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* syscalls — `ampstat syscalls`: count and time every system call of the
- * traced processes, by thread name and syscall number (include/ampstat.h).
+ * traced processes, by thread and syscall number (include/ampstat.h).
  *
  * An opt-in mode: sys_enter and sys_exit fire for every system call on the
  * machine (an empty program costs ~65 ns a run here), so the tgid filter
@@ -28,9 +28,13 @@ struct {
 	__type(value, struct sc_start);
 } sc_start SEC(".maps");
 
+/* keyed by tid: threads x syscalls entries.  Not preallocated: 64k
+ * entries of per-CPU histograms would pin ~18 MB per CPU; an entry is
+ * allocated once, at a thread's first call of a syscall. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, AMPSTAT_MAX_KEYS);
 	__type(key, struct ampstat_sc_key);
 	__type(value, struct ampstat_sc_val);
 } sc SEC(".maps");
@@ -77,11 +81,11 @@ static __always_inline int am_sys_exit_body(__u64 *ctx, const bool raw)
 	struct ampstat_sc_key key = {};
 	struct ampstat_sc_val *v;
 	struct sc_start *s;
-	__u64 now, lat = 0;
+	__u64 now, lat = 0, id = bpf_get_current_pid_tgid();
 	bool timed = false;
 	long nr;
 
-	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))
+	if (!tgid_traced(id >> 32))
 		return 0;
 	now = bpf_ktime_get_ns();
 	/* the number syscount reports: syscall_get_nr() at exit */
@@ -96,6 +100,8 @@ static __always_inline int am_sys_exit_body(__u64 *ctx, const bool raw)
 	if (s)
 		s->ts_ns = 0;
 	key.nr = (__u32)nr;
+	key.tgid = id >> 32;
+	key.tid = (__u32)id;
 	bpf_get_current_comm(&key.comm, sizeof(key.comm));
 	v = bpf_map_lookup_elem(&sc, &key);
 	if (!v) {

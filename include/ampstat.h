@@ -102,15 +102,20 @@ struct ampstat_exited {
 /* ---- ampstat syscalls (bpf/syscalls.bpf.c), an opt-in mode.
  *
  * Map `sc` (PERCPU_HASH, key: struct ampstat_sc_key) counts, at sys_exit,
- * every system call of the traced threads by thread name and number (as
- * syscount does); `timed` of them also had their sys_enter seen (a call in
+ * every system call of the traced threads by thread (tid, with its tgid and
+ * name) and number (as syscount does); userspace sums the threads into
+ * roles.  `timed` of them also had their sys_enter seen (a call in
  * progress when tracing began has not), and their latency is in total_ns and
  * in hist: bucket i counts latencies in [2^i, 2^(i+1)) ns, the last bucket
  * everything longer. */
 #define AMPSTAT_SC_BUCKETS 32
 
+#define AMPSTAT_MAX_KEYS 65536	/* entries of the per-thread maps below */
+
 struct ampstat_sc_key {
 	char comm[AMPSTAT_COMM_LEN];
+	__u32 tgid;
+	__u32 tid;
 	__u32 nr;
 	__u32 pad;
 };
@@ -125,7 +130,8 @@ struct ampstat_sc_val {
 /* ---- ampstat cache (bpf/cache.bpf.c), an opt-in mode.
  *
  * Page-cache accesses and misses of the traced threads, in pages, by thread
- * name (map `cache_roles`, HASH, key: struct ampstat_cache_rkey) and by file
+ * (map `cache_roles`, HASH, key: struct ampstat_cache_rkey: tid, its tgid
+ * and name; userspace sums them into roles) and by file
  * (map `cache_files`, HASH, key: struct ampstat_cache_fkey: the kernel's
  * s_dev, i.e. major << 20 | minor, and the inode number).
  *   read:  pages asked for through read/pread/sendfile/splice
@@ -145,6 +151,8 @@ struct ampstat_cache_val {
 
 struct ampstat_cache_rkey {
 	char comm[AMPSTAT_COMM_LEN];
+	__u32 tgid;
+	__u32 tid;
 };
 
 struct ampstat_cache_fkey {
@@ -155,8 +163,9 @@ struct ampstat_cache_fkey {
 /* ---- ampstat offcpu (bpf/offcpu.bpf.c), an opt-in mode.
  *
  * Off-CPU time of the traced threads by where they left the CPU: map
- * `offcpu` (HASH, key: struct ampstat_off_key, value: struct
- * ampstat_off_val) sums the time from a thread's switch-out (when its
+ * `offcpu` (HASH, key: struct ampstat_off_key: the thread, its stacks and
+ * category; value: struct ampstat_off_val) sums the time from a thread's
+ * switch-out (when its
  * kernel and user stacks are taken, as ids into the STACK_TRACE map
  * `stacks`; a negative id: no stack) to its switch-in.  state is the
  * category it left in: AS_BLOCKED, AS_WAIT_IDLE, AS_WAIT_OTHER or AS_RUNQ
@@ -164,9 +173,11 @@ struct ampstat_cache_fkey {
 struct ampstat_off_key {
 	char comm[AMPSTAT_COMM_LEN];
 	__u32 tgid;
+	__u32 tid;
 	__s32 kstack;
 	__s32 ustack;
 	__u32 state;
+	__u32 pad;
 };
 
 struct ampstat_off_val {

@@ -208,8 +208,12 @@ static void tick(void *ctx)
 {
 	struct crun *r = ctx;
 
-	if (r->mt)
+	if (r->mt) {
 		mode_cpu_sample(r->mt);
+		/* cache_roles is keyed by tid: note the roles of the live
+		 * threads, so one that exits keeps its role */
+		roles_watch(r->mt->cpu_tgid, r->mt->ncpu, false);
+	}
 	read_files(r);
 	if (r->unresolved)
 		scan_procs(r);
@@ -521,7 +525,7 @@ static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, d
 			continue;
 		memcpy(comm, key.comm, AMPSTAT_COMM_LEN);
 		comm[AMPSTAT_COMM_LEN] = 0;
-		role = roles_of(comm);
+		role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, comm);
 		if (role < 0 || role >= nroles)
 			continue;
 		rs[role].read += v.read;
@@ -622,7 +626,8 @@ static void usage(FILE *f)
 "  -T, --top N          files to list (default 10, 0: all)\n"
 "      --search DIR     where to look for files not open at the end\n"
 "                       (default: amped's --root, else the server's cwd)\n"
-"      --role NAME=RE   a role for threads whose name matches RE\n"
+"      --role NAME=RE   a role for threads whose name matches RE (or a\n"
+"                       selector: cmd: exe: leader: thread:)\n"
 "      --no-follow      do not trace processes the target forks\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
@@ -779,6 +784,7 @@ int cmd_cache(int argc, char **argv)
 	t0 = mode_now_ns();
 	r.mt = &mt;
 	mode_cpu_sample(&mt);
+	roles_watch(mt.cpu_tgid, mt.ncpu, true);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) page cache; Ctrl-C to stop\n", (int)r.pid, r.comm);
 	why = mode_wait(r.pid, dur, t0, 0.25, tick, &r);
@@ -788,6 +794,7 @@ int cmd_cache(int argc, char **argv)
 	t1 = mode_now_ns();
 	mode_progs(skel->obj, p1, MAX_PROGS);
 	tick(&r);
+	roles_watch(mt.cpu_tgid, mt.ncpu, true);
 	if (r.unresolved) {
 		long entries = 0;
 		__u64 deadline = mode_now_ns() + WALK_MAX_NS;

@@ -143,9 +143,43 @@ static int cmp_entries(const void *a, const void *b)
 	return x->v.ns == y->v.ns ? 0 : x->v.ns < y->v.ns ? 1 : -1;
 }
 
+/* the map is keyed by tid: note the roles of the live threads now, so one
+ * that exits before the report keeps its role */
 static void cpu_tick(void *ctx)
 {
-	mode_cpu_sample(ctx);
+	struct mode_targets *mt = ctx;
+
+	mode_cpu_sample(mt);
+	roles_watch(mt->cpu_tgid, mt->ncpu, false);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	const struct oentry *x = a, *y = b;
+
+	if (x->role != y->role)
+		return x->role - y->role;
+	return memcmp(&x->k, &y->k, sizeof(x->k));
+}
+
+/* One entry per (role, name, process, stacks, category): the threads of a
+ * role are summed, as the output has no tids.  Returns the new count. */
+static int merge_threads(struct oentry *ent, int n)
+{
+	int out = 0;
+
+	for (int i = 0; i < n; i++)
+		ent[i].k.tid = 0;
+	qsort(ent, (size_t)n, sizeof(*ent), cmp_keys);
+	for (int i = 0; i < n; i++) {
+		if (out && !cmp_keys(&ent[out - 1], &ent[i])) {
+			ent[out - 1].v.ns += ent[i].v.ns;
+			ent[out - 1].v.count += ent[i].v.count;
+		} else {
+			ent[out++] = ent[i];
+		}
+	}
+	return out;
 }
 
 static void usage(FILE *f)
@@ -166,7 +200,8 @@ static void usage(FILE *f)
 "  -f, --folded         folded stacks, one per line, for flame graphs\n"
 "      --min-us N       leave out waits shorter than N microseconds\n"
 "  -T, --top N          stacks per role in the table (default 5)\n"
-"      --role NAME=RE   a role for threads whose name matches RE\n"
+"      --role NAME=RE   a role for threads whose name matches RE (or a\n"
+"                       selector: cmd: exe: leader: thread:)\n"
 "      --no-follow      do not trace processes the target forks\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
@@ -294,7 +329,7 @@ int cmd_offcpu(int argc, char **argv)
 	/* the target's mappings now, while it surely lives */
 	user_syms(&sy, pid);
 	t0 = mode_now_ns();
-	mode_cpu_sample(&mt);
+	cpu_tick(&mt);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) off-CPU stacks; Ctrl-C to stop\n", (int)pid, comm);
 	why = mode_wait(pid, dur, t0, 0.5, cpu_tick, &mt);
@@ -302,6 +337,7 @@ int cmd_offcpu(int argc, char **argv)
 	offcpu_bpf__detach(skel);
 	t1 = mode_now_ns();
 	mode_progs(skel->obj, p1, MAX_PROGS);
+	roles_watch(mt.cpu_tgid, mt.ncpu, true);
 	sfd = bpf_map__fd(skel->maps.stacks);
 	ofd = bpf_map__fd(skel->maps.offcpu);
 	{
@@ -330,10 +366,11 @@ int cmd_offcpu(int argc, char **argv)
 			cm[AMPSTAT_COMM_LEN] = 0;
 			ent[nent].k = key;
 			ent[nent].v = v;
-			ent[nent].role = roles_of(cm);
+			ent[nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
 			nent++;
 		}
 	}
+	nent = merge_threads(ent, nent);
 	qsort(ent, (size_t)nent, sizeof(*ent), cmp_entries);
 	sy.kernel = sym_open(0);
 	if (folded) {

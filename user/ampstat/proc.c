@@ -145,6 +145,29 @@ pid_t proc_tgid(pid_t pid)
 	return tgid;
 }
 
+int proc_tasks(pid_t pid, pid_t *out, int max)
+{
+	char path[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (n < max && (de = readdir(d))) {
+		char *end;
+		long t = strtol(de->d_name, &end, 10);
+
+		if (*end || t <= 0)
+			continue;
+		out[n++] = (pid_t)t;
+	}
+	closedir(d);
+	return n;
+}
+
 int proc_children(pid_t pid, pid_t *out, int max)
 {
 	struct pp { pid_t pid, ppid; } *all = NULL;

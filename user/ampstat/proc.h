@@ -15,6 +15,10 @@
  *                             " (deleted)" suffix), or -errno.
  *   proc_tgid(pid)            the process a thread id belongs to (pid itself
  *                             for a process), or -errno.
+ *   proc_tasks(pid, out, max)
+ *                             the thread ids of process pid
+ *                             (/proc/PID/task), at most max; returns how
+ *                             many, or -errno (the process is gone).
  *   proc_children(pid, out, max)
  *                             the pids of pid's descendants (processes, any
  *                             depth), at most max; returns how many.
@@ -38,6 +42,7 @@ int proc_comm(pid_t pid, char *buf, size_t n);
 int proc_cmdline(pid_t pid, char *buf, size_t n);
 int proc_exe_name(pid_t pid, char *buf, size_t n);
 pid_t proc_tgid(pid_t pid);
+int proc_tasks(pid_t pid, pid_t *out, int max);
 int proc_children(pid_t pid, pid_t *out, int max);
 int proc_sym_addr(pid_t pid, const char *name, uint64_t *addr);
 int proc_read_u64(pid_t pid, uint64_t addr, uint64_t *v);

@@ -307,6 +307,95 @@ int roles_of(const char *comm)
 	return roles_of_task(0, 0, comm);
 }
 
+/* tid -> role as last seen: open addressing on the tid, grown to at most
+ * TS_MAX slots (a table kept at most half full); a reused tid overwrites
+ * its slot. */
+#define TS_MAX (1U << 17)
+#define WATCH_NS 1000000000ULL
+#define WATCH_TASKS 16384
+struct tslot {
+	pid_t tid;		/* 0: empty */
+	pid_t tgid;
+	int role;
+};
+static struct tslot *ts;
+static uint32_t ts_cap, ts_used;
+static uint64_t watch_ns;
+static pid_t *watch_buf;
+
+static struct tslot *ts_slot(struct tslot *tab, uint32_t cap, pid_t tid)
+{
+	uint32_t i = ((uint32_t)tid * 2654435761U) & (cap - 1);
+
+	while (tab[i].tid && tab[i].tid != tid)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static void ts_put(pid_t tgid, pid_t tid, int role)
+{
+	struct tslot *e;
+
+	if (!ts || ((ts_used + 1) * 2 > ts_cap && ts_cap < TS_MAX)) {
+		uint32_t cap = ts_cap ? ts_cap * 2 : 1024;
+		struct tslot *n = calloc(cap, sizeof(*n));
+
+		if (!n)
+			return;
+		for (uint32_t i = 0; i < ts_cap; i++)
+			if (ts[i].tid)
+				*ts_slot(n, cap, ts[i].tid) = ts[i];
+		free(ts);
+		ts = n;
+		ts_cap = cap;
+	}
+	e = ts_slot(ts, ts_cap, tid);
+	if (!e->tid) {
+		if (ts_used + 1 >= ts_cap)	/* full at TS_MAX: keep one slot empty */
+			return;
+		ts_used++;
+	}
+	e->tid = tid;
+	e->tgid = tgid;
+	e->role = role;
+}
+
+void roles_watch(const pid_t *tgids, int n, bool now)
+{
+	uint64_t t = mono_ns();
+
+	if (!now && watch_ns && t - watch_ns < WATCH_NS)
+		return;
+	watch_ns = t;
+	init();
+	if (!watch_buf && !(watch_buf = malloc(WATCH_TASKS * sizeof(*watch_buf))))
+		return;
+	for (int i = 0; i < n; i++) {
+		int nt = proc_tasks(tgids[i], watch_buf, WATCH_TASKS);
+
+		for (int j = 0; j < nt; j++) {
+			char comm[32];
+
+			if (proc_comm(watch_buf[j], comm, sizeof(comm)))
+				continue;	/* exited meanwhile */
+			ts_put(tgids[i], watch_buf[j], roles_of_task(tgids[i], watch_buf[j], comm));
+		}
+	}
+}
+
+int roles_of_thread(pid_t tgid, pid_t tid, const char *comm)
+{
+	const struct tslot *e;
+
+	init();
+	if (ts && tid > 0) {
+		e = ts_slot(ts, ts_cap, tid);
+		if (e->tid == tid && (tgid <= 0 || e->tgid == tgid))
+			return e->role;
+	}
+	return tgid > 0 ? roles_of_task(tgid, tid, comm) : roles_of(comm);
+}
+
 int roles_count(void)
 {
 	init();
@@ -331,4 +420,10 @@ void roles_free(void)
 	ready = false;
 	free(pc);
 	pc = NULL;
+	free(ts);
+	ts = NULL;
+	ts_cap = ts_used = 0;
+	watch_ns = 0;
+	free(watch_buf);
+	watch_buf = NULL;
 }

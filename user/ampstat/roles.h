@@ -44,12 +44,27 @@
  *   roles_of(comm)      the same knowing only the name (maps keyed by
  *                       comm): rules with leader:, thread:, cmd: or exe:
  *                       never match.
+ *   roles_watch(tgids, n, now)
+ *                       notes the role of every live thread of the
+ *                       processes tgids[0..n) (/proc/PID/task), at most once
+ *                       a second unless now: call it while tracing, so a
+ *                       thread that exits before the report keeps the role
+ *                       it had (maps keyed by tid), and with now just
+ *                       before reading, as a worker's title may have
+ *                       changed since.
+ *   roles_of_thread(tgid, tid, comm)
+ *                       the role roles_watch last noted for tid in tgid;
+ *                       for a thread it never saw, roles_of_task (right
+ *                       while the process lives or its title and
+ *                       executable were read), or roles_of(comm) when
+ *                       tgid <= 0.
  *   roles_name(i)       its name.
- *   roles_free()        frees the compiled patterns and forgets every rule
- *                       and the profile.
+ *   roles_free()        frees the compiled patterns and forgets every rule,
+ *                       the profile and the threads noted.
  */
 #ifndef AMPSTAT_ROLES_H
 #define AMPSTAT_ROLES_H
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define ROLES_MAX 32
@@ -59,6 +74,8 @@ int roles_add(const char *spec);
 const char *roles_target(pid_t pid);
 int roles_of_task(pid_t tgid, pid_t tid, const char *comm);
 int roles_of(const char *comm);
+void roles_watch(const pid_t *tgids, int n, bool now);
+int roles_of_thread(pid_t tgid, pid_t tid, const char *comm);
 int roles_count(void);
 const char *roles_name(int i);
 void roles_free(void);

@@ -83,8 +83,8 @@ static int add_row(struct sc_run *r, int role, __u32 nr, const struct ampstat_sc
 	return 0;
 }
 
-/* Sum the per-CPU values of every (thread name, syscall) into (role,
- * syscall) rows. */
+/* Sum the per-CPU values of every (thread, syscall) into (role, syscall)
+ * rows. */
 static int collect(struct sc_run *r, int fd)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -114,7 +114,7 @@ static int collect(struct sc_run *r, int fd)
 		}
 		memcpy(comm, key.comm, AMPSTAT_COMM_LEN);
 		comm[AMPSTAT_COMM_LEN] = 0;
-		if (add_row(r, roles_of(comm), key.nr, &sum)) {
+		if (add_row(r, roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, comm), key.nr, &sum)) {
 			free(pv);
 			return -ENOMEM;
 		}
@@ -283,8 +283,9 @@ static void usage(FILE *f)
 "usage: ampstat syscalls -p PID [-d SEC] [--json] [--hist] [-T N]\n"
 "                        [--role NAME=REGEX]... [--no-follow] [-v]\n"
 "\n"
-"Counts every system call of the server, per role (thread names) and\n"
-"syscall: count, total and average time and a log2 latency histogram.\n"
+"Counts every system call of the server, per role (by thread: see README,\n"
+"Roles) and syscall: count, total and average time and a log2 latency\n"
+"histogram.\n"
 "An opt-in mode: it hooks sys_enter and sys_exit, which run for every\n"
 "system call of the machine, and reports what that costs (BPF run time\n"
 "against the target's CPU time).  Counts are taken at sys_exit, as\n"
@@ -296,7 +297,8 @@ static void usage(FILE *f)
 "      --hist           print each row's latency histogram\n"
 "  -T, --top N          at most N syscalls per role in the table (default 20,\n"
 "                       0: all)\n"
-"      --role NAME=RE   a role for threads whose name matches RE\n"
+"      --role NAME=RE   a role for threads whose name matches RE (or a\n"
+"                       selector: cmd: exe: leader: thread:)\n"
 "      --no-follow      do not trace processes the target forks\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
@@ -311,11 +313,14 @@ static void usage(FILE *f)
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
 
+/* CPU time, and the roles of the threads alive now (the map is keyed by
+ * tid: one that exits before the report keeps its role) */
 static void tick_cpu(void *ctx)
 {
 	struct sc_run *r = ctx;
 
 	mode_cpu_sample(r->mt);
+	roles_watch(r->mt->cpu_tgid, r->mt->ncpu, false);
 }
 
 int cmd_syscalls(int argc, char **argv)
@@ -416,7 +421,7 @@ int cmd_syscalls(int argc, char **argv)
 		mode_targets_children(&mt, r.pid);
 	t0 = mode_now_ns();
 	r.mt = &mt;
-	mode_cpu_sample(&mt);
+	tick_cpu(&r);
 	np = mode_progs(skel->obj, p0, MAX_PROGS);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) syscalls; Ctrl-C to stop\n", (int)r.pid, r.comm);
 	why = mode_wait(r.pid, dur, t0, 0.5, tick_cpu, &r);
@@ -425,6 +430,7 @@ int cmd_syscalls(int argc, char **argv)
 	syscalls_bpf__detach(skel);
 	t1 = mode_now_ns();
 	mode_progs(skel->obj, p1, MAX_PROGS);
+	roles_watch(mt.cpu_tgid, mt.ncpu, true);
 	if (collect(&r, bpf_map__fd(skel->maps.sc))) {
 		fprintf(stderr, "ampstat: reading the counts: out of memory\n");
 		goto cleanup;
