@@ -16,6 +16,14 @@
 # six buckets sum to wall time within 1%.  Also: --role NAME=cmd:REGEX
 # takes the worker process (its leader and its pool) before the profile,
 # and a bad selector is a usage error (exit 2) that names it.
+# The opt-in modes key their maps by thread and take the same roles: on
+# nginx, each over NFILES fresh cold files, `ampstat syscalls` shows the
+# aio-threads role apart from the worker, with the file reads (pread64, or
+# sendfile when nginx hands sendfile to its pool) and the worker with its
+# epoll_wait; `ampstat cache` puts the misses (>= one 16-page file each)
+# in aio-threads and none in the worker; `ampstat offcpu --folded` has
+# lines "aio-threads;nginx;[blocked-io];..." summing to >= half of NFILES *
+# LAT_MS and "worker;nginx;[wait-idle];..." ones.
 # nginx and lighttpd are installed (scripts/deps.sh) when missing.
 # Root only; without BPF it skips, unless AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -59,7 +67,7 @@ SRC=$T/src MNT=$T/mnt WORK=$T/work
 FS_PID='' AS_PID=''
 LAT_MS=200 NFILES=4
 mkdir -p "$SRC" "$MNT" "$WORK"
-cold_files "$NFILES" 68
+cold_files $((NFILES * 4)) 68	# a fresh set of NFILES for each of 4 runs
 printf '<html>peers</html>\n' >"$SRC/index.html"
 
 stop_server() {
@@ -85,11 +93,12 @@ wait_up() {
 	return 1
 }
 
-# fetch_cold: every cold file once, one after another; prints the codes
+# fetch_cold [SET]: the NFILES cold files of set SET (default 0) once, one
+# after another; prints the codes
 fetch_cold() {
-	local i
+	local i first=$((${1:-0} * NFILES))
 	SRV_URL=http://127.0.0.1:$PORT
-	for i in $(seq 0 $((NFILES - 1))); do
+	for i in $(seq "$first" $((first + NFILES - 1))); do
 		get "/cold$i.bin" --max-time 30
 	done
 }
@@ -166,6 +175,51 @@ is "$RC" 0 "--role front=cmd:...: exits 0 after one report"
 AS_PID=''
 read -r _ thf thm thw tha _ <<<"$(summary "$T/as.out" front master worker aio-threads)"
 is "$thf/$thm/$thw/$tha" 33/1/0/0 "--role front=cmd:...: front has the worker and its 32 threads"
+
+# mode SUB SET ARGS...: ampstat SUB on nginx while cold set SET is
+# fetched, stopped by SIGINT; its output in $T/SUB.out
+mode() {
+	local sub=$1 set=$2
+	shift 2
+	AS_CMD=$sub as_start -p "$SRV_PID" "$@" || bpf_unavailable
+	is "$(fetch_cold "$set")" "$want_codes" "$sub: $NFILES fresh cold files served"
+	kill -INT "$AS_PID"
+	wait_exit "$AS_PID" 20
+	is "$RC" 0 "$sub: ampstat exits 0 on SIGINT"
+	AS_PID=''
+	cp "$T/as.out" "$T/$sub.out"
+}
+mode syscalls 1 --json -T 0
+# aio-threads' file reads, their pread64, the worker's epoll_wait calls
+read -r aio_rd aio_pr w_ep <<<"$(tail -n 1 "$T/syscalls.out" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+n = {(r["role"], c["name"]): c["count"] for r in s["roles"] for c in r["syscalls"]}
+g = lambda r, c: n.get((r, c), 0)
+print(g("aio-threads", "pread64") + g("aio-threads", "sendfile"), g("aio-threads", "pread64"),
+      g("worker", "epoll_wait"))' 2>&1)"
+ok "$([ "${aio_rd:-0}" -ge "$NFILES" ] 2>/dev/null; echo $?)" \
+	"syscalls: aio-threads read the files (pread64+sendfile $aio_rd >= $NFILES; pread64 $aio_pr)"
+ok "$([ "${w_ep:-0}" -ge 1 ] 2>/dev/null; echo $?)" "syscalls: the worker waits in epoll_wait ($w_ep calls)"
+
+mode cache 2 --json
+read -r aio_miss w_miss <<<"$(tail -n 1 "$T/cache.out" | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+m = {r["role"]: r["misses"] for r in s["roles"]}
+print(m.get("aio-threads", 0), m.get("worker", 0))' 2>&1)"
+ok "$([ "${aio_miss:-0}" -ge $((NFILES * 16)) ] 2>/dev/null; echo $?)" \
+	"cache: the misses are aio-threads' ($aio_miss pages >= $((NFILES * 16)))"
+is "$w_miss" 0 "cache: the worker has none"
+
+mode offcpu 3 --folded
+# microseconds per (role;comm;[category]) prefix
+read -r aio_blk w_idle <<<"$(awk '{ split($1, f, ";"); us[f[1] ";" f[2] ";" f[3]] += $NF }
+	END { printf "%d %d\n", us["aio-threads;nginx;[blocked-io]"], us["worker;nginx;[wait-idle]"] }' \
+	"$T/offcpu.out")"
+ok "$([ "${aio_blk:-0}" -ge $((lo / 1000)) ]; echo $?)" \
+	"offcpu --folded: aio-threads;nginx;[blocked-io] lines (${aio_blk} us >= $((lo / 1000)))"
+ok "$([ "${w_idle:-0}" -gt 0 ]; echo $?)" "offcpu --folded: worker;nginx;[wait-idle] lines (${w_idle} us)"
 stop_server
 umount_fs
 
