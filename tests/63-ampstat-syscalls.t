@@ -6,7 +6,9 @@
 # cost; and under wrk load on amped its counts agree with libbpf-tools'
 # syscount -p (run over the same window: both attach before the load and
 # stop after it, while the idle server makes almost no calls) within 2%;
-# and in the MP model the pre-forked workers' calls are counted.
+# and in the MP model the pre-forked workers' calls are counted.  A --role
+# selector (thread:exe:) holds for threads that exited before the report,
+# in a process that exited too.
 # Root only for the BPF part; without BPF it skips, unless
 # AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -108,8 +110,13 @@ exact ''
 AMPSTAT_FORCE_RAW_TP=1 V="[raw_tp] " exact _raw
 like "$(cat "$T/as.err")" "raw_tp instead of tp_btf for .*sys_enter, sys_exit" "[raw_tp] it says it uses raw_tp"
 
-# ---- the target exits: summary, exit 0; the text report
-as_start -p "$IO_PID" --role 'io=^am-io$' || bpf_unavailable
+# ---- the target exits: summary, exit 0; the text report.  The role is
+# a selector (a thread, not the main one, of a process running
+# ampstat_io): its threads and then the process exit before the report,
+# and the threads keep the role ampstat saw them in while they ran (a 2 s
+# thread spans a scan of /proc)
+as_start -p "$IO_PID" --role 'io=thread:exe:^ampstat_io$' || bpf_unavailable
+is "$(io "sleeps 100")" "ok 100" "ampstat_io did 100 sleeps"
 is "$(io "reads 1000")" "ok 1000" "ampstat_io did 1000 reads"
 exec {IOP[1]}>&-
 if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
@@ -117,7 +124,8 @@ AS_PID=''
 wait "$IO_PID" 2>/dev/null; IO_PID=''
 out=$(cat "$T/as.out")
 like "$out" "^ampstat syscalls  pid [0-9]+ \(am-main\)  [0-9.]+ s \(target exited\)" "target exits: summary says so"
-like "$out" $'\n''io +read +1000 ' "text report: io read 1000"
+like "$out" $'\n''io +read +1000 ' "text report: io read 1000 (role by selector, thread exited)"
+like "$out" $'\n''io +(clock_)?nanosleep +100 ' "text report: io nanosleep 100 (role by selector, thread exited)"
 like "$out" $'\n''bpf: [0-9.]+ ms' "text report: BPF cost line"
 
 # ---- under wrk load: agreement with libbpf-tools syscount -p

@@ -311,7 +311,7 @@ int roles_of(const char *comm)
  * TS_MAX slots (a table kept at most half full); a reused tid overwrites
  * its slot. */
 #define TS_MAX (1U << 17)
-#define WATCH_NS 1000000000ULL
+#define WATCH_NS 900000000ULL	/* "once a second" on a 0.5 s tick */
 #define WATCH_TASKS 16384
 struct tslot {
 	pid_t tid;		/* 0: empty */
