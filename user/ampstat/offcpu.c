@@ -13,8 +13,10 @@
  * stop after a frame or two; a stack that could not be taken shows as
  * [missed user stack] / [missed kernel stack].  The server's user frames
  * are named at the end, so a target that has exited by then keeps only
- * addresses.  Without --folded: per role, the time off CPU by category and
- * the heaviest stacks. */
+ * addresses.  The kernel keeps one entry per thread; the threads of a
+ * role with the same name, stacks and category are summed into one line.
+ * Without --folded: per role, the time off CPU by category and the
+ * heaviest stacks. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -436,8 +438,13 @@ int cmd_offcpu(int argc, char **argv)
 	}
 	fflush(stdout);
 	/* the cost on stderr too, where --folded output leaves room for it */
-	if (folded)
+	if (folded) {
 		mode_cost_text(stderr, p0, p1, np, mode_cpu_ns(&mt));
+		if (skel->bss->dropped_stacks || skel->bss->dropped_entries)
+			fprintf(stderr, "dropped: stacks %llu, entries %llu\n",
+				(unsigned long long)skel->bss->dropped_stacks,
+				(unsigned long long)skel->bss->dropped_entries);
+	}
 	rc = 0;
 cleanup:
 	mode_unpin(&pins);
