@@ -1,22 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cache — `ampstat cache`: page-cache accesses and misses of the traced
- * processes, by thread and by file (include/ampstat.h).  No kprobes
- * here, so the filemap tracepoints do it:
- *   misses:   mm_filemap_add_to_page_cache, 1 << folio order pages, charged
- *             to the task that added them (readahead included);
- *   read:     mm_filemap_get_pages(mapping, index, last_index) fires once
- *             per batch of folios, and the batches of one read or splice
- *             all carry the same last_index with a growing index: only the
- *             first of them counts (index..last_index, capped at the end of
- *             the file);
- *   mmap:     a read fault first tries to map the fault-around window of
- *             pages already cached (mm_filemap_map_pages(start, end), which
- *             fires whether it mapped any or not) and, when the faulting
- *             page was not among them, reads it (mm_filemap_fault(index)).
- *             A window counts its pages once (the same window again, as the
- *             next faults of a cold window find it, counts nothing), and a
- *             fault inside the window just counted counts nothing.
- * Each task remembers its last access event in task storage for this. */
+ * processes, by thread and by file (include/ampstat.h), counted by
+ * the rules in ampstat_cache.bpf.h (shared with ampstat top). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -24,24 +9,7 @@
 #include "ampstat.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_follow.bpf.h"
-
-#define PAGE_SHIFT 12
-
-enum { EV_NONE, EV_READ, EV_MAP };
-
-struct cache_last {
-	__u64 mapping;
-	__u64 a, b;
-	__u32 kind;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cache_last);
-} cache_last SEC(".maps");
+#include "ampstat_cache.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -113,14 +81,6 @@ static __always_inline void account(struct address_space *mapping, int what, __u
 	}
 }
 
-/* the last page index of the file, or -1 when it is empty */
-static __always_inline long last_page(struct address_space *mapping)
-{
-	loff_t size = BPF_CORE_READ(mapping, host, i_size);
-
-	return size > 0 ? (long)((size - 1) >> PAGE_SHIFT) : -1;
-}
-
 static __always_inline bool traced(void)
 {
 	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
@@ -133,22 +93,15 @@ static __always_inline bool traced(void)
 static __always_inline int am_cache_add_body(__u64 *ctx, const bool raw)
 {
 	struct folio *folio = (void *)ctx[0];
-	__u64 pages = 1;
 	struct address_space *mapping;
-	unsigned long flags;
+	__u64 pages;
 
+	(void)raw;
 	if (!traced())
 		return 0;
-	mapping = BPF_CORE_READ(folio, mapping);
-	if (!mapping)
-		return 0;
-	/* folio_order(): a large folio's order is in the low byte of the
-	 * second page's flags */
-	flags = BPF_CORE_READ(folio, flags.f);
-	if (flags & (1UL << bpf_core_enum_value(enum pageflags, PG_head)))
-		pages = 1ULL << (BPF_CORE_READ(folio, _flags_1) & 0x3f);
-	(void)raw;
-	account(mapping, C_ADDED, pages);
+	pages = cache_added(folio, &mapping);
+	if (pages)
+		account(mapping, C_ADDED, pages);
 	return 0;
 }
 
@@ -159,34 +112,14 @@ static __always_inline int am_cache_get_body(__u64 *ctx, const bool raw)
 {
 	struct address_space *mapping = (void *)ctx[0];
 	unsigned long index = ctx[1], last_index = ctx[2];
-	struct cache_last *l;
-	long end;
-	bool cont;
+	__u64 pages;
 
+	(void)raw;
 	if (!traced())
 		return 0;
-	l = bpf_task_storage_get(&cache_last, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	/* a further batch of the same call */
-	cont = l && l->kind == EV_READ && l->mapping == (__u64)mapping && l->b == last_index &&
-	       index > l->a && index <= last_index;
-	if (l) {
-		l->kind = EV_READ;
-		l->mapping = (__u64)mapping;
-		l->a = index;
-		l->b = last_index;
-	}
-	if (cont)
-		return 0;
-	end = last_page(mapping);
-	if (end < 0 || index > (unsigned long)end)
-		return 0;
-	if (last_index > (unsigned long)end)
-		last_index = end;
-	if (last_index < index)
-		return 0;
-	(void)raw;
-	account(mapping, C_READ, last_index - index + 1);
+	pages = cache_read(mapping, index, last_index);
+	if (pages)
+		account(mapping, C_READ, pages);
 	return 0;
 }
 
@@ -197,29 +130,14 @@ static __always_inline int am_cache_map_body(__u64 *ctx, const bool raw)
 {
 	struct address_space *mapping = (void *)ctx[0];
 	unsigned long start = ctx[1], end_pgoff = ctx[2];
-	struct cache_last *l;
-	long end;
-	bool same;
+	__u64 pages;
 
+	(void)raw;
 	if (!traced())
 		return 0;
-	l = bpf_task_storage_get(&cache_last, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	end = last_page(mapping);
-	if (end >= 0 && end_pgoff > (unsigned long)end)
-		end_pgoff = end;
-	same = l && l->kind == EV_MAP && l->mapping == (__u64)mapping && l->a == start &&
-	       l->b == end_pgoff;
-	if (l) {
-		l->kind = EV_MAP;
-		l->mapping = (__u64)mapping;
-		l->a = start;
-		l->b = end_pgoff;
-	}
-	if (same || end < 0 || end_pgoff < start)
-		return 0;
-	(void)raw;
-	account(mapping, C_FAULT, end_pgoff - start + 1);
+	pages = cache_map(mapping, start, end_pgoff);
+	if (pages)
+		account(mapping, C_FAULT, pages);
 	return 0;
 }
 
@@ -230,17 +148,10 @@ static __always_inline int am_cache_fault_body(__u64 *ctx, const bool raw)
 {
 	struct address_space *mapping = (void *)ctx[0];
 	unsigned long index = ctx[1];
-	struct cache_last *l;
 
-	if (!traced())
-		return 0;
-	l = bpf_task_storage_get(&cache_last, bpf_get_current_task_btf(), 0, 0);
-	if (l && l->kind == EV_MAP && l->mapping == (__u64)mapping && index >= l->a && index <= l->b)
-		return 0;
-	if (last_page(mapping) < (long)index)
-		return 0;
 	(void)raw;
-	account(mapping, C_FAULT, 1);
+	if (traced() && cache_fault(mapping, index))
+		account(mapping, C_FAULT, 1);
 	return 0;
 }
 
@@ -272,7 +183,7 @@ int am_res_miss(struct pt_regs *ctx)
 	if (!len)
 		return 0;
 	__sync_fetch_and_add(&res_miss_events, 1);
-	__sync_fetch_and_add(&res_miss_pages, ((off + len - 1) >> PAGE_SHIFT) - (off >> PAGE_SHIFT) + 1);
+	__sync_fetch_and_add(&res_miss_pages, ((off + len - 1) >> AMPSTAT_PAGE_SHIFT) - (off >> AMPSTAT_PAGE_SHIFT) + 1);
 	return 0;
 }
 

@@ -5,7 +5,19 @@
  * kernel here uses tick-based CPU accounting, so /proc utime/stime cannot
  * split it; sampling at a few kHz costs far less than hooking syscalls.
  * `targets` and `fast` are the sched program's maps (shared by fd before
- * load); see include/ampstat.h. */
+ * load); see include/ampstat.h.
+ *
+ * Every sample of every CPU also counts in `ksamp`, and when it interrupted
+ * softirq processing, by whose context that ran in: the softirq share of
+ * the kernel row.  The kernel has no CONFIG_IRQ_TIME_ACCOUNTING, the
+ * softirq tracepoints would cost two programs per softirq, and
+ * preempt_count cannot be read (a per-CPU variable: kallsyms has no data
+ * symbols here).  But x86_64 runs every softirq outside ksoftirqd on the
+ * CPU's interrupt stack (do_softirq_own_stack, also from irq_exit), and
+ * hard interrupts cannot be interrupted by this sample's timer: a sample
+ * of kernel code whose stack pointer is outside the task's own stack
+ * interrupted a softirq.  ksoftirqd runs on its own stack; it is counted
+ * exactly as a kernel thread by bpf/sched.bpf.c. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -14,6 +26,38 @@
 
 __u64 dropped_samples = 0;
 
+#define PF_KTHREAD	0x00200000
+#define THREAD_SIZE	16384	/* x86_64 without KASAN: 4 pages */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ampstat_ksamp);
+} ksamp SEC(".maps");
+
+static __always_inline void kern_sample(struct bpf_perf_event_data *ctx, bool traced, __u32 tid)
+{
+	__u32 zero = 0;
+	struct ampstat_ksamp *k = bpf_map_lookup_elem(&ksamp, &zero);
+	struct task_struct *t;
+
+	if (!k)
+		return;
+	k->total++;
+	if ((ctx->regs.csx & 3) == 3)
+		return;
+	t = bpf_get_current_task_btf();
+	if (ctx->regs.sp - (unsigned long)t->stack < THREAD_SIZE)
+		return;
+	if (traced)
+		k->softirq_target++;
+	else if (tid && (t->flags & PF_KTHREAD))
+		k->softirq_kthread++;
+	else
+		k->softirq_other++;
+}
+
 SEC("perf_event")
 int as_sample(struct bpf_perf_event_data *ctx)
 {
@@ -21,7 +65,10 @@ int as_sample(struct bpf_perf_event_data *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct ampstat_samples *s, zero = {};
 
-	if (!tgid_traced(tgid))
+	bool traced = tgid_traced(tgid);
+
+	kern_sample(ctx, traced, tid);
+	if (!traced)
 		return 0;
 	s = bpf_map_lookup_elem(&samples, &tid);
 	if (!s) {

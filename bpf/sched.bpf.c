@@ -11,6 +11,12 @@
  * processes forked later are followed.  No syscall is hooked: the syscall a
  * thread sleeps in is read from its saved registers at sched_switch.
  *
+ * Also here, for the rows top adds: page-cache accesses and misses of the
+ * traced threads (the filemap tracepoints, by the rules of
+ * ampstat_cache.bpf.h, into each thread's `samples` entry), and the on-CPU
+ * time of kernel threads by class (map `kern`; a flag test on each switch,
+ * the rest only when a kernel thread switches).
+ *
  * The events of one task are serialized by its run queue lock (a wakeup of
  * a sleeping task waits until the switch away from it is complete), so an
  * entry has one writer at a time; seq only protects the userspace reader.
@@ -23,6 +29,7 @@
 #include <bpf/bpf_core_read.h>
 #include "ampstat.h"
 #include "ampstat_targets.bpf.h"
+#include "ampstat_cache.bpf.h"
 
 /* include/linux/sched.h: not in BTF, they are macros */
 #define TASK_RUNNING		0x0000
@@ -32,6 +39,7 @@
 #define TASK_DEAD		0x0080
 #define TASK_NOLOAD		0x0400
 #define PF_EXITING		0x00000004
+#define PF_KTHREAD		0x00200000
 
 /* x86_64 syscall numbers of the idle wait of an event loop */
 #define NR_epoll_wait		232
@@ -80,6 +88,93 @@ __u64 dropped_threads = 0;	/* a traced thread found the map full */
 __u64 dropped_tgids = 0;	/* a forked process found `targets` full */
 
 #define barrier() asm volatile("" ::: "memory")
+
+/* ---- kernel threads (include/ampstat.h: map `kern`) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ampstat_kern);
+} kern SEC(".maps");
+
+/* when the kernel thread on this CPU came on it (0: none) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} kern_since SEC(".maps");
+
+static __always_inline bool has_prefix(const char *s, const char *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] != p[i])
+			return false;
+	return true;
+}
+
+/* a workqueue (or thread) name of block I/O: kblockd, loop*, *blk*, writeback */
+static __always_inline bool block_name(const char *s, int len)
+{
+	if (has_prefix(s, "kblockd", 7) || has_prefix(s, "loop", 4) || has_prefix(s, "writeback", 9))
+		return true;
+	for (int i = 0; i + 2 < len; i++) {
+		if (!s[i])
+			break;
+		if (s[i] == 'b' && s[i + 1] == 'l' && s[i + 2] == 'k')
+			return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 kclass(struct task_struct *t)
+{
+	char comm[AMPSTAT_COMM_LEN];
+	char desc[24] = {};
+
+	__builtin_memcpy(comm, t->comm, sizeof(comm));
+	if (has_prefix(comm, "ksoftirqd/", 10))
+		return AK_KSOFTIRQD;
+	if (has_prefix(comm, "kworker/", 8)) {
+		/* kthread_data(t): the worker, whose desc names the
+		 * workqueue of the last work it ran */
+		struct kthread *k = (struct kthread *)t->worker_private;
+		struct worker *w = k ? (struct worker *)BPF_CORE_READ(k, data) : NULL;
+
+		if (w && bpf_probe_read_kernel(desc, sizeof(desc) - 1, &w->desc) == 0 &&
+		    block_name(desc, sizeof(desc)))
+			return AK_BLOCK;
+		return AK_KWORKER;
+	}
+	if (has_prefix(comm, "jbd2/", 5) || block_name(comm, sizeof(comm)))
+		return AK_BLOCK;
+	return AK_OTHER;
+}
+
+static __always_inline void kern_switch(struct task_struct *prev, struct task_struct *next)
+{
+	bool kp = (prev->flags & PF_KTHREAD) && prev->pid;	/* pid 0: the idle task */
+	bool kn = (next->flags & PF_KTHREAD) && next->pid;
+	__u32 zero = 0;
+	__u64 *since, now;
+
+	if (!kp && !kn)
+		return;
+	since = bpf_map_lookup_elem(&kern_since, &zero);
+	if (!since)
+		return;
+	now = bpf_ktime_get_ns();
+	if (kp && *since && now > *since) {
+		struct ampstat_kern *k = bpf_map_lookup_elem(&kern, &zero);
+		__u32 c = kclass(prev);
+
+		if (k && c < AK_N) {
+			k->ns[c] += now - *since;
+			k->runs[c]++;
+		}
+	}
+	*since = kn ? now : 0;
+}
 
 /* tp_btf arguments are BTF pointers: plain loads, no probe_read helper */
 static __always_inline bool is_target(struct task_struct *t)
@@ -161,6 +256,7 @@ int BPF_PROG(as_switch, bool preempt, struct task_struct *prev,
 	struct ampstat_thread *t;
 	__u64 now = 0;
 
+	kern_switch(prev, next);
 	if (is_target(prev)) {
 		now = bpf_ktime_get_ns();
 		t = get_thread(prev, now, AS_ONCPU);
@@ -302,7 +398,7 @@ int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
 			if (s)
 				e->s = *s;
 			else
-				e->s.user = e->s.kernel = 0;
+				__builtin_memset(&e->s, 0, sizeof(e->s));
 		}
 		if (e && bpf_map_update_elem(&exited, &key, e, BPF_NOEXIST) == 0) {
 			bpf_map_delete_elem(&samples, &tid);
@@ -320,6 +416,85 @@ int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
 			if (f->tgid[i] == tgid)
 				f->tgid[i] = 0;
 	}
+	return 0;
+}
+
+/* ---- page cache, per thread (ampstat_cache.bpf.h) */
+__u64 dropped_cache = 0;	/* a thread found `samples` full */
+
+static __always_inline void cache_count(__u64 access, __u64 miss)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ampstat_samples *s, zero = {};
+
+	s = bpf_map_lookup_elem(&samples, &tid);
+	if (!s) {
+		bpf_map_update_elem(&samples, &tid, &zero, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&samples, &tid);
+		if (!s) {
+			__sync_fetch_and_add(&dropped_cache, 1);
+			return;
+		}
+	}
+	if (access)
+		__sync_fetch_and_add(&s->cache_access, access);
+	if (miss)
+		__sync_fetch_and_add(&s->cache_miss, miss);
+}
+
+static __always_inline bool cur_traced(void)
+{
+	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
+}
+
+SEC("tp_btf/mm_filemap_add_to_page_cache")
+int BPF_PROG(as_cache_add, struct folio *folio)
+{
+	struct address_space *mapping;
+	__u64 pages;
+
+	if (!cur_traced())
+		return 0;
+	pages = cache_added(folio, &mapping);
+	if (pages)
+		cache_count(0, pages);
+	return 0;
+}
+
+SEC("tp_btf/mm_filemap_get_pages")
+int BPF_PROG(as_cache_get, struct address_space *mapping, unsigned long index,
+	     unsigned long last_index)
+{
+	__u64 pages;
+
+	if (!cur_traced())
+		return 0;
+	pages = cache_read(mapping, index, last_index);
+	if (pages)
+		cache_count(pages, 0);
+	return 0;
+}
+
+SEC("tp_btf/mm_filemap_map_pages")
+int BPF_PROG(as_cache_map, struct address_space *mapping, unsigned long start,
+	     unsigned long end_pgoff)
+{
+	__u64 pages;
+
+	if (!cur_traced())
+		return 0;
+	pages = cache_map(mapping, start, end_pgoff);
+	if (pages)
+		cache_count(pages, 0);
+	return 0;
+}
+
+SEC("tp_btf/mm_filemap_fault")
+int BPF_PROG(as_cache_fault, struct address_space *mapping, unsigned long index)
+{
+	if (cur_traced() && cache_fault(mapping, index))
+		cache_count(1, 0);
 	return 0;
 }
 

@@ -83,9 +83,16 @@ struct ampstat_thread {
 	char comm[AMPSTAT_COMM_LEN];
 };
 
+/* Per thread, written from the thread's own context: CPU-clock samples in
+ * user and kernel mode (bpf/oncpu.bpf.c), and page-cache pages it asked
+ * for (read/pread/sendfile/splice and mmap faults) and pages it added
+ * (misses, readahead included), by the rules of `ampstat cache`
+ * (bpf/ampstat_cache.bpf.h; bpf/sched.bpf.c counts them here). */
 struct ampstat_samples {
 	__u64 user;
 	__u64 kernel;
+	__u64 cache_access;
+	__u64 cache_miss;
 };
 
 struct ampstat_exit_key {
@@ -97,6 +104,40 @@ struct ampstat_exit_key {
 struct ampstat_exited {
 	struct ampstat_thread t;
 	struct ampstat_samples s;
+};
+
+/* ---- the kernel row of ampstat top: kernel work on nobody's behalf in
+ * particular, machine-wide.
+ *
+ * Map `kern` (PERCPU_ARRAY of one struct ampstat_kern, bpf/sched.bpf.c):
+ * on-CPU time of kernel threads by class (enum ampstat_kclass), exact, from
+ * sched_switch; a stretch is charged when the thread leaves the CPU, to the
+ * class of its name (a kworker's: of the workqueue whose work it ran last).
+ * Map `ksamp` (PERCPU_ARRAY of one struct ampstat_ksamp, bpf/oncpu.bpf.c):
+ * the CPU-clock samples of every CPU, and those that interrupted softirq
+ * processing (preempt_count's SOFTIRQ_OFFSET bit), by whose context it ran
+ * in: a traced thread's (then it is in that thread's kernel time too), a
+ * kernel thread's (then also in that thread's class), or another
+ * process's or the idle task's.  The kernel here has no
+ * CONFIG_IRQ_TIME_ACCOUNTING, so sampling is the cheap way to softirq time. */
+enum ampstat_kclass {
+	AK_KSOFTIRQD = 0,	/* ksoftirqd/N */
+	AK_KWORKER = 1,		/* kworker/... not below */
+	AK_BLOCK = 2,		/* loop..., jbd2/..., and kworkers of kblockd, loop..., ...blk..., writeback */
+	AK_OTHER = 3,		/* every other kernel thread (rcu, migration, kswapd, ...) */
+	AK_N = 4,
+};
+
+struct ampstat_kern {
+	__u64 ns[AK_N];
+	__u64 runs[AK_N];		/* stretches charged */
+};
+
+struct ampstat_ksamp {
+	__u64 total;			/* samples taken on this CPU */
+	__u64 softirq_target;		/* in softirq, in a traced thread's context */
+	__u64 softirq_kthread;		/* in softirq, in a kernel thread's */
+	__u64 softirq_other;		/* in softirq, another process or idle */
 };
 
 /* ---- ampstat syscalls (bpf/syscalls.bpf.c), an opt-in mode.

@@ -1,5 +1,6 @@
 /* serve — `ampstat serve`: the figures of `ampstat top` (per-role time in
- * each bucket, context switches, requests, ampstat's own BPF cost) as a
+ * each bucket, context switches, page-cache accesses and misses, the
+ * machine-wide kernel work, requests, ampstat's own BPF cost) as a
  * Prometheus text exposition (format 0.0.4) at http://ADDR:PORT/metrics.
  *
  * Prometheus wants counters: each thread's state times (include/ampstat.h)
@@ -54,11 +55,13 @@ struct sthr {
 	__u64 last_t;
 	__u64 prev[AMPSTAT_NSLOT];
 	__u64 prev_su, prev_sk, prev_nv, prev_niv;
+	__u64 prev_ca, prev_cm;
 };
 
 struct srole {
 	__u64 ns[NB];
 	__u64 nvcsw, nivcsw;
+	__u64 cache_access, cache_miss;
 	int live;
 };
 
@@ -81,6 +84,7 @@ struct serve {
 	__u64 scrapes;
 	struct tr_prog p0[MAX_PROGS];
 	int nprogs;
+	struct tr_kern k0;
 	__u64 t0;
 	__u64 last_T;		/* the instant of the last update */
 };
@@ -156,12 +160,16 @@ static void on_thread(void *ctx, const struct ampstat_thread *t, const struct am
 		r->ns[B_KERNEL] += on - user;
 		r->nvcsw += sub0(t->nvcsw, u->prev_nv);
 		r->nivcsw += sub0(t->nivcsw, u->prev_niv);
+		r->cache_access += sub0(smp->cache_access, u->prev_ca);
+		r->cache_miss += sub0(smp->cache_miss, u->prev_cm);
 	}
 	memcpy(u->prev, cum, sizeof(cum));
 	u->prev_su = smp->user;
 	u->prev_sk = smp->kernel;
 	u->prev_nv = t->nvcsw;
 	u->prev_niv = t->nivcsw;
+	u->prev_ca = smp->cache_access;
+	u->prev_cm = smp->cache_miss;
 	if (teff > u->last_t)
 		u->last_t = teff;
 	if (t->exit_ns) {
@@ -258,6 +266,7 @@ static void expose(struct serve *s, struct buf *b)
 	struct tr_prog now[MAX_PROGS];
 	int np = tr_progs(s->tr, now, MAX_PROGS);
 	struct tr_drops dr;
+	struct tr_kern k;
 
 	tr_drops(s->tr, &dr);
 	bprintf(b, "# HELP ampstat_target_info The process ampstat traces (with the processes it forks).\n"
@@ -286,6 +295,33 @@ static void expose(struct serve *s, struct buf *b)
 			roles_name(r), (unsigned long long)s->roles[r].nvcsw);
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
 			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
+	}
+	bprintf(b, "# HELP ampstat_role_cache_pages_total Page-cache pages the role's threads accessed "
+		   "(read, sendfile, mmap) and missed (added to the cache).\n"
+		   "# TYPE ampstat_role_cache_pages_total counter\n");
+	for (int r = 0; r < nroles; r++) {
+		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"access\"} %llu\n",
+			roles_name(r), (unsigned long long)s->roles[r].cache_access);
+		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"miss\"} %llu\n",
+			roles_name(r), (unsigned long long)s->roles[r].cache_miss);
+	}
+	if (tr_kern(s->tr, &k) == 0) {
+		static const char *cls[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
+		__u64 sq[3] = { k.s.softirq_target - s->k0.s.softirq_target,
+				k.s.softirq_kthread - s->k0.s.softirq_kthread,
+				k.s.softirq_other - s->k0.s.softirq_other };
+		static const char *sqn[3] = { "softirq_in_target", "softirq_in_kthreads", "softirq_elsewhere" };
+
+		bprintf(b, "# HELP ampstat_kernel_seconds_total Kernel work of the whole machine (not "
+			   "attributable to a process): on-CPU time of kernel threads by class, exact; "
+			   "softirq time by whose context it ran in, from CPU-clock samples.\n"
+			   "# TYPE ampstat_kernel_seconds_total counter\n");
+		for (int i = 0; i < AK_N; i++)
+			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", cls[i],
+				(double)(k.ns[i] - s->k0.ns[i]) / 1e9);
+		for (int i = 0; i < 3; i++)
+			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", sqn[i],
+				(double)sq[i] * (double)k.period_ns / 1e9);
 	}
 	if (s->req.known)
 		bprintf(b, "# HELP ampstat_requests_total Requests the server finished (amped's "
@@ -593,6 +629,7 @@ int cmd_serve(int argc, char **argv)
 	s.t0 = mode_now_ns();
 	update(&s, true);
 	s.nprogs = tr_progs(s.tr, s.p0, MAX_PROGS);
+	tr_kern(s.tr, &s.k0);
 	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
 		(int)s.pid, s.comm, addr);
 	if (dur > 0)

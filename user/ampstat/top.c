@@ -7,6 +7,11 @@
  * own counter (amped_current.requests_done, read with process_vm_readv):
  * attaching a probe to every request would cost ~650 ns a hit.
  *
+ * Page-cache accesses and misses per thread come from the filemap
+ * tracepoints (bpf/sched.bpf.c, by the rules of `ampstat cache`); system
+ * calls, with --syscalls, from perf counting events (see sc_open); the
+ * kernel row from kernel threads' switches and softirq samples (kern_row).
+ *
  * On-CPU time with no sample in the interval is split by the thread's
  * samples so far; with none at all it counts as kernel time (a thread that
  * runs for a few microseconds at a time mostly runs system calls).
@@ -18,7 +23,12 @@
  * "roles": [{"role", "threads", "wall_ns", "oncpu_ns", "user_ns",
  * "kernel_ns", "blocked_io_ns", "wait_idle_ns", "wait_other_ns", "runq_ns",
  * "share": {bucket: percent of wall_ns}, "vcsw_per_s", "ivcsw_per_s" (and
- * "vcsw", "ivcsw" in the summary)}], "threads": [the same per thread, with
+ * "vcsw", "ivcsw" in the summary), "cache_accesses", "cache_misses" (pages),
+ * "cache_hit_ratio" (null: no access), "syscalls", "syscalls_per_s" (null
+ * without --syscalls)}], "kernel": {"scope": "machine", "cpus", "samples",
+ * "cpu_ns", "cpu_pct", "softirq_ns", "softirq_in_target_ns",
+ * "softirq_in_kthreads_ns", "softirq_elsewhere_ns", "ksoftirqd_ns",
+ * "kworker_ns", "block_ns", "other_kthreads_ns"}, "threads": [the same per thread, with
  * "tid", "tgid", "comm", "role", "exited", "unwoken" (switch-ins with no
  * wakeup seen); always in the summary, with --threads in intervals],
  * "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
@@ -37,7 +47,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/perf_event.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
@@ -61,6 +74,8 @@ struct acc {
 	__u64 wall_ns;
 	__u64 ns[NB];
 	__u64 nvcsw, nivcsw;
+	__u64 cache_access, cache_miss;	/* pages */
+	__u64 syscalls;			/* with --syscalls */
 };
 
 struct uthr {
@@ -73,6 +88,9 @@ struct uthr {
 	__u64 last_t;			/* end of the thread's last accounted stretch */
 	__u64 prev[AMPSTAT_NSLOT];	/* cumulative state times at last_t */
 	__u64 prev_su, prev_sk, prev_nv, prev_niv;
+	__u64 prev_ca, prev_cm;
+	int sc_fd;			/* --syscalls: its counting event, -1: none */
+	__u64 prev_sc;
 	struct acc d;			/* this interval */
 	struct acc tot;			/* since attach */
 };
@@ -82,7 +100,7 @@ struct top {
 	pid_t pid;
 	double interval_s;
 	long count;
-	bool json, threads, tty;
+	bool json, threads, tty, syscalls;
 	/* state */
 	struct tr *tr;
 	char comm[32];
@@ -99,6 +117,9 @@ struct top {
 	struct acc *role_d, *role_tot;
 	long intervals;
 	long dropped_dead;	/* exited threads forgotten (see snapshot) */
+	struct tr_kern k0, kprev, kint0;	/* the kernel row: at attach, now, last report */
+	int sc_id;		/* raw_syscalls:sys_enter's tracepoint id */
+	int sc_events;		/* counting events open */
 };
 
 static volatile sig_atomic_t exiting;
@@ -115,6 +136,94 @@ static __u64 now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+static __u64 sub0(__u64 a, __u64 b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* ---------------------------------------------------------------- syscalls
+ *
+ * --syscalls: one perf counting event on raw_syscalls:sys_enter per thread
+ * that exists when top attaches, with inherit, so the threads and
+ * processes a thread creates later count in its event (and its row) from
+ * their first call; a counting event runs no program.  Not on by default:
+ * while any such event exists every system call of the machine takes the
+ * tracepoint path (measured here: getppid 216 -> 271 ns in an untraced
+ * process, and 216 -> 410 ns in a traced one). */
+
+static int sc_tracepoint_id(void)
+{
+	static const char *paths[] = {
+		"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+		"/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id",
+	};
+	int id = -1;
+
+	for (int pass = 0; pass < 2 && id < 0; pass++) {
+		bool mounted = false;
+
+		/* tracefs is not always mounted: mount it for the look-up only */
+		if (pass == 1) {
+			if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
+				break;
+			mounted = true;
+		}
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && id < 0; i++) {
+			FILE *f = fopen(paths[i], "r");
+			if (f) {
+				if (fscanf(f, "%d", &id) != 1)
+					id = -1;
+				fclose(f);
+			}
+		}
+		if (mounted)
+			umount("/sys/kernel/tracing");
+	}
+	return id;
+}
+
+static void sc_open(struct top *tp, struct uthr *u)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_TRACEPOINT,
+		.size = sizeof(a),
+		.config = (__u64)tp->sc_id,
+		.inherit = 1,
+	};
+	int fd = (int)syscall(__NR_perf_event_open, &a, (pid_t)u->tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+
+	if (fd < 0)
+		return;	/* the thread exited meanwhile */
+	u->sc_fd = fd;
+	u->prev_sc = 0;
+	tp->sc_events++;
+}
+
+/* Each event's count since the last reading goes to its thread (and role),
+ * also after the thread exited: its inherited children may still count. */
+static void sc_read(struct top *tp, bool baseline)
+{
+	int nroles = roles_count();
+
+	for (int i = 0; tp->syscalls && i < tp->nth; i++) {
+		struct uthr *u = &tp->th[i];
+		__u64 v, dv;
+
+		if (baseline && u->sc_fd < 0 && !u->dead)
+			sc_open(tp, u);
+		if (u->sc_fd < 0 || read(u->sc_fd, &v, sizeof(v)) != sizeof(v))
+			continue;
+		dv = sub0(v, u->prev_sc);
+		u->prev_sc = v;
+		if (baseline || !dv)
+			continue;
+		u->d.syscalls += dv;
+		u->tot.syscalls += dv;
+		if (u->role >= 0 && u->role < nroles)
+			tp->role_d[u->role].syscalls += dv;
+	}
 }
 
 /* ---------------------------------------------------------------- snapshot */
@@ -158,6 +267,7 @@ static struct uthr *find_thr(struct top *tp, __u32 tid, __u64 start_ns)
 	u->tid = tid;
 	u->start_ns = start_ns;
 	u->last_t = start_ns;
+	u->sc_fd = -1;
 	return u;
 }
 
@@ -168,11 +278,9 @@ static void add_acc(struct acc *a, const struct acc *b)
 		a->ns[i] += b->ns[i];
 	a->nvcsw += b->nvcsw;
 	a->nivcsw += b->nivcsw;
-}
-
-static __u64 sub0(__u64 a, __u64 b)
-{
-	return a > b ? a - b : 0;
+	a->cache_access += b->cache_access;
+	a->cache_miss += b->cache_miss;
+	a->syscalls += b->syscalls;
 }
 
 /* Read every thread; account the stretch since its last reading.  With
@@ -228,6 +336,8 @@ static void snapshot(struct top *tp, bool baseline)
 			d->ns[B_KERNEL] = on - d->ns[B_USER];
 			d->nvcsw = sub0(t->nvcsw, u->prev_nv);
 			d->nivcsw = sub0(t->nivcsw, u->prev_niv);
+			d->cache_access = sub0(s->cache_access, u->prev_ca);
+			d->cache_miss = sub0(s->cache_miss, u->prev_cm);
 			add_acc(&u->tot, d);
 			u->tot.threads = 1;
 			if (u->role >= 0 && u->role < nroles) {
@@ -240,6 +350,8 @@ static void snapshot(struct top *tp, bool baseline)
 		u->prev_sk = s->kernel;
 		u->prev_nv = t->nvcsw;
 		u->prev_niv = t->nivcsw;
+		u->prev_ca = s->cache_access;
+		u->prev_cm = s->cache_miss;
 		if (teff > u->last_t)
 			u->last_t = teff;
 		if (t->exit_ns) {
@@ -247,6 +359,7 @@ static void snapshot(struct top *tp, bool baseline)
 			tr_forget(tp->tr, t->tid, t->start_ns);
 		}
 	}
+	sc_read(tp, baseline);
 	/* live threads with no stretch this interval still count as threads */
 	for (int i = 0; i < tp->nth; i++) {
 		struct uthr *u = &tp->th[i];
@@ -264,14 +377,19 @@ static void snapshot(struct top *tp, bool baseline)
 	 * threads, forget them; their time stays in the role totals. */
 	if (tp->nth > MAX_DEAD) {
 		int j = 0;
-		for (int i = 0; i < tp->nth; i++)
+		for (int i = 0; i < tp->nth; i++) {
 			if (!tp->th[i].dead)
 				tp->th[j++] = tp->th[i];
+			else if (tp->th[i].sc_fd >= 0)
+				close(tp->th[i].sc_fd);
+		}
 		tp->dropped_dead += tp->nth - j;
 		tp->nth = j;
 	}
 	tp->tint0 = tp->tprev;
 	tp->tprev = T;
+	tp->kint0 = tp->kprev;
+	tr_kern(tp->tr, &tp->kprev);
 }
 
 /* requests finished this interval (see reqs.h) */
@@ -339,8 +457,18 @@ static void bpf_cost(struct top *tp, const struct tr_prog *from, __u64 target_cp
 		memcpy(tp->pprev, now, (size_t)n * sizeof(now[0]));
 }
 
-static void json_acc(const struct acc *a, double dt, bool counts)
+/* the share of accessed pages that were already cached, -1: no access */
+static double hit_ratio(const struct acc *a)
 {
+	if (!a->cache_access)
+		return -1;
+	return a->cache_miss >= a->cache_access ? 0.0 : 1.0 - (double)a->cache_miss / (double)a->cache_access;
+}
+
+static void json_acc(const struct acc *a, double dt, bool counts, bool syscalls)
+{
+	double hr = hit_ratio(a);
+
 	printf("\"wall_ns\":%llu,\"oncpu_ns\":%llu", (unsigned long long)a->wall_ns,
 	       (unsigned long long)(a->ns[B_USER] + a->ns[B_KERNEL]));
 	for (int b = 0; b < NB; b++)
@@ -354,24 +482,103 @@ static void json_acc(const struct acc *a, double dt, bool counts)
 		       (unsigned long long)a->nivcsw);
 	printf(",\"vcsw_per_s\":%.1f,\"ivcsw_per_s\":%.1f", dt > 0 ? (double)a->nvcsw / dt : 0.0,
 	       dt > 0 ? (double)a->nivcsw / dt : 0.0);
+	printf(",\"cache_accesses\":%llu,\"cache_misses\":%llu,\"cache_hit_ratio\":",
+	       (unsigned long long)a->cache_access, (unsigned long long)a->cache_miss);
+	if (hr < 0)
+		printf("null");
+	else
+		printf("%.4f", hr);
+	if (syscalls)
+		printf(",\"syscalls\":%llu,\"syscalls_per_s\":%.1f", (unsigned long long)a->syscalls,
+		       dt > 0 ? (double)a->syscalls / dt : 0.0);
+	else
+		printf(",\"syscalls\":null,\"syscalls_per_s\":null");
 }
 
 static void text_header(void)
 {
-	printf("%-12s %4s %6s %6s %6s %7s %6s %6s %6s %9s %9s\n", "ROLE", "THR", "CPU%", "USER%",
-	       "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", "VCSW/s", "ICSW/s");
+	printf("%-12s %4s %6s %6s %6s %7s %6s %6s %6s %9s %9s %6s %9s\n", "ROLE", "THR", "CPU%", "USER%",
+	       "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", "VCSW/s", "ICSW/s", "HIT%", "SYSC/s");
 }
 
-static void text_row(const char *name, const struct acc *a, double dt)
+static void text_row(const char *name, const struct acc *a, double dt, bool syscalls)
 {
 	__u64 on = a->ns[B_USER] + a->ns[B_KERNEL];
+	double hr = hit_ratio(a);
+	char hit[16], sc[24];
 
-	printf("%-12.12s %4d %6.1f %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %9.0f %9.0f\n", name, a->threads,
-	       dt > 0 ? (double)on / (dt * 1e7) : 0.0, pct(a->ns[B_USER], a->wall_ns),
+	if (hr < 0)
+		snprintf(hit, sizeof(hit), "-");
+	else
+		snprintf(hit, sizeof(hit), "%.1f", 100.0 * hr);
+	if (syscalls)
+		snprintf(sc, sizeof(sc), "%.0f", dt > 0 ? (double)a->syscalls / dt : 0.0);
+	else
+		snprintf(sc, sizeof(sc), "-");
+	printf("%-12.12s %4d %6.1f %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %9.0f %9.0f %6s %9s\n", name,
+	       a->threads, dt > 0 ? (double)on / (dt * 1e7) : 0.0, pct(a->ns[B_USER], a->wall_ns),
 	       pct(a->ns[B_KERNEL], a->wall_ns), pct(a->ns[B_BLOCKED], a->wall_ns),
 	       pct(a->ns[B_IDLE], a->wall_ns), pct(a->ns[B_OTHER], a->wall_ns),
 	       pct(a->ns[B_RUNQ], a->wall_ns), dt > 0 ? (double)a->nvcsw / dt : 0.0,
-	       dt > 0 ? (double)a->nivcsw / dt : 0.0);
+	       dt > 0 ? (double)a->nivcsw / dt : 0.0, hit, sc);
+}
+
+/* ---- the kernel row: differences of the cumulative counters */
+struct krow {
+	__u64 cls_ns[AK_N];
+	__u64 softirq_ns, softirq_target_ns, softirq_kthread_ns, softirq_other_ns;
+	__u64 samples;
+	__u64 cpu_ns;		/* kernel threads + softirq elsewhere: not in any role */
+	int ncpu;
+};
+static const char *kclass_json[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
+
+static void kern_row(const struct tr_kern *from, const struct tr_kern *to, double dt, struct krow *r)
+{
+	__u64 tot = sub0(to->s.total, from->s.total);
+	double span = dt * 1e9 * (double)(to->ncpu > 0 ? to->ncpu : 1);
+
+	memset(r, 0, sizeof(*r));
+	r->ncpu = to->ncpu;
+	r->samples = tot;
+	for (int i = 0; i < AK_N; i++) {
+		r->cls_ns[i] = sub0(to->ns[i], from->ns[i]);
+		r->cpu_ns += r->cls_ns[i];
+	}
+	/* softirq: its share of all samples, times the CPU time they cover */
+	if (tot) {
+		r->softirq_target_ns = (__u64)(span * (double)sub0(to->s.softirq_target, from->s.softirq_target) / (double)tot);
+		r->softirq_kthread_ns = (__u64)(span * (double)sub0(to->s.softirq_kthread, from->s.softirq_kthread) / (double)tot);
+		r->softirq_other_ns = (__u64)(span * (double)sub0(to->s.softirq_other, from->s.softirq_other) / (double)tot);
+	}
+	r->softirq_ns = r->softirq_target_ns + r->softirq_kthread_ns + r->softirq_other_ns;
+	r->cpu_ns += r->softirq_other_ns;
+}
+
+static void kern_print(const struct krow *r, double dt, bool json)
+{
+	double one = dt > 0 ? dt * 1e7 : 1;	/* ns per percent of one CPU */
+
+	if (json) {
+		printf(",\"kernel\":{\"scope\":\"machine\",\"cpus\":%d,\"samples\":%llu,\"cpu_ns\":%llu,"
+		       "\"cpu_pct\":%.3f,\"softirq_ns\":%llu,\"softirq_in_target_ns\":%llu,"
+		       "\"softirq_in_kthreads_ns\":%llu,\"softirq_elsewhere_ns\":%llu",
+		       r->ncpu, (unsigned long long)r->samples, (unsigned long long)r->cpu_ns,
+		       (double)r->cpu_ns / one, (unsigned long long)r->softirq_ns,
+		       (unsigned long long)r->softirq_target_ns, (unsigned long long)r->softirq_kthread_ns,
+		       (unsigned long long)r->softirq_other_ns);
+		for (int i = 0; i < AK_N; i++)
+			printf(",\"%s_ns\":%llu", kclass_json[i], (unsigned long long)r->cls_ns[i]);
+		printf("}");
+		return;
+	}
+	printf("%-12s %4s %6.1f   (machine-wide, %% of one CPU) softirq %.1f (in the target %.1f, kernel "
+	       "threads %.1f, elsewhere %.1f)  ksoftirqd %.1f  kworker %.1f  block/loop %.1f  other %.1f\n",
+	       "kernel", "-", (double)r->cpu_ns / one, (double)r->softirq_ns / one,
+	       (double)r->softirq_target_ns / one, (double)r->softirq_kthread_ns / one,
+	       (double)r->softirq_other_ns / one, (double)r->cls_ns[AK_KSOFTIRQD] / one,
+	       (double)r->cls_ns[AK_KWORKER] / one, (double)r->cls_ns[AK_BLOCK] / one,
+	       (double)r->cls_ns[AK_OTHER] / one);
 }
 
 static __u64 roles_cpu(const struct acc *a, int n)
@@ -404,7 +611,7 @@ static void print_threads(struct top *tp, bool total, double dt)
 			mode_json_str(stdout, u->comm);
 			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
 			       u->dead ? "true" : "false", u->unwoken);
-			json_acc(a, dt, true);
+			json_acc(a, dt, true, tp->syscalls);
 			printf("}");
 		} else {
 			printf("%-8u %-8u %-16s %-12s %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %8.0f %8.0f\n", u->tgid,
@@ -431,6 +638,9 @@ static void report(struct top *tp, bool summary, const char *why)
 	bool first = true;
 	time_t wall = time(NULL);
 	char tbuf[32];
+	struct krow kr;
+
+	kern_row(summary ? &tp->k0 : &tp->kint0, &tp->kprev, dt, &kr);
 
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&wall));
 	if (tp->json) {
@@ -459,11 +669,12 @@ static void report(struct top *tp, bool summary, const char *why)
 			if (!thr && !a->wall_ns)
 				continue;
 			printf("%s{\"role\":\"%s\",\"threads\":%d,", first ? "" : ",", roles_name(r), thr);
-			json_acc(a, dt, summary);
+			json_acc(a, dt, summary, tp->syscalls);
 			printf("}");
 			first = false;
 		}
 		printf("]");
+		kern_print(&kr, dt, true);
 		if (tp->threads || summary)
 			print_threads(tp, summary, dt);
 		printf(",");
@@ -490,8 +701,9 @@ static void report(struct top *tp, bool summary, const char *why)
 				a.threads += tp->th[i].role == r && tp->th[i].tot.threads;
 		}
 		if (a.threads || a.wall_ns)
-			text_row(roles_name(r), &a, dt);
+			text_row(roles_name(r), &a, dt, tp->syscalls);
 	}
+	kern_print(&kr, dt, false);
 	if (tp->threads)
 		print_threads(tp, summary, dt);
 	bpf_cost(tp, from, cpu, true, !summary);
@@ -505,21 +717,38 @@ static void report(struct top *tp, bool summary, const char *why)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat top -p PID [-i SEC] [-n COUNT] [--json] [--threads]\n"
+"usage: ampstat top -p PID [-i SEC] [-n COUNT] [--json] [--threads] [--syscalls]\n"
 "                   [--role NAME=PAT]... [--sample-hz N] [--no-pin] [-v]\n"
 "\n"
 "Where the time of a running server goes: for each role (dispatcher, helpers,\n"
 "workers, boss, io_uring workers, other; from thread names, or nginx's and\n"
 "lighttpd's processes and threads; --role for others) the share of wall\n"
 "time in user, kernel, blocked-io (D state), idle wait (epoll_wait), other waits\n"
-"and the run queue; context switches/s; requests/s; and ampstat's own BPF cost.\n"
+"and the run queue; context switches/s; the page-cache hit ratio (HIT%%: pages\n"
+"read or mapped that were cached, of all it accessed; '-': none accessed);\n"
+"system calls/s with --syscalls; requests/s; and ampstat's own BPF cost.\n"
 "The target is PID and every process it forks.\n"
+"\n"
+"The row 'kernel' is kernel work outside the target's threads, machine-wide\n"
+"(nothing tells which process a kworker or a softirq served): on-CPU time of\n"
+"kernel threads (ksoftirqd, kworkers, block/loop: loop*, jbd2, and kworkers of\n"
+"kblockd, loop*, *blk*, writeback; other kernel threads), exact, and softirq\n"
+"time estimated from the CPU-clock samples of every CPU.  Softirq taken in the\n"
+"target's own threads is shown apart: it is already in their kernel time.  Its\n"
+"CPU%% is kernel threads plus softirq outside the target and kernel threads,\n"
+"in %% of one CPU; every CPU of the machine adds to it.\n"
 "\n"
 "  -p, --pid PID        the server to trace (with its child processes)\n"
 "  -i, --interval SEC   seconds between reports (default 1, at least 0.05)\n"
 "  -n, --count N        stop after N reports (default: until Ctrl-C or exit)\n"
 "      --json           one JSON object per interval, and a summary object\n"
 "      --threads        also one row per thread\n"
+"      --syscalls       count system calls (SYSC/s) with a perf counting event\n"
+"                       per thread (raw_syscalls:sys_enter); threads and\n"
+"                       processes created later count with their creator.\n"
+"                       Off by default: while it runs, every system call of\n"
+"                       the machine takes the slower tracepoint path (~55 ns\n"
+"                       more here; ~190 ns in the target)\n"
 "      --role NAME=PAT  a role for the threads PAT matches (checked before the\n"
 "                       built-in roles; repeatable, a NAME may repeat).  PAT:\n"
 "                         REGEX         the thread name (comm), extended regex\n"
@@ -566,6 +795,7 @@ int cmd_top(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "threads", no_argument, NULL, 't' },
+		{ "syscalls", no_argument, NULL, 'S' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },
 		{ "no-pin", no_argument, NULL, 'P' },
@@ -605,6 +835,7 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'j': tp.json = true; break;
 		case 't': tp.threads = true; break;
+		case 'S': tp.syscalls = true; break;
 		case 'r':
 			if (roles_add(optarg))
 				return 2;
@@ -647,6 +878,11 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "ampstat: out of memory\n");
 		goto cleanup;
 	}
+	if (tp.syscalls && (tp.sc_id = sc_tracepoint_id()) < 0) {
+		fprintf(stderr, "ampstat: --syscalls: cannot find the id of tracepoint "
+				"raw_syscalls:sys_enter (tracefs)\n");
+		goto cleanup;
+	}
 	to.pid = tp.pid;
 	if (tr_open(&tp.tr, &to, err, sizeof(err))) {
 		fprintf(stderr, "ampstat: %s\n", err);
@@ -668,14 +904,16 @@ int cmd_top(int argc, char **argv)
 	read_requests(&tp, true);
 	snapshot(&tp, true);
 	tp.t0 = tp.tint0 = tp.tprev;
+	tp.k0 = tp.kint0 = tp.kprev;
 	tp.nprogs = tr_progs(tp.tr, tp.p0, MAX_PROGS);
 	memcpy(tp.pprev, tp.p0, sizeof(tp.p0));
 	{
 		int live = 0;
 		for (int i = 0; i < tp.nth; i++)
 			live += !tp.th[i].dead;
-		fprintf(stderr, "ampstat: tracing pid %d (%s): %d threads%s%s; Ctrl-C to stop\n",
-			(int)tp.pid, tp.comm, live, tr_pin_dir(tp.tr) ? ", maps pinned in " : "",
+		fprintf(stderr, "ampstat: tracing pid %d (%s): %d threads%s%s%s; Ctrl-C to stop\n",
+			(int)tp.pid, tp.comm, live, tp.syscalls ? ", syscalls counted" : "",
+			tr_pin_dir(tp.tr) ? ", maps pinned in " : "",
 			tr_pin_dir(tp.tr) ? tr_pin_dir(tp.tr) : "");
 	}
 	rc = 0;
@@ -717,6 +955,9 @@ int cmd_top(int argc, char **argv)
 	}
 	report(&tp, true, why);
 cleanup:
+	for (int i = 0; i < tp.nth; i++)
+		if (tp.th[i].sc_fd >= 0)
+			close(tp.th[i].sc_fd);
 	tr_close(tp.tr);
 	free(tp.th);
 	free(tp.snap);

@@ -27,6 +27,8 @@ struct tr {
 	struct bpf_link **perf_links;
 	int *perf_fds;
 	int ncpu;
+	int ncpu_on;		/* CPUs with a sampling event */
+	__u64 period_ns;
 	int stats_fd;
 	struct ampstat_fast *fast;	/* the `fast` map, mmapped */
 	size_t fast_len;
@@ -202,6 +204,8 @@ static int open_perf(struct tr *tr, int hz, char *err, size_t errlen)
 		}
 		attached++;
 	}
+	tr->ncpu_on = attached;
+	tr->period_ns = a.sample_period;
 	return attached ? 0 : -ENODEV;
 }
 
@@ -426,6 +430,39 @@ void tr_drops(struct tr *tr, struct tr_drops *d)
 	d->tgids = tr->sched->bss->dropped_tgids;
 	d->samples = tr->oncpu->bss->dropped_samples;
 	d->torn = tr->torn;
+	d->cache = tr->sched->bss->dropped_cache;
+}
+
+int tr_kern(struct tr *tr, struct tr_kern *k)
+{
+	struct ampstat_kern *kv = calloc((size_t)tr->ncpu, sizeof(*kv));
+	struct ampstat_ksamp *sv = calloc((size_t)tr->ncpu, sizeof(*sv));
+	__u32 zero = 0;
+	int e = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->period_ns = tr->period_ns;
+	k->ncpu = tr->ncpu_on;
+	if (!kv || !sv) {
+		e = -ENOMEM;
+	} else if (bpf_map_lookup_elem(bpf_map__fd(tr->sched->maps.kern), &zero, kv) ||
+		   bpf_map_lookup_elem(bpf_map__fd(tr->oncpu->maps.ksamp), &zero, sv)) {
+		e = -errno;
+	} else {
+		for (int c = 0; c < tr->ncpu; c++) {
+			for (int i = 0; i < AK_N; i++) {
+				k->ns[i] += kv[c].ns[i];
+				k->runs[i] += kv[c].runs[i];
+			}
+			k->s.total += sv[c].total;
+			k->s.softirq_target += sv[c].softirq_target;
+			k->s.softirq_kthread += sv[c].softirq_kthread;
+			k->s.softirq_other += sv[c].softirq_other;
+		}
+	}
+	free(kv);
+	free(sv);
+	return e;
 }
 
 const char *tr_pin_dir(struct tr *tr)

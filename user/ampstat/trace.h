@@ -21,6 +21,9 @@
  *   tr_tgids(tr, out, max)  the traced tgids; returns how many.
  *   tr_progs(tr, out, max)  cumulative run time and count per program.
  *   tr_drops(tr, &d)        the kernel side's drop counters.
+ *   tr_kern(tr, &k)         the kernel row's cumulative counters (maps
+ *                           `kern` and `ksamp`, include/ampstat.h), summed
+ *                           over the CPUs.  0 / -errno.
  *   tr_close(tr)            detaches, unpins, frees; accepts NULL.
  */
 #ifndef AMPSTAT_TRACE_H
@@ -50,6 +53,15 @@ struct tr_drops {
 	__u64 tgids;
 	__u64 samples;
 	__u64 torn;		/* entries still changing after several reads */
+	__u64 cache;		/* page-cache events that found `samples` full */
+};
+
+struct tr_kern {
+	__u64 ns[AK_N];		/* kernel threads' on-CPU time by class */
+	__u64 runs[AK_N];
+	struct ampstat_ksamp s;	/* CPU-clock samples of all CPUs */
+	__u64 period_ns;	/* CPU time one sample stands for */
+	int ncpu;		/* online CPUs sampled */
 };
 
 typedef void (*tr_thread_cb)(void *ctx, const struct ampstat_thread *t,
@@ -63,6 +75,7 @@ void tr_forget(struct tr *tr, __u32 tid, __u64 start_ns);
 int tr_tgids(struct tr *tr, pid_t *out, int max);
 int tr_progs(struct tr *tr, struct tr_prog *out, int max);
 void tr_drops(struct tr *tr, struct tr_drops *d);
+int tr_kern(struct tr *tr, struct tr_kern *k);
 const char *tr_pin_dir(struct tr *tr);	/* NULL when not pinned */
 void tr_close(struct tr *tr);
 
