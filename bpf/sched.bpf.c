@@ -17,6 +17,14 @@
  * time of kernel threads by class (map `kern`; a flag test on each switch,
  * the rest only when a kernel thread switches).
  *
+ * Every tracepoint program is tp_btf with a raw_tp twin
+ * (ampstat_tp.bpf.h); user/ampstat/trace.c picks one of each pair.  The
+ * twins account exactly as the tp_btf programs do (the entries are keyed
+ * by tid, so sched_switch reaches next's), except that a fork under raw_tp
+ * cannot take fast_lock: it turns `fast` to overflow instead, and the
+ * `targets` hash decides from then on.  The tp_btf code is what it was
+ * before the twins (the compiler drops their branches from it).
+ *
  * The events of one task are serialized by its run queue lock (a wakeup of
  * a sleeping task waits until the switch away from it is complete), so an
  * entry has one writer at a time; seq only protects the userspace reader.
@@ -30,6 +38,7 @@
 #include "ampstat.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_cache.bpf.h"
+#include "ampstat_tp.bpf.h"
 
 /* include/linux/sched.h: not in BTF, they are macros */
 #define TASK_RUNNING		0x0000
@@ -127,18 +136,22 @@ static __always_inline bool block_name(const char *s, int len)
 	return false;
 }
 
-static __always_inline __u32 kclass(struct task_struct *t)
+/* t is prev at sched_switch: the current task */
+static __always_inline __u32 kclass(struct task_struct *t, const bool raw)
 {
 	char comm[AMPSTAT_COMM_LEN];
 	char desc[24] = {};
 
-	__builtin_memcpy(comm, t->comm, sizeof(comm));
+	if (raw)
+		bpf_get_current_comm(comm, sizeof(comm));
+	else
+		__builtin_memcpy(comm, t->comm, sizeof(comm));
 	if (has_prefix(comm, "ksoftirqd/", 10))
 		return AK_KSOFTIRQD;
 	if (has_prefix(comm, "kworker/", 8)) {
 		/* kthread_data(t): the worker, whose desc names the
 		 * workqueue of the last work it ran */
-		struct kthread *k = (struct kthread *)t->worker_private;
+		struct kthread *k = (struct kthread *)AS_LD(raw, t, worker_private);
 		struct worker *w = k ? (struct worker *)BPF_CORE_READ(k, data) : NULL;
 
 		if (w && bpf_probe_read_kernel(desc, sizeof(desc) - 1, &w->desc) == 0 &&
@@ -151,10 +164,11 @@ static __always_inline __u32 kclass(struct task_struct *t)
 	return AK_OTHER;
 }
 
-static __always_inline void kern_switch(struct task_struct *prev, struct task_struct *next)
+static __always_inline void kern_switch(struct task_struct *prev, struct task_struct *next,
+					const bool raw)
 {
-	bool kp = (prev->flags & PF_KTHREAD) && prev->pid;	/* pid 0: the idle task */
-	bool kn = (next->flags & PF_KTHREAD) && next->pid;
+	bool kp = (AS_LD(raw, prev, flags) & PF_KTHREAD) && AS_LD(raw, prev, pid);	/* pid 0: idle */
+	bool kn = (AS_LD(raw, next, flags) & PF_KTHREAD) && AS_LD(raw, next, pid);
 	__u32 zero = 0;
 	__u64 *since, now;
 
@@ -166,7 +180,7 @@ static __always_inline void kern_switch(struct task_struct *prev, struct task_st
 	now = bpf_ktime_get_ns();
 	if (kp && *since && now > *since) {
 		struct ampstat_kern *k = bpf_map_lookup_elem(&kern, &zero);
-		__u32 c = kclass(prev);
+		__u32 c = kclass(prev, raw);
 
 		if (k && c < AK_N) {
 			k->ns[c] += now - *since;
@@ -176,10 +190,11 @@ static __always_inline void kern_switch(struct task_struct *prev, struct task_st
 	*since = kn ? now : 0;
 }
 
-/* tp_btf arguments are BTF pointers: plain loads, no probe_read helper */
-static __always_inline bool is_target(struct task_struct *t)
+/* tp_btf arguments are BTF pointers: plain loads, no probe_read helper;
+ * the raw_tp twins read them with BPF_CORE_READ (ampstat_tp.bpf.h) */
+static __always_inline bool is_target(struct task_struct *t, const bool raw)
 {
-	return tgid_traced(t->tgid);
+	return tgid_traced(AS_LD(raw, t, tgid));
 }
 
 static __always_inline void wr_begin(struct ampstat_thread *t)
@@ -224,21 +239,21 @@ static __always_inline __u32 sleep_state(unsigned int st, __s32 nr)
  * ampstat had not seen: new, or missed by the seeding iterator).  NULL when
  * the map is full. */
 static __always_inline struct ampstat_thread *
-get_thread(struct task_struct *task, __u64 now, __u32 state)
+get_thread(struct task_struct *task, __u64 now, __u32 state, const bool raw)
 {
-	__u32 tid = task->pid;
+	__u32 tid = AS_LD(raw, task, pid);
 	struct ampstat_thread *t, v = {};
 
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (t)
 		return t;
 	/* after sched_process_exit moved its entry: a dying task stays out */
-	if (task->flags & PF_EXITING)
+	if (AS_LD(raw, task, flags) & PF_EXITING)
 		return NULL;
 	v.start_ns = now;
 	v.ts_ns = now;
 	v.tid = tid;
-	v.tgid = task->tgid;
+	v.tgid = AS_LD(raw, task, tgid);
 	v.state = state;
 	v.sleep_syscall = -1;
 	bpf_probe_read_kernel_str(&v.comm, sizeof(v.comm), task->comm);
@@ -249,43 +264,47 @@ get_thread(struct task_struct *task, __u64 now, __u32 state)
 	return bpf_map_lookup_elem(&threads, &tid);
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(as_switch, bool preempt, struct task_struct *prev,
-	     struct task_struct *next, unsigned int prev_state)
+/* sched_switch(preempt, prev, next, prev_state).  The entries are keyed
+ * by tid in a hash map, not task storage: the raw_tp twin reaches next's
+ * as well and accounts exactly as the tp_btf program does. */
+static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 {
+	bool preempt = (bool)ctx[0];
+	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
+	unsigned int prev_state = (unsigned int)ctx[3];
 	struct ampstat_thread *t;
 	__u64 now = 0;
 
-	kern_switch(prev, next);
-	if (is_target(prev)) {
+	kern_switch(prev, next, raw);
+	if (is_target(prev, raw)) {
 		now = bpf_ktime_get_ns();
-		t = get_thread(prev, now, AS_ONCPU);
+		t = get_thread(prev, now, AS_ONCPU, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
 			close_state(t, now);
 			/* The kernel counts nvcsw when the task asked to sleep
 			 * (not preempted, state not RUNNING), else nivcsw. */
-			if (!preempt && prev_state != TASK_RUNNING)
-				t->nvcsw++;
-			else
-				t->nivcsw++;
 			if (preempt || prev_state == TASK_RUNNING) {
+				t->nivcsw++;
 				t->state = AS_RUNQ;
-			} else if (prev_state & (TASK_DEAD | EXIT_DEAD | EXIT_ZOMBIE)) {
-				t->state = AS_NONE;
 			} else {
-				__s32 nr = sleep_syscall(prev);
+				t->nvcsw++;
+				if (prev_state & (TASK_DEAD | EXIT_DEAD | EXIT_ZOMBIE)) {
+					t->state = AS_NONE;
+				} else {
+					__s32 nr = sleep_syscall(AS_CUR(raw, prev));
 
-				t->sleep_syscall = nr;
-				t->state = sleep_state(prev_state, nr);
+					t->sleep_syscall = nr;
+					t->state = sleep_state(prev_state, nr);
+				}
 			}
 			wr_end(t);
 		}
 	}
-	if (is_target(next)) {
+	if (is_target(next, raw)) {
 		if (!now)
 			now = bpf_ktime_get_ns();
-		t = get_thread(next, now, AS_RUNQ);
+		t = get_thread(next, now, AS_RUNQ, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
 			/* a wakeup we did not see: its wait is charged to the sleep */
@@ -299,15 +318,19 @@ int BPF_PROG(as_switch, bool preempt, struct task_struct *prev,
 	return 0;
 }
 
-static __always_inline int on_wakeup(struct task_struct *p)
+AMPSTAT_TP(sched_switch, as_switch)
+
+/* sched_wakeup(p), sched_wakeup_new(p) */
+static __always_inline int as_wakeup_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *p = (void *)ctx[0];
 	struct ampstat_thread *t;
 	__u64 now;
 
-	if (!is_target(p))
+	if (!is_target(p, raw))
 		return 0;
 	now = bpf_ktime_get_ns();
-	t = get_thread(p, now, AS_RUNQ);
+	t = get_thread(p, now, AS_RUNQ, raw);
 	if (!t || t->exit_ns)
 		return 0;
 	/* A wakeup of a task that has not left the CPU yet (it set its state
@@ -321,29 +344,27 @@ static __always_inline int on_wakeup(struct task_struct *p)
 	return 0;
 }
 
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(as_wakeup, struct task_struct *p)
+AMPSTAT_TP(sched_wakeup, as_wakeup)
+
+static __always_inline int as_wakeup_new_body(__u64 *ctx, const bool raw)
 {
-	return on_wakeup(p);
+	return as_wakeup_body(ctx, raw);
 }
 
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(as_wakeup_new, struct task_struct *p)
-{
-	return on_wakeup(p);
-}
+AMPSTAT_TP(sched_wakeup_new, as_wakeup_new)
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(as_fork, struct task_struct *parent, struct task_struct *child)
+/* sched_process_fork(parent, child) */
+static __always_inline int as_fork_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *parent = (void *)ctx[0], *child = (void *)ctx[1];
 	__u32 ptgid, ctgid, one = 1, zero = 0, i;
 	struct ampstat_fast *f;
 	struct fast_lock *l;
 
 	if (!follow_forks)
 		return 0;
-	ptgid = parent->tgid;
-	ctgid = child->tgid;
+	ptgid = AS_LD(raw, parent, tgid);
+	ctgid = AS_LD(raw, child, tgid);
 	if (ptgid == ctgid || !tgid_traced(ptgid))
 		return 0;
 	if (bpf_map_update_elem(&targets, &ctgid, &one, BPF_NOEXIST)) {
@@ -352,6 +373,14 @@ int BPF_PROG(as_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	f = bpf_map_lookup_elem(&fast, &zero);
+	if (raw) {
+		/* a raw_tp program may not even name a map holding a
+		 * bpf_spin_lock: from now on the `targets` hash decides alone
+		 * (a lookup per event) */
+		if (f)
+			f->overflow = 1;
+		return 0;
+	}
 	l = bpf_map_lookup_elem(&fast_lock, &zero);
 	if (!f || !l)
 		return 0;
@@ -368,9 +397,13 @@ int BPF_PROG(as_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
+AMPSTAT_TP(sched_process_fork, as_fork)
+
+/* sched_process_exit(p, group_dead): p is the current task */
+static __always_inline int as_exit_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *p = (void *)ctx[0];
+	bool group_dead = (bool)ctx[1];
 	struct ampstat_exit_key key = {};
 	struct ampstat_exited *e;
 	struct ampstat_thread *t;
@@ -378,9 +411,9 @@ int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
 	__u32 tid, tgid, zero = 0;
 	__u64 now;
 
-	if (!is_target(p))
+	if (!is_target(p, raw))
 		return 0;
-	tid = p->pid;
+	tid = AS_LD(raw, p, pid);
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (t && !t->exit_ns) {
 		now = bpf_ktime_get_ns();
@@ -410,7 +443,7 @@ int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
 	if (group_dead) {
 		struct ampstat_fast *f = bpf_map_lookup_elem(&fast, &zero);
 
-		tgid = p->tgid;
+		tgid = AS_LD(raw, p, tgid);
 		bpf_map_delete_elem(&targets, &tgid);
 		for (__u32 i = 0; f && i < AMPSTAT_FAST_TGIDS; i++)
 			if (f->tgid[i] == tgid)
@@ -418,6 +451,8 @@ int BPF_PROG(as_exit, struct task_struct *p, bool group_dead)
 	}
 	return 0;
 }
+
+AMPSTAT_TP(sched_process_exit, as_exit)
 
 /* ---- page cache, per thread (ampstat_cache.bpf.h) */
 __u64 dropped_cache = 0;	/* a thread found `samples` full */
@@ -448,12 +483,17 @@ static __always_inline bool cur_traced(void)
 	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
 }
 
-SEC("tp_btf/mm_filemap_add_to_page_cache")
-int BPF_PROG(as_cache_add, struct folio *folio)
+/* The filemap bodies read through BPF_CORE_READ only (the rules of
+ * ampstat_cache.bpf.h): the same code for tp_btf and raw_tp. */
+
+/* mm_filemap_add_to_page_cache(folio) */
+static __always_inline int as_cache_add_body(__u64 *ctx, const bool raw)
 {
+	struct folio *folio = (void *)ctx[0];
 	struct address_space *mapping;
 	__u64 pages;
 
+	(void)raw;
 	if (!cur_traced())
 		return 0;
 	pages = cache_added(folio, &mapping);
@@ -462,12 +502,16 @@ int BPF_PROG(as_cache_add, struct folio *folio)
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_get_pages")
-int BPF_PROG(as_cache_get, struct address_space *mapping, unsigned long index,
-	     unsigned long last_index)
+AMPSTAT_TP(mm_filemap_add_to_page_cache, as_cache_add)
+
+/* mm_filemap_get_pages(mapping, index, last_index) */
+static __always_inline int as_cache_get_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long index = ctx[1], last_index = ctx[2];
 	__u64 pages;
 
+	(void)raw;
 	if (!cur_traced())
 		return 0;
 	pages = cache_read(mapping, index, last_index);
@@ -476,12 +520,16 @@ int BPF_PROG(as_cache_get, struct address_space *mapping, unsigned long index,
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_map_pages")
-int BPF_PROG(as_cache_map, struct address_space *mapping, unsigned long start,
-	     unsigned long end_pgoff)
+AMPSTAT_TP(mm_filemap_get_pages, as_cache_get)
+
+/* mm_filemap_map_pages(mapping, start, end_pgoff) */
+static __always_inline int as_cache_map_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long start = ctx[1], end_pgoff = ctx[2];
 	__u64 pages;
 
+	(void)raw;
 	if (!cur_traced())
 		return 0;
 	pages = cache_map(mapping, start, end_pgoff);
@@ -490,30 +538,41 @@ int BPF_PROG(as_cache_map, struct address_space *mapping, unsigned long start,
 	return 0;
 }
 
-SEC("tp_btf/mm_filemap_fault")
-int BPF_PROG(as_cache_fault, struct address_space *mapping, unsigned long index)
+AMPSTAT_TP(mm_filemap_map_pages, as_cache_map)
+
+/* mm_filemap_fault(mapping, index) */
+static __always_inline int as_cache_fault_body(__u64 *ctx, const bool raw)
 {
+	struct address_space *mapping = (void *)ctx[0];
+	unsigned long index = ctx[1];
+
+	(void)raw;
 	if (cur_traced() && cache_fault(mapping, index))
 		cache_count(1, 0);
 	return 0;
 }
 
+AMPSTAT_TP(mm_filemap_fault, as_cache_fault)
+
 /* Thread names change after creation (prctl PR_SET_NAME, exec): follow
  * them here rather than copy the name at every switch. */
-SEC("tp_btf/task_rename")
-int BPF_PROG(as_rename, struct task_struct *task, const char *comm)
+static __always_inline int as_rename_body(__u64 *ctx, const bool raw)
 {
+	struct task_struct *task = (void *)ctx[0];
+	const char *comm = (const char *)ctx[1];
 	struct ampstat_thread *t;
 	__u32 tid;
 
-	if (!is_target(task))
+	if (!is_target(task, raw))
 		return 0;
-	tid = task->pid;
+	tid = AS_LD(raw, task, pid);
 	t = bpf_map_lookup_elem(&threads, &tid);
 	if (t)
 		bpf_probe_read_kernel_str(&t->comm, sizeof(t->comm), comm);
 	return 0;
 }
+
+AMPSTAT_TP(task_rename, as_rename)
 
 /* Seeding: run once by ampstat after attaching, it gives every traced
  * thread that has no entry yet one with the state it is in now.  An entry an
@@ -526,7 +585,7 @@ int as_seed(struct bpf_iter__task *ctx)
 	unsigned int st;
 	__u32 tid;
 
-	if (!task || !is_target(task))
+	if (!task || !is_target(task, false))
 		return 0;
 	if (BPF_CORE_READ(task, flags) & PF_EXITING)
 		return 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat/mode.h"
 #include "ampstat/trace.h"
 #include "sched.skel.h"
 #include "oncpu.skel.h"
@@ -226,6 +227,7 @@ int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
 	}
 	tr->sched->rodata->follow_forks = o->follow_forks;
 	bpf_program__set_autoattach(tr->sched->progs.as_seed, false);
+	mode_tp_select(tr->sched->obj);	/* tp_btf, or the raw_tp twins */
 	e = sched_bpf__load(tr->sched);
 	if (e) {
 		errf(err, errlen, "load sched.bpf.o: %s (-v shows the verifier log)", strerror(-e));
@@ -394,34 +396,12 @@ int tr_tgids(struct tr *tr, pid_t *out, int max)
 	return n;
 }
 
-static void prog_stat(struct bpf_program *p, struct tr_prog *o)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	o->name = bpf_program__name(p);
-	o->run_ns = o->runs = o->missed = 0;
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) {
-		o->run_ns = info.run_time_ns;
-		o->runs = info.run_cnt;
-		o->missed = info.recursion_misses;
-	}
-}
-
+/* the loaded programs (tp_btf or their raw_tp twins), not the iterator */
 int tr_progs(struct tr *tr, struct tr_prog *out, int max)
 {
-	struct bpf_program *p;
-	int n = 0;
+	int n = mode_progs(tr->sched->obj, out, max);
 
-	bpf_object__for_each_program(p, tr->sched->obj) {
-		if (n < max && p != tr->sched->progs.as_seed)
-			prog_stat(p, &out[n++]);
-	}
-	bpf_object__for_each_program(p, tr->oncpu->obj) {
-		if (n < max)
-			prog_stat(p, &out[n++]);
-	}
-	return n;
+	return n + mode_progs(tr->oncpu->obj, out + n, max - n);
 }
 
 void tr_drops(struct tr *tr, struct tr_drops *d)
