@@ -25,6 +25,10 @@
 #     writing with O_DIRECT to a loop device gives block/loop time > 0 (each
 #     request goes through the device's "loopN" workqueue); and the per
 #     thread buckets still sum to wall time (1%).
+#   - the cache and kernel-row checks again through the raw_tp twins of
+#     sched.bpf.c's programs (AMPSTAT_FORCE_RAW_TP=1), all of them: the
+#     twins account as the tp_btf programs do.  Not --syscalls, whose
+#     counting is perf events, not these programs.
 # Root only; without BPF it skips, unless AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
@@ -71,6 +75,14 @@ def role(name):
     return {'cache_accesses': 0, 'cache_misses': 0, 'cache_hit_ratio': None, 'syscalls': None}
 print($1)" 2>/dev/null; }
 io() { echo "$1" >&"${IOP[1]}"; local l; read -r -t 30 l <&"${IOP[0]}"; echo "$l"; }
+# ran_twins: after a run with AMPSTAT_FORCE_RAW_TP=1, it said so and only
+# the raw_tp twins of the sched programs ran
+ran_twins() {
+	V="[raw_tp] " like "$(cat "$T/as.err")" "raw_tp instead of tp_btf for sched_switch" "it says it uses raw_tp"
+	local r
+	r=$(js "(lambda r: '%s %s' % (bool(r) and all(n.endswith('_raw') for n in r), ','.join(r)))([p['name'] for p in s['bpf']['progs'] if p['runs'] > 0 and p['name'] != 'as_sample'])")
+	V="[raw_tp] " like "$r" "^True " "only the raw_tp twins ran ($r)"
+}
 num_in() { "$PY" -c "import sys; v = float('${1:-x}' if '${1:-x}' not in ('None', '') else 'nan'); sys.exit(0 if $2 <= v <= $3 else 1)" 2>/dev/null; echo $?; }
 
 # ---- syscalls
@@ -120,6 +132,7 @@ else
 		r=$(io "resident $D/file.bin")
 		[ "$r" = "ok $NP" ] || { diag "$1: after: $r resident: evicted meanwhile, again"; return 1; }
 	}
+	cache_ratio() {
 	for temp in cold warm; do
 		for try in 1 2 3; do measure $temp && break; done
 		read -r acc miss ratio <<<"$(js "'%d %d %s' % (role('io')['cache_accesses'], role('io')['cache_misses'], role('io')['cache_hit_ratio'])")"
@@ -132,6 +145,10 @@ else
 			ok "$(num_in "$ratio" 0.98 1)" "warm: hit ratio >= 0.98 ($what)"
 		fi
 	done
+	}
+	cache_ratio
+	AMPSTAT_FORCE_RAW_TP=1 V="[raw_tp] " cache_ratio
+	ran_twins
 	is "$(js "role('other')['cache_hit_ratio']")" None "a role that accessed no page has ratio null"
 fi
 exec {IOP[1]}>&-
@@ -144,6 +161,7 @@ if ! command -v wrk >/dev/null; then
 else
 	make_docroot "$ROOT"
 	srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+	kernel_row() {
 	as_start -p "$SRV_PID" -i 3600 --json || bpf_unavailable
 	timeout 20 wrk -t1 -c20 -d2s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1
 	as_stop
@@ -158,6 +176,10 @@ else
 	is "$bad" "[]" "every thread's buckets still sum to its wall time (1%)"
 	is "$(js "role('dispatcher')['cache_hit_ratio'] is None or 0 <= role('dispatcher')['cache_hit_ratio'] <= 1")" True \
 		"the dispatcher's hit ratio is null or in [0, 1]"
+	}
+	kernel_row
+	AMPSTAT_FORCE_RAW_TP=1 V="[raw_tp] " kernel_row
+	ran_twins
 	# the text report has the kernel row
 	as_start -p "$SRV_PID" -i 3600 || bpf_unavailable
 	as_stop
@@ -174,6 +196,7 @@ else
 	if [ -z "$LOOPDEV" ]; then
 		skip "block/loop time" "losetup failed: $(head -c 200 "$T/lo.err")"
 	else
+		block_row() {
 		sleep 300 &
 		SLP=$!
 		as_start -p "$SLP" -i 3600 --json || bpf_unavailable
@@ -183,6 +206,10 @@ else
 		kill "$SLP"; wait "$SLP" 2>/dev/null
 		is "$(js "s['kernel']['block_ns'] > 0")" True \
 			"block/loop kernel threads' time > 0 ($(js "'%.2f ms' % (s['kernel']['block_ns'] / 1e6)"))"
+		}
+		block_row
+		AMPSTAT_FORCE_RAW_TP=1 V="[raw_tp] " block_row
+		ran_twins
 		losetup -d "$LOOPDEV"; LOOPDEV=''
 	fi
 fi
