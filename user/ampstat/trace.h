@@ -2,7 +2,8 @@
  * (bpf/sched.bpf.c, bpf/oncpu.bpf.c) for one target.
  *
  *   tr_open(&tr, opts, err, errlen)
- *       loads and attaches everything, turns on BPF run-time statistics
+ *       loads and attaches everything (the tracepoint programs as tp_btf,
+ *       or their raw_tp twins: mode_tp_select), turns on BPF run-time statistics
  *       (kernel.bpf_stats_enabled, through a BPF_ENABLE_STATS fd, so the
  *       kernel restores it when ampstat exits however it exits), pins the
  *       maps under /sys/fs/bpf/amped/<pid>/ when opts->pin.  0 ok; -errno
@@ -19,7 +20,7 @@
  *   tr_forget(tr, tid, start_ns)
  *                           deletes an exited thread's entry once read.
  *   tr_tgids(tr, out, max)  the traced tgids; returns how many.
- *   tr_progs(tr, out, max)  cumulative run time and count per program.
+ *   tr_progs(tr, out, max)  cumulative run time and count per loaded program.
  *   tr_drops(tr, &d)        the kernel side's drop counters.
  *   tr_kern(tr, &k)         the kernel row's cumulative counters (maps
  *                           `kern` and `ksamp`, include/ampstat.h), summed
