@@ -381,7 +381,7 @@ static void conn_send(struct en_thread *t, struct conn *c)
 	if (!c->send_ns)
 		c->send_ns = t->now;
 	while (c->woff < c->wlen) {
-		n = write(c->fd, c->wdata + c->woff, c->wlen - c->woff);
+		n = send(c->fd, c->wdata + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->woff += (size_t)n;
 			continue;
@@ -618,7 +618,7 @@ static void read_response(struct en_thread *t, struct conn *c)
 	ssize_t n;
 	int r;
 
-	n = read(c->fd, t->scratch, EN_SCRATCH);
+	n = recv(c->fd, t->scratch, EN_SCRATCH, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;		/* spurious wake-up: try again later */
 	t->now = al_now_ns();	/* the response's end, or its first byte */
