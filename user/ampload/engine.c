@@ -21,8 +21,13 @@
  * the server's send runs the client's TCP receive and its wake-up, an
  * inter-processor interrupt when the client sleeps.  Measured against
  * lighttpd on one CPU (closed loop, 50 connections): sleeping, ampload took
- * 0.1-0.3 such interrupts per request and ran at 0.97x wrk's rate; polling,
- * 0.002 and 1.2x.  The cost is CPU time the generator's CPU had idle.
+ * 0.1-0.3 such interrupts per request and ran at 0.96-0.97x wrk's rate
+ * (median of paired rounds); polling, 0.002 and 1.03-1.2x.  The cost is
+ * CPU time the generator's CPU had idle.  When another task competes for
+ * that CPU a poller loses the wake-up priority a sleeper gets; telling
+ * that apart from the kernel threads that preempt briefly anyway (a poller
+ * is switched out involuntarily ~2 times per 10 ms on a quiet VM) did not
+ * work out, so it is not tried.
  *
  * Who owns a connection: in the closed loop, a user (one each, kept for
  * the run, reopened if the server closes it); in the open loop, a shared
