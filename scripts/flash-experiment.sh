@@ -20,6 +20,10 @@
 #   arrivals evenly) with one connection per request, and reports p50 and
 #   p99 measured from the intended send times; httperf (the default, as in
 #   earlier runs) reports the median and mean connection time only.
+#   httperf uses select() and holds at most 1024 connections: when a server
+#   falls behind it drops the arrivals past that as "fd-unavail" errors
+#   (the errors column), which its median then leaves out; ampload keeps
+#   every arrival (up to --max-conns) and counts its wait.
 # Environment: DURATION (20 s), RATE (700 req/s), FILES (3000), SIZE (102400),
 #   HOT_FILES (100), HOT_PCT (90), LATENCY_US (8000), DEPTH (1), SEED (1),
 #   NGINX_PORT (18091), EXP_NO_PIN=1 to disable CPU pinning.
