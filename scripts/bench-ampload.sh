@@ -16,6 +16,11 @@
 #    of a storm of new connections past lighttpd's max-connections.
 # lighttpd is pinned to CPU 0 and the load generators to CPU 1 (lib-exp.sh).
 # Throughput swings +-20% between runs on these machines, hence rounds.
+# Each closed round also shows CPU time per request — the generator's own
+# (user + system, reaped child of this shell) and lighttpd's while serving
+# it — which other load on the machine moves much less than requests/s: a
+# generator can lower the server's cost too (a client that sleeps between
+# responses is woken by an interrupt the server's CPU pays for).
 #
 # Environment: ROUNDS (5), DURATION_S (10), CONNS (50), RATE (50000), POOL (256),
 # LIGHTTPD_PORT (18092), AMPLOAD (build/ampload), EXP_NO_PIN=1.
@@ -68,24 +73,47 @@ amp() {
 	fi
 }
 
+# ticks PID A B: fields A + B of /proc/PID/stat (14 15: the process's own
+# CPU; 16 17: its reaped children's), in clock ticks.
+ticks() { awk -v a="$2" -v b="$3" '{ sub(/^.*\) /, ""); print $(a - 2) + $(b - 2) }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+# cpu_run CMD...: run CMD (exp_wrk or amp) and set GEN_T and SRV_T, the
+# ticks it and lighttpd used meanwhile.
+cpu_run() {
+	local g0 s0
+	g0=$(ticks $$ 16 17)
+	s0=$(ticks "$LPID" 14 15)
+	"$@"
+	GEN_T=$(($(ticks $$ 16 17) - g0))
+	SRV_T=$(($(ticks "$LPID" 14 15) - s0))
+}
+# usreq TICKS N: microseconds per request
+usreq() { awk -v t="$1" -v n="$2" -v hz="$HZ" 'BEGIN { printf "%.2f", (n > 0) ? t / hz * 1e6 / n : 0 }'; }
+
 results="$work/results.txt"
 : >"$results"
 echo "bench-ampload: closed loop -t1 -c$CONNS ${DURATION_S}s on /1k.bin (lighttpd), $ROUNDS rounds; then open loop at $RATE req/s"
 for round in $(seq 1 "$ROUNDS"); do
 	# the order alternates from round to round
-	if [ $((round % 2)) = 1 ]; then
-		exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-		amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
-	else
-		amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
-		exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-	fi
+	for tool in $([ $((round % 2)) = 1 ] && echo "wrk amp" || echo "amp wrk"); do
+		if [ "$tool" = wrk ]; then
+			cpu_run exp_wrk "$work/wrk-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+			n=$(awk '/ requests in / { print $1 }' "$work/wrk-$round.txt")
+			wg=$(usreq "$GEN_T" "$n") ws=$(usreq "$SRV_T" "$n")
+		else
+			cpu_run amp "$work/closed-$round" -m closed -t 1 -c "$CONNS" -d "$DURATION_S" -w 1 "$url"
+			n=$(jnum "$work/closed-$round.json" 'd["requests"] + d["warmup_requests"]')
+			ag=$(usreq "$GEN_T" "$n") as=$(usreq "$SRV_T" "$n")
+		fi
+	done
 	a=$(jnum "$work/closed-$round.json" 'd["throughput_rps"]')
 	ae=$(jnum "$work/closed-$round.json" 'd["errors_total"]')
 	ap99=$(jnum "$work/closed-$round.json" 'd["latency"]["p99_ms"]')
 	printf 'round %d  wrk %10.0f req/s (p99 %7.3f ms, errors %d)   ampload %10.0f req/s (p99 %7.3f ms, errors %d)\n' \
 		"$round" "$WRK_RPS" "$WRK_P99_MS" "$WRK_ERRORS" "$a" "$ap99" "$ae"
-	echo "closed $round $WRK_RPS $a" >>"$results"
+	printf '         CPU per request: wrk %6.2f us (lighttpd %6.2f us)          ampload %6.2f us (lighttpd %6.2f us)\n' \
+		"$wg" "$ws" "$ag" "$as"
+	echo "closed $round $WRK_RPS $a $wg $ws $ag $as" >>"$results"
 done
 for round in $(seq 1 "$ROUNDS"); do
 	amp "$work/open-$round" -m open -t 1 -r "$RATE" -c "$POOL" --max-conns "$POOL" -d "$DURATION_S" -w 1 "$url"
@@ -109,12 +137,16 @@ l=$(awk '$1 == "open" { print $5 }' "$results" | exp_median)
 # round is the paired comparison; its median is robust to one disturbed
 # run, which moves the median of each tool's own figures.
 pr=$(awk '$1 == "closed" { print $4 / $3 }' "$results" | exp_median)
+cpu=""
+for f in 5 6 7 8; do cpu="$cpu $(awk -v f="$f" '$1 == "closed" { print $f }' "$results" | exp_median)"; done
 echo
 awk -v w="$w" -v a="$a" -v c="$CONNS" -v pr="$pr" 'BEGIN {
 	printf "closed loop -t1 -c%d: ampload %.0f req/s, wrk %.0f req/s (medians): %.3fx;\n", c, a, w, a / w
 	printf "  median of the %s per-round ratios ampload/wrk: %.3fx  -> target >= 1.0x %s\n",
 		"paired", pr, (pr >= 1.0) ? "met" : "MISSED"
 	printf "  (lighttpd on one CPU is the limit for both: at parity the generator is not)\n" }'
+# shellcheck disable=SC2086
+printf '  CPU per request (medians): wrk %.2f us, lighttpd serving it %.2f us; ampload %.2f us, lighttpd serving it %.2f us\n' $cpu
 awk -v s="$s" -v x="$x" -v l="$l" -v t="$RATE" 'BEGIN {
 	rs = s / t; rx = x / t
 	ok = (rs >= 0.99 && rs <= 1.01)

@@ -14,11 +14,27 @@
  * the periodic tick are plain fields; only per-connection wake-ups (think
  * times) go through a heap.
  *
+ * While requests are in flight the loop also polls (epoll_wait with a zero
+ * timeout) for EN_IDLE_SPIN_NS after the last event before it sleeps, when
+ * there are more CPUs than threads.  A generator that sleeps between
+ * responses is woken by the server's CPU, which pays for it: on loopback
+ * the server's send runs the client's TCP receive and its wake-up, an
+ * inter-processor interrupt when the client sleeps.  Measured against
+ * lighttpd on one CPU (closed loop, 50 connections): sleeping, ampload took
+ * 0.1-0.3 such interrupts per request and ran at 0.96-0.97x wrk's rate
+ * (median of paired rounds); polling, 0.002 and 1.03-1.2x.  The cost is
+ * CPU time the generator's CPU had idle.  When another task competes for
+ * that CPU a poller loses the wake-up priority a sleeper gets; telling
+ * that apart from the kernel threads that preempt briefly anyway (a poller
+ * is switched out involuntarily ~2 times per 10 ms on a quiet VM) did not
+ * work out, so it is not tried.
+ *
  * Who owns a connection: in the closed loop, a user (one each, kept for
  * the run, reopened if the server closes it); in the open loop, a shared
  * keep-alive pool — an arrival takes an idle connection or waits in a FIFO
  * for the first one ready while at most EN_CONNECTING new ones open (see
- * dispatch()); in the partly-open loop, a session, which opens its own
+ * dispatch() and grow(); with --conn-per-request each arrival opens its
+ * own); in the partly-open loop, a session, which opens its own
  * connection and says "Connection: close" on its last request.
  *
  * Random streams are per purpose and per user/session (rng_seed streams),
@@ -46,6 +62,7 @@
 #define EN_BACKLOG_MAX (1u << 20)	/* open loop: queued arrivals */
 #define EN_ERR_PAUSE_NS 10000000u	/* a closed user's pause after an error */
 #define EN_CONNECTING  16		/* connects in progress, per thread */
+#define EN_IDLE_SPIN_NS 50000u		/* requests in flight: poll this long */
 
 const char *const al_err_names[AL_E_COUNT] = {
 	"refused", "reset", "timeout", "bad_status", "short_body",
@@ -93,6 +110,13 @@ struct en_thread {
 	struct ae_loop *loop;
 	int tfd;
 	uint64_t armed_ns;
+	/* The clock as of the event being handled: read once per loop turn,
+	 * per read of a response and per finished connect, and used for the
+	 * send, issue and finish times in between (one clock read per
+	 * request in a closed loop, not four). */
+	uint64_t now;
+	uint64_t last_io_ns;	/* the last poll that returned events */
+	int spin;		/* poll EN_IDLE_SPIN_NS before sleeping */
 	uint64_t t0_ns, t_meas_ns, t_end_ns, drain_ns, next_tick_ns, next_arrival_ns;
 	int generating, arrivals;
 	uint64_t quota, issued_measured;
@@ -360,9 +384,9 @@ static void conn_send(struct en_thread *t, struct conn *c)
 	ssize_t n;
 
 	if (!c->send_ns)
-		c->send_ns = al_now_ns();
+		c->send_ns = t->now;
 	while (c->woff < c->wlen) {
-		n = write(c->fd, c->wdata + c->woff, c->wlen - c->woff);
+		n = send(c->fd, c->wdata + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
 		if (n > 0) {
 			c->woff += (size_t)n;
 			continue;
@@ -438,7 +462,7 @@ static void park(struct en_thread *t, struct conn *c)
 static void schedule_wake(struct en_thread *t, struct conn *c, uint64_t at, uint64_t z)
 {
 	c->state = C_THINKING;
-	c->think_start_ns = al_now_ns();
+	c->think_start_ns = t->now;
 	c->think_drawn_ns = z;
 	c->gen++;
 	if (heap_push(t, at, c->idx, c->gen) < 0)
@@ -463,7 +487,7 @@ static void fail_queued(struct en_thread *t, int kind, uint64_t now);
 static void finish(struct en_thread *t, struct conn *c, int err_kind)
 {
 	const struct al_config *cfg = t->cfg;
-	uint64_t now = al_now_ns();
+	uint64_t now = t->now;
 	int keep = 0;
 
 	if (c->has_req) {
@@ -582,7 +606,7 @@ static void issue(struct en_thread *t, struct conn *c)
 	if (t->cfg->mode == AL_PARTLY)
 		c->last_req = !(rng_u01(&c->srng) < t->cfg->p_return);
 	c->retried = 0;
-	c->issue_ns = al_now_ns();
+	c->issue_ns = t->now;
 	c->send_ns = 0;
 	c->first_ns = 0;
 	rp_init(&c->rp, t->cfg->head);
@@ -599,12 +623,13 @@ static void read_response(struct en_thread *t, struct conn *c)
 	ssize_t n;
 	int r;
 
-	n = read(c->fd, t->scratch, EN_SCRATCH);
+	n = recv(c->fd, t->scratch, EN_SCRATCH, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;		/* spurious wake-up: try again later */
+	t->now = al_now_ns();	/* the response's end, or its first byte */
 	if (n > 0) {
 		if (!c->first_ns)
-			c->first_ns = al_now_ns();
+			c->first_ns = t->now;
 		r = rp_feed(&c->rp, t->scratch, (size_t)n, &used);
 		if (r == RP_MORE)
 			return;
@@ -652,6 +677,7 @@ static void on_conn(struct ae_loop *loop, int fd, void *data, int mask)
 	(void)mask;
 	switch (c->state) {
 	case C_CONNECTING:
+		now = t->now = al_now_ns();
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 			soerr = errno;
 		if (soerr) {
@@ -665,7 +691,6 @@ static void on_conn(struct ae_loop *loop, int fd, void *data, int mask)
 		/* Every connect counts, warm-up and pool included: closed
 		 * loops connect only at the start, and the connect time is
 		 * not part of the latency statistics anyway. */
-		now = al_now_ns();
 		lh_record(&t->st.connect, now - c->connect_start_ns);
 		if (!c->has_req) {
 			/* opened ahead of a request (open loop pool) */
@@ -744,10 +769,23 @@ static void dispatch_backlog(struct en_thread *t)
 	}
 }
 
-/* Open connections for queued arrivals, at most EN_CONNECTING at a time. */
+/* Open connections for queued arrivals.  A keep-alive pool opens at most
+ * EN_CONNECTING at a time: a connection that finishes its request soon
+ * takes the next arrival anyway.  With --conn-per-request, and for
+ * partly-open sessions, no connection ever comes back idle, so every
+ * queued arrival needs a connect of its own, started at its arrival like
+ * httperf does: a cap there turns a server whose accept queue is full (its
+ * SYNs dropped and retried after 1 s) into a closed loop of EN_CONNECTING
+ * connects, and the generator, not the server, sets the rate (measured
+ * against nginx behind slowfs: 433 replies/s of 700/s offered, p50 4.5 s,
+ * against httperf's 702/s, p50 0.2 s, on the same run).  --max-conns
+ * bounds them. */
 static void grow(struct en_thread *t)
 {
-	while (t->connecting < EN_CONNECTING && (size_t)t->connecting < t->bl_len) {
+	size_t cap = t->cfg->conn_per_request || t->cfg->mode == AL_PARTLY ? t->maxconns
+									  : EN_CONNECTING;
+
+	while ((size_t)t->connecting < cap && (size_t)t->connecting < t->bl_len) {
 		struct conn *c = t->nfree ? t->conns[t->freel[--t->nfree]] : conn_new(t);
 		if (!c)
 			return;
@@ -941,9 +979,12 @@ static void on_timer(struct ae_loop *loop, int fd, void *data, int mask)
  * whatever the network delivers meanwhile.  -1 on a loop failure. */
 static int wait_until(struct en_thread *t, uint64_t now, uint64_t deadline)
 {
-	int timeout = -1;
+	int timeout = -1, n;
 
 	if (deadline <= now + EN_SPIN_NS) {
+		timeout = 0;
+	} else if (t->spin && t->active && now - t->last_io_ns < EN_IDLE_SPIN_NS) {
+		/* Responses are due: poll rather than sleep (see the top). */
 		timeout = 0;
 	} else {
 		uint64_t wake = deadline - EN_SPIN_NS;
@@ -956,7 +997,10 @@ static int wait_until(struct en_thread *t, uint64_t now, uint64_t deadline)
 			t->armed_ns = wake;
 		}
 	}
-	return ae_poll(t->loop, timeout) < 0 ? -1 : 0;
+	n = ae_poll(t->loop, timeout);
+	if (n > 0)
+		t->last_io_ns = now;
+	return n < 0 ? -1 : 0;
 }
 
 int en_prepare(struct en_thread *t, volatile int *exiting)
@@ -970,6 +1014,7 @@ int en_prepare(struct en_thread *t, volatile int *exiting)
 	/* Open the pool before the clock starts: a thousand connects at the
 	 * first arrivals would put the generator milliseconds behind, and
 	 * every late arrival then needs yet another new connection. */
+	t->now = al_now_ns();
 	for (int i = 0; i < share; i++) {
 		struct conn *c = conn_new(t);
 		if (!c)
@@ -978,7 +1023,7 @@ int en_prepare(struct en_thread *t, volatile int *exiting)
 		t->connecting++;
 		conn_open(t, c);
 	}
-	limit = al_now_ns() + 5000000000u;
+	limit = t->now + 5000000000u;
 	while (!*exiting && t->nidle + t->nfree < t->nconns && al_now_ns() < limit) {
 		if (ae_poll(t->loop, 10) < 0) {
 			snprintf(t->err, sizeof(t->err), "event loop: %s", strerror(errno));
@@ -1010,6 +1055,7 @@ int en_run(struct en_thread *t, volatile int *exiting)
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !*exiting)
 			;
 	}
+	t->now = al_now_ns();
 	/* This thread's share of users / connections. */
 	share = cfg->conns / cfg->threads + (t->id < cfg->conns % cfg->threads);
 	t->next_tick_ns = t->t0_ns;
@@ -1046,7 +1092,7 @@ int en_run(struct en_thread *t, volatile int *exiting)
 	}
 
 	for (;;) {
-		uint64_t now = al_now_ns(), deadline;
+		uint64_t now = t->now = al_now_ns(), deadline;
 
 		if (*exiting)
 			break;
@@ -1102,6 +1148,7 @@ struct en_thread *en_create(const struct al_config *cfg, int id, char *err, size
 			t->quota = 1;
 	}
 	t->generating = 1;
+	t->spin = cfg->threads < sysconf(_SC_NPROCESSORS_ONLN);
 	if (cfg->rate > 0)
 		t->mean_gap_ns = 1e9 * cfg->threads / cfg->rate;
 	rng_seed(&t->arr_rng, cfg->seed, (UINT64_C(1) << 60) | (uint64_t)id);

@@ -56,10 +56,11 @@ static int has_token(const char *v, size_t n, const char *tok)
 	return 0;
 }
 
-/* Parse the complete head in p->head[0..len).  Returns 0 or RP_BAD. */
-static int parse_head(struct rp *p, size_t len)
+/* Parse the complete head s[0..len) (in p->head, or in place in the caller's
+ * buffer).  Returns 0 or RP_BAD. */
+static int parse_head(struct rp *p, const char *s, size_t len)
 {
-	const char *s = p->head, *end = s + len, *nl;
+	const char *end = s + len, *nl;
 	int conn_close = 0, conn_keep = 0;
 
 	/* Status line: HTTP/1.x SP 3DIGIT [SP reason] */
@@ -143,6 +144,36 @@ static int start_body(struct rp *p)
 	return p->phase == PH_DONE;
 }
 
+/* Length of the head at the start of b[0..n) — through the empty line,
+ * LF (CR)? LF — or 0 when it does not end within n bytes.  Line feeds
+ * before b + from are known not to end it. */
+static size_t head_end(const char *b, size_t n, size_t from)
+{
+	const char *nl;
+
+	while ((nl = memchr(b + from, '\n', n - from))) {
+		size_t j = (size_t)(nl - b);
+		if (j >= 1 && b[j - 1] == '\n')
+			return j + 1;
+		if (j >= 2 && b[j - 1] == '\r' && b[j - 2] == '\n')
+			return j + 1;
+		from = j + 1;
+	}
+	return 0;
+}
+
+/* A head of `len` bytes was parsed: skip an interim response (the real one
+ * follows) or choose the body's framing.  1 when that ends the response. */
+static int head_done(struct rp *p, size_t len)
+{
+	if (p->status >= 100 && p->status < 200 && p->status != 101) {
+		rp_init(p, p->no_body);
+		return 0;
+	}
+	p->head_len = len;
+	return start_body(p);
+}
+
 int rp_feed(struct rp *p, const char *buf, size_t len, size_t *used)
 {
 	size_t i = 0;
@@ -150,28 +181,28 @@ int rp_feed(struct rp *p, const char *buf, size_t len, size_t *used)
 	while (i < len) {
 		switch (p->phase) {
 		case PH_HEAD: {
-			/* Copy up to the end of the head, found as LF (CR)? LF;
-			 * only new bytes are searched, with 3 bytes of overlap. */
-			size_t room = RP_HEAD_MAX - p->head_len, n = len - i, from, total;
-			size_t end = 0;
-			const char *h = p->head, *nl;
+			/* Common case: a whole head at the start of this piece is
+			 * parsed where it lies, and body bytes are never copied. */
+			if (p->head_len == 0) {
+				size_t end = head_end(buf + i, len - i < RP_HEAD_MAX ? len - i : RP_HEAD_MAX, 0);
+				if (end) {
+					if (parse_head(p, buf + i, end) < 0)
+						return RP_BAD;
+					i += end;
+					if (head_done(p, end)) {
+						*used = i;
+						return RP_DONE;
+					}
+					break;
+				}
+			}
+			/* A head split over pieces: copy what may be head, and
+			 * search only the new bytes, with 3 bytes of overlap. */
+			size_t room = RP_HEAD_MAX - p->head_len, n = len - i, end;
 			if (n > room)
 				n = room;
 			memcpy(p->head + p->head_len, buf + i, n);
-			total = p->head_len + n;
-			from = p->head_len > 3 ? p->head_len - 3 : 0;
-			while ((nl = memchr(h + from, '\n', total - from))) {
-				size_t j = (size_t)(nl - h);
-				if (j >= 1 && h[j - 1] == '\n') {
-					end = j + 1;
-					break;
-				}
-				if (j >= 2 && h[j - 1] == '\r' && h[j - 2] == '\n') {
-					end = j + 1;
-					break;
-				}
-				from = j + 1;
-			}
+			end = head_end(p->head, p->head_len + n, p->head_len > 3 ? p->head_len - 3 : 0);
 			if (!end) {
 				p->head_len += n;
 				i += n;
@@ -180,16 +211,9 @@ int rp_feed(struct rp *p, const char *buf, size_t len, size_t *used)
 				break;
 			}
 			i += end - p->head_len;
-			if (parse_head(p, end) < 0)
+			if (parse_head(p, p->head, end) < 0)
 				return RP_BAD;
-			if (p->status >= 100 && p->status < 200 && p->status != 101) {
-				/* Interim response: the real one follows. */
-				int nb = p->no_body;
-				rp_init(p, nb);
-				break;
-			}
-			p->head_len = end;
-			if (start_body(p)) {
+			if (head_done(p, end)) {
 				*used = i;
 				return RP_DONE;
 			}
