@@ -34,7 +34,10 @@ has 'only http://' err "ftp URL: says only http:// is supported"
 run 2 "URL without host" http:///x
 run 2 "URL with bad port" http://127.0.0.1:99999/
 run 2 "URL with junk port" http://127.0.0.1:8x/
+run 2 "bad --idle-poll-us" --idle-poll-us 20000 http://127.0.0.1:1/
+has 'idle-poll-us wants 0..10000' err "bad --idle-poll-us: says the range"
 run 1 "unreachable server" -d 1 http://127.0.0.1:1/
+run 1 "--idle-poll-us 0 accepted (unreachable server)" --idle-poll-us 0 -d 1 http://127.0.0.1:1/
 has 'cannot connect to 127.0.0.1:1' err "unreachable server: clear message"
 run 2 "missing trace" --trace "$T/nope.log" http://127.0.0.1:1/
 has 'nope.log: No such file' err "missing trace: names the file"

@@ -83,6 +83,7 @@ struct al_config {
 	enum al_dist dist;
 	enum al_think think_dist;
 	int threads;
+	int idle_poll_us;	/* -1: default (50 when CPUs > threads, else 0) */
 	int conns;		/* closed: users; open: connections opened up front */
 	int max_conns;		/* open / partly-open: per run, split over threads */
 	double rate;		/* open: requests/s; partly-open: sessions/s */

@@ -15,7 +15,7 @@
  * times) go through a heap.
  *
  * While requests are in flight the loop also polls (epoll_wait with a zero
- * timeout) for EN_IDLE_SPIN_NS after the last event before it sleeps, when
+ * timeout) for EN_IDLE_SPIN_NS (--idle-poll-us) after the last event before it sleeps, when
  * there are more CPUs than threads.  A generator that sleeps between
  * responses is woken by the server's CPU, which pays for it: on loopback
  * the server's send runs the client's TCP receive and its wake-up, an
@@ -116,7 +116,7 @@ struct en_thread {
 	 * request in a closed loop, not four). */
 	uint64_t now;
 	uint64_t last_io_ns;	/* the last poll that returned events */
-	int spin;		/* poll EN_IDLE_SPIN_NS before sleeping */
+	uint64_t spin_ns;	/* poll this long before sleeping (0: never) */
 	uint64_t t0_ns, t_meas_ns, t_end_ns, drain_ns, next_tick_ns, next_arrival_ns;
 	int generating, arrivals;
 	uint64_t quota, issued_measured;
@@ -983,7 +983,7 @@ static int wait_until(struct en_thread *t, uint64_t now, uint64_t deadline)
 
 	if (deadline <= now + EN_SPIN_NS) {
 		timeout = 0;
-	} else if (t->spin && t->active && now - t->last_io_ns < EN_IDLE_SPIN_NS) {
+	} else if (t->spin_ns && t->active && now - t->last_io_ns < t->spin_ns) {
 		/* Responses are due: poll rather than sleep (see the top). */
 		timeout = 0;
 	} else {
@@ -1148,7 +1148,8 @@ struct en_thread *en_create(const struct al_config *cfg, int id, char *err, size
 			t->quota = 1;
 	}
 	t->generating = 1;
-	t->spin = cfg->threads < sysconf(_SC_NPROCESSORS_ONLN);
+	t->spin_ns = cfg->idle_poll_us >= 0 ? (uint64_t)cfg->idle_poll_us * 1000u :
+		     cfg->threads < sysconf(_SC_NPROCESSORS_ONLN) ? EN_IDLE_SPIN_NS : 0;
 	if (cfg->rate > 0)
 		t->mean_gap_ns = 1e9 * cfg->threads / cfg->rate;
 	rng_seed(&t->arr_rng, cfg->seed, (UINT64_C(1) << 60) | (uint64_t)id);
