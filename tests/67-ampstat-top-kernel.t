@@ -101,6 +101,14 @@ is "$RC_AS" 0 "SIGINT: exits 0"
 tot=$(js "sum(r['syscalls'] for r in s['roles'])")
 ok "$(num_in "$tot" $N $((N + 50)))" "system calls of the process: $N <= $tot <= $N + 50"
 ok "$(num_in "$(js "role('other')['syscalls_per_s']")" 1 1e12)" "syscalls_per_s reported for the creator's row"
+# the same in the text report's thread table (--threads): the creator's
+# row (tid = pid) carries the reads in its SYSC column
+as_start -p "$IO_PID" -i 3600 --syscalls --threads || bpf_unavailable
+io "reads $N" >/dev/null
+as_stop
+sc=$(awk -v p="$IO_PID" '$1 == "TGID" { for (i = 1; i <= NF; i++) if ($i ~ /^SYSC/) c = i }
+	c && $1 == p && $2 == p { v = $c } END { print v }' "$T/as.out")
+ok "$(num_in "$sc" $N $((N + 50)))" "text --threads: SYSC column of tid $IO_PID: $N <= ${sc:-none} <= $N + 50"
 as_start -p "$IO_PID" -i 3600 --json || bpf_unavailable
 io "reads 10" >/dev/null
 as_stop

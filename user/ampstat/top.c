@@ -501,20 +501,31 @@ static void text_header(void)
 	       "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", "VCSW/s", "ICSW/s", "HIT%", "SYSC/s");
 }
 
+/* HIT% and SYSC/s (per second, or the count when !rate) as text: '-' when
+ * nothing was accessed or syscalls are not counted */
+static void hit_sc_text(const struct acc *a, double dt, bool syscalls, bool rate, char *hit,
+			size_t nhit, char *sc, size_t nsc)
+{
+	double hr = hit_ratio(a);
+
+	if (hr < 0)
+		snprintf(hit, nhit, "-");
+	else
+		snprintf(hit, nhit, "%.1f", 100.0 * hr);
+	if (!syscalls)
+		snprintf(sc, nsc, "-");
+	else if (!rate)
+		snprintf(sc, nsc, "%llu", (unsigned long long)a->syscalls);
+	else
+		snprintf(sc, nsc, "%.0f", dt > 0 ? (double)a->syscalls / dt : 0.0);
+}
+
 static void text_row(const char *name, const struct acc *a, double dt, bool syscalls)
 {
 	__u64 on = a->ns[B_USER] + a->ns[B_KERNEL];
-	double hr = hit_ratio(a);
 	char hit[16], sc[24];
 
-	if (hr < 0)
-		snprintf(hit, sizeof(hit), "-");
-	else
-		snprintf(hit, sizeof(hit), "%.1f", 100.0 * hr);
-	if (syscalls)
-		snprintf(sc, sizeof(sc), "%.0f", dt > 0 ? (double)a->syscalls / dt : 0.0);
-	else
-		snprintf(sc, sizeof(sc), "-");
+	hit_sc_text(a, dt, syscalls, true, hit, sizeof(hit), sc, sizeof(sc));
 	printf("%-12.12s %4d %6.1f %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %9.0f %9.0f %6s %9s\n", name,
 	       a->threads, dt > 0 ? (double)on / (dt * 1e7) : 0.0, pct(a->ns[B_USER], a->wall_ns),
 	       pct(a->ns[B_KERNEL], a->wall_ns), pct(a->ns[B_BLOCKED], a->wall_ns),
@@ -597,9 +608,9 @@ static void print_threads(struct top *tp, bool total, double dt)
 	if (tp->json)
 		printf(",\"threads\":[");
 	else
-		printf("%-8s %-8s %-16s %-12s %6s %6s %7s %6s %6s %6s %8s %8s\n", "TGID", "TID", "COMM",
-		       "ROLE", "USER%", "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", total ? "VCSW" : "VCSW/s",
-		       total ? "ICSW" : "ICSW/s");
+		printf("%-8s %-8s %-16s %-12s %6s %6s %7s %6s %6s %6s %8s %8s %6s %9s\n", "TGID", "TID",
+		       "COMM", "ROLE", "USER%", "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%",
+		       total ? "VCSW" : "VCSW/s", total ? "ICSW" : "ICSW/s", "HIT%", total ? "SYSC" : "SYSC/s");
 	for (int i = 0; i < tp->nth; i++) {
 		struct uthr *u = &tp->th[i];
 		const struct acc *a = total ? &u->tot : &u->d;
@@ -614,13 +625,16 @@ static void print_threads(struct top *tp, bool total, double dt)
 			json_acc(a, dt, true, tp->syscalls);
 			printf("}");
 		} else {
-			printf("%-8u %-8u %-16s %-12s %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %8.0f %8.0f\n", u->tgid,
-			       u->tid, u->comm, roles_name(u->role), pct(a->ns[B_USER], a->wall_ns),
+			char hit[16], sc[24];
+
+			hit_sc_text(a, dt, tp->syscalls, !total, hit, sizeof(hit), sc, sizeof(sc));
+			printf("%-8u %-8u %-16s %-12s %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %8.0f %8.0f %6s %9s\n",
+			       u->tgid, u->tid, u->comm, roles_name(u->role), pct(a->ns[B_USER], a->wall_ns),
 			       pct(a->ns[B_KERNEL], a->wall_ns), pct(a->ns[B_BLOCKED], a->wall_ns),
 			       pct(a->ns[B_IDLE], a->wall_ns), pct(a->ns[B_OTHER], a->wall_ns),
 			       pct(a->ns[B_RUNQ], a->wall_ns),
 			       total ? (double)a->nvcsw : (dt > 0 ? (double)a->nvcsw / dt : 0.0),
-			       total ? (double)a->nivcsw : (dt > 0 ? (double)a->nivcsw / dt : 0.0));
+			       total ? (double)a->nivcsw : (dt > 0 ? (double)a->nivcsw / dt : 0.0), hit, sc);
 		}
 		first = false;
 	}
