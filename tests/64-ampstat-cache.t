@@ -64,11 +64,6 @@ timeout 10 $A cache -p "$gone" >/dev/null 2>"$T/err"
 is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
 
-as_stop() {
-	kill -INT "$AS_PID"
-	if wait_exit "$AS_PID" 10; then RC_AS=$RC; else RC_AS=timeout; fi
-	AS_PID=''
-}
 # js EXPR: evaluate EXPR on the JSON summary s
 js() { tail -n 1 "$T/as.out" | "$PY" -c "
 import json, sys

@@ -59,11 +59,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	done_testing; exit $((TAP_FAILED > 0))
 fi
 
-as_stop() {
-	kill -INT "$AS_PID"
-	if wait_exit "$AS_PID" 10; then RC_AS=$RC; else RC_AS=timeout; fi
-	AS_PID=''
-}
 # js EXPR: EXPR on the JSON summary s (the last line of as.out)
 js() { tail -n 1 "$T/as.out" | "$PY" -c "
 import json, sys

@@ -50,6 +50,14 @@ wait_exit() {
 	return 1
 }
 
+# as_stop: SIGINT to the ampstat of as_start; its exit status in RC_AS
+# ("timeout" when it did not exit within 10 s)
+as_stop() {
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then RC_AS=$RC; else RC_AS=timeout; fi
+	AS_PID=''
+}
+
 stop_ampstat() {
 	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
 		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
