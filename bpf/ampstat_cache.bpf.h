@@ -18,13 +18,22 @@
  * Each task remembers its last access event in task storage for this.
  * Each function returns the pages the event counts (0: nothing); the
  * caller has already checked that the current task is traced.  Include
- * after vmlinux.h and the libbpf headers. */
+ * after vmlinux.h and the libbpf headers.
+ * AMPSTAT_CACHE_PROGS(prefix) defines the four tracepoint programs
+ * (prefix_cache_add, _get, _map, _fault, each with its raw_tp twin, see
+ * ampstat_tp.bpf.h) for the current task when tgid_traced() says so; they
+ * hand what they count to the includer's
+ *   static __always_inline void cache_event(struct address_space *mapping,
+ *                                           int what, __u64 pages)
+ * with what one of CACHE_READ, CACHE_FAULT (pages accessed) or
+ * CACHE_ADDED (pages missed). */
 #ifndef AMPSTAT_CACHE_BPF_H
 #define AMPSTAT_CACHE_BPF_H
 
 #define AMPSTAT_PAGE_SHIFT 12
 
 enum { CACHE_EV_NONE, CACHE_EV_READ, CACHE_EV_MAP };
+enum { CACHE_READ, CACHE_FAULT, CACHE_ADDED };	/* cache_event's what */
 
 struct cache_last {
 	__u64 mapping;
@@ -133,5 +142,62 @@ static __always_inline __u64 cache_fault(struct address_space *mapping, unsigned
 		return 0;
 	return 1;
 }
+
+/* The bodies read through BPF_CORE_READ only: the same code for tp_btf
+ * and its raw_tp twin. */
+#define AMPSTAT_CACHE_PROGS(p)							\
+static __always_inline int p##_cache_add_body(__u64 *ctx, const bool raw)	\
+{	/* mm_filemap_add_to_page_cache(folio) */				\
+	struct address_space *mapping;						\
+	__u64 pages;								\
+										\
+	(void)raw;								\
+	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))			\
+		return 0;							\
+	pages = cache_added((struct folio *)ctx[0], &mapping);			\
+	if (pages)								\
+		cache_event(mapping, CACHE_ADDED, pages);			\
+	return 0;								\
+}										\
+AMPSTAT_TP(mm_filemap_add_to_page_cache, p##_cache_add)			\
+static __always_inline int p##_cache_get_body(__u64 *ctx, const bool raw)	\
+{	/* mm_filemap_get_pages(mapping, index, last_index) */			\
+	struct address_space *mapping = (void *)ctx[0];				\
+	__u64 pages;								\
+										\
+	(void)raw;								\
+	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))			\
+		return 0;							\
+	pages = cache_read(mapping, ctx[1], ctx[2]);				\
+	if (pages)								\
+		cache_event(mapping, CACHE_READ, pages);			\
+	return 0;								\
+}										\
+AMPSTAT_TP(mm_filemap_get_pages, p##_cache_get)				\
+static __always_inline int p##_cache_map_body(__u64 *ctx, const bool raw)	\
+{	/* mm_filemap_map_pages(mapping, start, end_pgoff) */			\
+	struct address_space *mapping = (void *)ctx[0];				\
+	__u64 pages;								\
+										\
+	(void)raw;								\
+	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))			\
+		return 0;							\
+	pages = cache_map(mapping, ctx[1], ctx[2]);				\
+	if (pages)								\
+		cache_event(mapping, CACHE_FAULT, pages);			\
+	return 0;								\
+}										\
+AMPSTAT_TP(mm_filemap_map_pages, p##_cache_map)				\
+static __always_inline int p##_cache_fault_body(__u64 *ctx, const bool raw)	\
+{	/* mm_filemap_fault(mapping, index) */					\
+	struct address_space *mapping = (void *)ctx[0];				\
+										\
+	(void)raw;								\
+	if (tgid_traced(bpf_get_current_pid_tgid() >> 32) &&			\
+	    cache_fault(mapping, ctx[1]))					\
+		cache_event(mapping, CACHE_FAULT, 1);				\
+	return 0;								\
+}										\
+AMPSTAT_TP(mm_filemap_fault, p##_cache_fault)
 
 #endif

@@ -42,9 +42,7 @@ static __always_inline struct ampstat_cache_val *get_val(void *map, void *key, _
 	return v;
 }
 
-enum { C_READ, C_FAULT, C_ADDED };
-
-static __always_inline void account(struct address_space *mapping, int what, __u64 pages)
+static __always_inline void cache_event(struct address_space *mapping, int what, __u64 pages)
 {
 	struct ampstat_cache_rkey rk = {};
 	struct ampstat_cache_fkey fk = {};
@@ -59,103 +57,29 @@ static __always_inline void account(struct address_space *mapping, int what, __u
 	fk.ino = BPF_CORE_READ(host, i_ino);
 	v = get_val(&cache_roles, &rk, &dropped_roles);
 	if (v) {
-		if (what == C_READ)
+		if (what == CACHE_READ)
 			__sync_fetch_and_add(&v->read, pages);
-		else if (what == C_FAULT)
+		else if (what == CACHE_FAULT)
 			__sync_fetch_and_add(&v->fault, pages);
 		else
 			__sync_fetch_and_add(&v->added, pages);
-		if (what != C_ADDED)
+		if (what != CACHE_ADDED)
 			__sync_fetch_and_add(&v->calls, 1);
 	}
 	v = get_val(&cache_files, &fk, &dropped_files);
 	if (v) {
-		if (what == C_READ)
+		if (what == CACHE_READ)
 			__sync_fetch_and_add(&v->read, pages);
-		else if (what == C_FAULT)
+		else if (what == CACHE_FAULT)
 			__sync_fetch_and_add(&v->fault, pages);
 		else
 			__sync_fetch_and_add(&v->added, pages);
-		if (what != C_ADDED)
+		if (what != CACHE_ADDED)
 			__sync_fetch_and_add(&v->calls, 1);
 	}
 }
 
-static __always_inline bool traced(void)
-{
-	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
-}
-
-/* The bodies read through BPF_CORE_READ only: the same code for tp_btf
- * and its raw_tp twin (bpf/ampstat_tp.bpf.h). */
-
-/* mm_filemap_add_to_page_cache(folio) */
-static __always_inline int am_cache_add_body(__u64 *ctx, const bool raw)
-{
-	struct folio *folio = (void *)ctx[0];
-	struct address_space *mapping;
-	__u64 pages;
-
-	(void)raw;
-	if (!traced())
-		return 0;
-	pages = cache_added(folio, &mapping);
-	if (pages)
-		account(mapping, C_ADDED, pages);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_add_to_page_cache, am_cache_add)
-
-/* mm_filemap_get_pages(mapping, index, last_index) */
-static __always_inline int am_cache_get_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long index = ctx[1], last_index = ctx[2];
-	__u64 pages;
-
-	(void)raw;
-	if (!traced())
-		return 0;
-	pages = cache_read(mapping, index, last_index);
-	if (pages)
-		account(mapping, C_READ, pages);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_get_pages, am_cache_get)
-
-/* mm_filemap_map_pages(mapping, start, end_pgoff) */
-static __always_inline int am_cache_map_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long start = ctx[1], end_pgoff = ctx[2];
-	__u64 pages;
-
-	(void)raw;
-	if (!traced())
-		return 0;
-	pages = cache_map(mapping, start, end_pgoff);
-	if (pages)
-		account(mapping, C_FAULT, pages);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_map_pages, am_cache_map)
-
-/* mm_filemap_fault(mapping, index) */
-static __always_inline int am_cache_fault_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long index = ctx[1];
-
-	(void)raw;
-	if (traced() && cache_fault(mapping, index))
-		account(mapping, C_FAULT, 1);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_fault, am_cache_fault)
+AMPSTAT_CACHE_PROGS(am)
 
 /* amped's residency_miss probe: the dispatcher predicted [off, off+len) of
  * a file not resident (a slow-path probe: it fires only on such guesses).
@@ -174,7 +98,7 @@ int am_res_miss(struct pt_regs *ctx)
 {
 	__u64 r[16] = {}, off, len;
 
-	if (!traced())
+	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	/* the first 15 words of pt_regs: r15 .. di */
 	bpf_probe_read_kernel(r, 15 * sizeof(__u64), ctx);

@@ -478,81 +478,16 @@ static __always_inline void cache_count(__u64 access, __u64 miss)
 		__sync_fetch_and_add(&s->cache_miss, miss);
 }
 
-static __always_inline bool cur_traced(void)
+static __always_inline void cache_event(struct address_space *mapping, int what, __u64 pages)
 {
-	return tgid_traced(bpf_get_current_pid_tgid() >> 32);
-}
-
-/* The filemap bodies read through BPF_CORE_READ only (the rules of
- * ampstat_cache.bpf.h): the same code for tp_btf and raw_tp. */
-
-/* mm_filemap_add_to_page_cache(folio) */
-static __always_inline int as_cache_add_body(__u64 *ctx, const bool raw)
-{
-	struct folio *folio = (void *)ctx[0];
-	struct address_space *mapping;
-	__u64 pages;
-
-	(void)raw;
-	if (!cur_traced())
-		return 0;
-	pages = cache_added(folio, &mapping);
-	if (pages)
+	(void)mapping;
+	if (what == CACHE_ADDED)
 		cache_count(0, pages);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_add_to_page_cache, as_cache_add)
-
-/* mm_filemap_get_pages(mapping, index, last_index) */
-static __always_inline int as_cache_get_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long index = ctx[1], last_index = ctx[2];
-	__u64 pages;
-
-	(void)raw;
-	if (!cur_traced())
-		return 0;
-	pages = cache_read(mapping, index, last_index);
-	if (pages)
+	else
 		cache_count(pages, 0);
-	return 0;
 }
 
-AMPSTAT_TP(mm_filemap_get_pages, as_cache_get)
-
-/* mm_filemap_map_pages(mapping, start, end_pgoff) */
-static __always_inline int as_cache_map_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long start = ctx[1], end_pgoff = ctx[2];
-	__u64 pages;
-
-	(void)raw;
-	if (!cur_traced())
-		return 0;
-	pages = cache_map(mapping, start, end_pgoff);
-	if (pages)
-		cache_count(pages, 0);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_map_pages, as_cache_map)
-
-/* mm_filemap_fault(mapping, index) */
-static __always_inline int as_cache_fault_body(__u64 *ctx, const bool raw)
-{
-	struct address_space *mapping = (void *)ctx[0];
-	unsigned long index = ctx[1];
-
-	(void)raw;
-	if (cur_traced() && cache_fault(mapping, index))
-		cache_count(1, 0);
-	return 0;
-}
-
-AMPSTAT_TP(mm_filemap_fault, as_cache_fault)
+AMPSTAT_CACHE_PROGS(as)
 
 /* Thread names change after creation (prctl PR_SET_NAME, exec): follow
  * them here rather than copy the name at every switch. */
