@@ -14,6 +14,7 @@
 #include "tap.h"
 #include "ampstat/proc.h"
 #include "ampstat/roles.h"
+#include "ampstat/usdt.h"
 
 /* a data symbol of this executable, found through its ELF symtab */
 __attribute__((used)) volatile uint64_t ampstat_unit_counter = 0x1234567890abcdefULL;
@@ -21,6 +22,12 @@ __attribute__((used)) volatile uint64_t ampstat_unit_counter = 0x1234567890abcde
 static int role_is(const char *comm, const char *want)
 {
 	return strcmp(roles_name(roles_of(comm)), want) == 0;
+}
+
+static int unit_first_site(const struct usdt_site *site, void *arg)
+{
+	*(struct usdt_site *)arg = *site;
+	return 1;
 }
 
 int main(void)
@@ -116,5 +123,27 @@ int main(void)
 	ok(rc == 0 && v == ampstat_unit_counter, "counter read with process_vm_readv: %#llx",
 	   (unsigned long long)v);
 	ok(proc_sym_addr(getpid(), "no_such_symbol_here", &addr) == -ENOENT, "missing symbol: -ENOENT");
+
+	/* usdt: argument registers, and the probes of the amped next to us */
+	int bytes = 0;
+	ok(usdt_arg_reg("-4@%esi 8@%rdi 8@-8(%rbp) 8@%r15", 1, &bytes) == 13 && bytes == 4,
+	   "usdt_arg_reg: -4@%%esi is si (13), 4 bytes");
+	ok(usdt_arg_reg("-4@%esi 8@%rdi 8@-8(%rbp) 8@%r15", 2, &bytes) == 14 && bytes == 8,
+	   "usdt_arg_reg: 8@%%rdi is di (14), 8 bytes");
+	ok(usdt_arg_reg("-4@%esi 8@%rdi 8@-8(%rbp) 8@%r15", 3, NULL) == -1,
+	   "usdt_arg_reg: a memory operand is no register");
+	ok(usdt_arg_reg("-4@%esi 8@%rdi 8@-8(%rbp) 8@%r15", 4, NULL) == 0,
+	   "usdt_arg_reg: r15 is 0");
+	ok(usdt_arg_reg("8@%rdi", 2, NULL) == -1, "usdt_arg_reg: no such argument");
+	{
+		struct usdt_site first = { 0 };
+		int n = usdt_sites("build/amped", "amped", "request_done", unit_first_site, &first);
+		ok(n >= 1 && first.off > 0, "usdt_sites: build/amped has amped:request_done (%d sites, "
+		   "first at file offset %#zx)", n, first.off);
+		ok(usdt_sites("build/amped", "amped", "no_such_probe", unit_first_site, &first) == 0,
+		   "usdt_sites: no such probe, no site");
+		ok(usdt_sites("/nonexistent", "amped", "request_done", unit_first_site, &first) == -1,
+		   "usdt_sites: an unreadable file is -1");
+	}
 	return done_testing();
 }

@@ -30,11 +30,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <gelf.h>
-#include <libelf.h>
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/roles.h"
+#include "ampstat/usdt.h"
 #include "cache.skel.h"
 
 #define MAX_PROGS 10
@@ -293,128 +292,18 @@ static bool amped_root(pid_t pid, char *out, size_t n)
 
 /* ---------------------------------------------------------------- probe */
 
-/* pt_regs order (x86_64), as bpf/cache.bpf.c's reg() reads them */
-static int reg_index(const char *name)
+/* usdt_sites: the first site with an address */
+static int first_site(const struct usdt_site *site, void *arg)
 {
-	static const char *const r64[] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9",
-					   "r8", "rax", "rcx", "rdx", "rsi", "rdi" };
-	static const char *const r32[] = { "r15d", "r14d", "r13d", "r12d", "ebp", "ebx", "r11d", "r10d",
-					   "r9d", "r8d", "eax", "ecx", "edx", "esi", "edi" };
+	struct usdt_site *out = arg;
+	static char args[512];
 
-	for (int i = 0; i < 15; i++)
-		if (!strcmp(name, r64[i]) || !strcmp(name, r32[i]))
-			return i;
-	return -1;
-}
-
-/* the register of argument n (from 1) in a probe's argument string, when it
- * is a plain register ("8@%rsi"); -1 otherwise */
-static int arg_reg(const char *args, int n)
-{
-	char buf[512], *save = NULL, *tok;
-	int i = 0;
-
-	snprintf(buf, sizeof(buf), "%s", args);
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		char *at = strchr(tok, '@');
-		if (++i != n)
-			continue;
-		if (!at || at[1] != '%')
-			return -1;
-		return reg_index(at + 2);
-	}
-	return -1;
-}
-
-/* Finds a USDT probe (sys/sdt.h note) in an ELF file: the file offset of
- * its address, of its semaphore (0: none) and its argument string.  0, or
- * -1 when the file has no such probe. */
-static int find_probe(const char *path, const char *prov, const char *name, size_t *off,
-		      size_t *sem_off, char *args, size_t argslen)
-{
-	Elf *e = NULL;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	size_t shstr, nph;
-	__u64 base_addr = 0, pc = 0, base = 0, sem = 0;
-	bool have_base = false, found = false;
-	int fd, rc = -1;
-
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (!e || elf_getshdrstrndx(e, &shstr) || elf_getphdrnum(e, &nph))
-		goto out;
-	while ((scn = elf_nextscn(e, scn))) {
-		const char *sn;
-
-		if (!gelf_getshdr(scn, &sh) || !(sn = elf_strptr(e, shstr, sh.sh_name)))
-			continue;
-		if (!strcmp(sn, ".stapsdt.base")) {
-			base_addr = sh.sh_addr;
-			have_base = true;
-		}
-	}
-	while (!found && (scn = elf_nextscn(e, scn))) {
-		Elf_Data *d;
-		GElf_Nhdr nh;
-		size_t noff = 0, name_off, desc_off;
-		const char *sn;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE ||
-		    !(sn = elf_strptr(e, shstr, sh.sh_name)) || strcmp(sn, ".note.stapsdt"))
-			continue;
-		d = elf_getdata(scn, NULL);
-		while (d && !found && (noff = gelf_getnote(d, noff, &nh, &name_off, &desc_off)) > 0) {
-			const char *desc = (const char *)d->d_buf + desc_off, *p, *end;
-
-			if (nh.n_type != 3 || nh.n_descsz < 3 * 8 + 3 ||
-			    strcmp((const char *)d->d_buf + name_off, "stapsdt"))
-				continue;
-			end = desc + nh.n_descsz;
-			memcpy(&pc, desc, 8);
-			memcpy(&base, desc + 8, 8);
-			memcpy(&sem, desc + 16, 8);
-			p = desc + 24;
-			if (strcmp(p, prov))
-				continue;
-			p += strlen(p) + 1;
-			if (p >= end || strcmp(p, name))
-				continue;
-			p += strlen(p) + 1;
-			snprintf(args, argslen, "%.*s", (int)(end - p), p < end ? p : "");
-			found = true;
-		}
-	}
-	if (!found)
-		goto out;
-	/* prelinked: the note's addresses moved with .stapsdt.base */
-	if (have_base && base) {
-		pc += base_addr - base;
-		if (sem)
-			sem += base_addr - base;
-	}
-	*off = 0;
-	*sem_off = 0;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (pc >= ph.p_vaddr && pc < ph.p_vaddr + ph.p_filesz && (ph.p_flags & PF_X))
-			*off = pc - ph.p_vaddr + ph.p_offset;
-		if (sem && sem >= ph.p_vaddr && sem < ph.p_vaddr + ph.p_memsz)
-			*sem_off = sem - ph.p_vaddr + ph.p_offset;
-	}
-	rc = *off ? 0 : -1;
-out:
-	if (e)
-		elf_end(e);
-	close(fd);
-	return rc;
+	if (!site->off)
+		return 0;
+	snprintf(args, sizeof(args), "%s", site->args);
+	*out = *site;
+	out->args = args;
+	return 1;
 }
 
 static double ratio(__u64 hits, __u64 acc)
@@ -659,7 +548,7 @@ int cmd_cache(int argc, char **argv)
 	struct crun r = { 0 };
 	struct cache_bpf *skel = NULL;
 	struct bpf_link *res_link = NULL;
-	char exe[64], probe_args[512];
+	char exe[64];
 	size_t probe_off = 0, probe_sem = 0;
 	bool have_probe = false;
 	struct mode_targets mt = { 0 };
@@ -738,9 +627,13 @@ int cmd_cache(int argc, char **argv)
 	{
 		int ro, rl;
 
-		if (find_probe(exe, "amped", "residency_miss", &probe_off, &probe_sem, probe_args,
-			       sizeof(probe_args)) == 0 &&
-		    (ro = arg_reg(probe_args, 2)) >= 0 && (rl = arg_reg(probe_args, 3)) >= 0) {
+		struct usdt_site site = { 0 };
+
+		if (usdt_sites(exe, "amped", "residency_miss", first_site, &site) > 0 && site.off &&
+		    (ro = usdt_arg_reg(site.args, 2, NULL)) >= 0 &&
+		    (rl = usdt_arg_reg(site.args, 3, NULL)) >= 0) {
+			probe_off = site.off;
+			probe_sem = site.sem_off;
 			skel->rodata->res_off_reg = (__u32)ro;
 			skel->rodata->res_len_reg = (__u32)rl;
 			have_probe = true;

@@ -25,8 +25,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -50,6 +48,7 @@
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
+#include "ampstat/usdt.h"
 #include "latency.skel.h"
 
 #define MAX_KIDS 1024
@@ -198,74 +197,34 @@ static void seed_threads(struct latency_bpf *skel, pid_t pid)
 	}
 }
 
-/* Where the note of USDT probe provider:name in the ELF file at path puts
- * argument argn: the index in struct pt_regs (r15 = 0 .. di = 14, x86_64)
- * of a plain 64-bit register ("8@%rax"), else -1 (a memory operand or
- * a narrower register: bpf_usdt_arg fetches those). */
-static int usdt_arg_reg(const char *path, const char *prov, const char *name, int argn)
+/* usdt_sites: every site must pass argument st->argn (from 1) in the same
+ * plain 64-bit register (a memory operand or a narrower register:
+ * bpf_usdt_arg fetches those) */
+struct same_reg {
+	int argn, reg;
+};
+
+static int site_reg(const struct usdt_site *site, void *arg)
 {
-	static const char *const regs[] = { "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10",
-					    "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi" };
-	Elf_Scn *scn = NULL;
-	int fd, found = -1;
-	Elf *e;
+	struct same_reg *st = arg;
+	int bytes = 0, r = usdt_arg_reg(site->args, st->argn, &bytes);
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	while (e && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		GElf_Nhdr nh;
-		size_t off = 0, noff, doff;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		d = elf_getdata(scn, NULL);
-		while (d && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
-			const char *desc = (const char *)d->d_buf + doff, *p, *end = desc + nh.n_descsz;
-			char spec[64];
-			int i;
-
-			if (nh.n_type != 3 || nh.n_namesz != 8 ||
-			    memcmp((const char *)d->d_buf + noff, "stapsdt", 8) || nh.n_descsz < 3 * 8 + 3)
-				continue;
-			p = desc + 3 * 8;			/* pc, base, semaphore */
-			if (strnlen(p, (size_t)(end - p)) == (size_t)(end - p) || strcmp(p, prov))
-				continue;
-			p += strlen(p) + 1;
-			if (p >= end || strnlen(p, (size_t)(end - p)) == (size_t)(end - p) || strcmp(p, name))
-				continue;
-			p += strlen(p) + 1;
-			if (p >= end || strnlen(p, (size_t)(end - p)) == (size_t)(end - p))
-				continue;
-			for (i = 0; i < argn && *p; i++) {	/* to the argn-th token */
-				p += strcspn(p, " ");
-				p += strspn(p, " ");
-			}
-			snprintf(spec, sizeof(spec), "%.*s", (int)strcspn(p, " "), p);
-			int r = -1;
-			if (!strncmp(spec, "8@%", 3))
-				for (i = 0; i < (int)(sizeof(regs) / sizeof(regs[0])); i++)
-					if (!strcmp(spec + 3, regs[i]))
-						r = i;
-			/* every site of the probe (an inlined function has
-			 * several) must agree, or the slow way it is */
-			if (r < 0 || (found >= 0 && r != found)) {
-				found = -1;
-				goto out;
-			}
-			found = r;
-		}
+	if (r < 0 || bytes != 8 || (st->reg >= 0 && r != st->reg)) {
+		st->reg = -1;
+		return 1;
 	}
-out:
-	if (e)
-		elf_end(e);
-	close(fd);
-	return found;
+	st->reg = r;
+	return 0;
+}
+
+/* Where USDT probe provider:name in the ELF file at path puts argument
+ * argn (from 0): the index in struct pt_regs (r15 = 0 .. di = 14, x86_64),
+ * or -1 when bpf_usdt_arg must fetch it. */
+static int ph_arg_reg(const char *path, const char *prov, const char *name, int argn)
+{
+	struct same_reg st = { argn + 1, -1 };
+
+	return usdt_sites(path, prov, name, site_reg, &st) > 0 ? st.reg : -1;
 }
 
 /* Set amped_current.sample_mask and .trace in the traced processes (the
@@ -715,7 +674,7 @@ int cmd_latency(int argc, char **argv)
 		}
 		skel->rodata->ntgids = (__u32)n;
 	}
-	skel->rodata->ph_reg = usdt_arg_reg(path, "amped", "request_done", 6);
+	skel->rodata->ph_reg = ph_arg_reg(path, "amped", "request_done", 6);
 	/* --sample auto: the server's request rate while the programs load
 	 * picks the first N */
 	ntg = (int)skel->rodata->ntgids;
