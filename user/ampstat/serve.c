@@ -306,7 +306,6 @@ static void expose(struct serve *s, struct buf *b)
 			roles_name(r), (unsigned long long)s->roles[r].cache_miss);
 	}
 	if (tr_kern(s->tr, &k) == 0) {
-		static const char *cls[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
 		__u64 sq[3] = { k.s.softirq_target - s->k0.s.softirq_target,
 				k.s.softirq_kthread - s->k0.s.softirq_kthread,
 				k.s.softirq_other - s->k0.s.softirq_other };
@@ -317,7 +316,7 @@ static void expose(struct serve *s, struct buf *b)
 			   "softirq time by whose context it ran in, from CPU-clock samples.\n"
 			   "# TYPE ampstat_kernel_seconds_total counter\n");
 		for (int i = 0; i < AK_N; i++)
-			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", cls[i],
+			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", tr_kclass_name[i],
 				(double)(k.ns[i] - s->k0.ns[i]) / 1e9);
 		for (int i = 0; i < 3; i++)
 			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", sqn[i],

@@ -542,7 +542,6 @@ struct krow {
 	__u64 cpu_ns;		/* kernel threads + softirq elsewhere: not in any role */
 	int ncpu;
 };
-static const char *kclass_json[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
 
 static void kern_row(const struct tr_kern *from, const struct tr_kern *to, double dt, struct krow *r)
 {
@@ -579,7 +578,7 @@ static void kern_print(const struct krow *r, double dt, bool json)
 		       (unsigned long long)r->softirq_target_ns, (unsigned long long)r->softirq_kthread_ns,
 		       (unsigned long long)r->softirq_other_ns);
 		for (int i = 0; i < AK_N; i++)
-			printf(",\"%s_ns\":%llu", kclass_json[i], (unsigned long long)r->cls_ns[i]);
+			printf(",\"%s_ns\":%llu", tr_kclass_name[i], (unsigned long long)r->cls_ns[i]);
 		printf("}");
 		return;
 	}

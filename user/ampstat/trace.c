@@ -20,6 +20,8 @@
 #include "sched.skel.h"
 #include "oncpu.skel.h"
 
+const char *const tr_kclass_name[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
+
 #define PIN_ROOT "/sys/fs/bpf/amped"
 
 struct tr {

@@ -57,6 +57,10 @@ struct tr_drops {
 	__u64 cache;		/* page-cache events that found `samples` full */
 };
 
+/* the names of enum ampstat_kclass, as top's JSON and serve's labels
+ * write them */
+extern const char *const tr_kclass_name[AK_N];
+
 struct tr_kern {
 	__u64 ns[AK_N];		/* kernel threads' on-CPU time by class */
 	__u64 runs[AK_N];
