@@ -73,30 +73,54 @@ results="$work/results.txt"
 : >"$results"
 echo "bench-ampstat: wrk -t1 -c$CONNS -d${DURATION_S}s on /$file, $PAIRS interleaved pairs" \
 	"(detached, attached); about $((PAIRS * 2 * (DURATION_S + 2)))s"
+# run_detached PAIR RESULTS: wrk alone, its req/s as "off PAIR R" in RESULTS
 run_detached() {
-	exp_wrk "$work/wrk-off-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
+	exp_wrk "$work/wrk-off-$(basename "$2" .txt)-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
 	printf 'pair %d detached %10.0f req/s\n' "$1" "$WRK_RPS"
-	echo "off $1 $WRK_RPS" >>"$results"
+	echo "off $1 $WRK_RPS" >>"$2"
 }
-run_attached() {
-	local i t0 t1 as_pid line
-	t0=$(cpu_ticks)
-	: >"$work/ampstat-$1.err"	# no line of an earlier run may be taken as ours
-	# one report at the end: ampstat wakes up once, not every second
-	exp_start_bg "$work/ampstat-$1.json" "$work/ampstat-$1.err" \
-		"$AMPSTAT" top -p "$AMPED_PID" -i 3600 --json --no-pin
-	as_pid=$EXP_LAST_PID
+# as_attach OUT ERR ARGS...: start `ampstat ARGS` in the background (stdout
+# to OUT, stderr to ERR, emptied first so no line of an earlier run is
+# taken as ours) and wait until it says it traces; its pid in AS_BG
+as_attach() {
+	local out=$1 err=$2 i
+	shift 2
+	: >"$err"
+	exp_start_bg "$out" "$err" "$AMPSTAT" "$@"
+	AS_BG=$EXP_LAST_PID
 	for i in $(seq 1 250); do
-		grep -q 'tracing pid' "$work/ampstat-$1.err" && break
-		kill -0 "$as_pid" 2>/dev/null || break
+		grep -q 'tracing pid' "$err" && return 0
+		kill -0 "$AS_BG" 2>/dev/null || break
 		sleep 0.02
 	done
-	grep -q 'tracing pid' "$work/ampstat-$1.err" ||
-		exp_die "ampstat did not attach: $(cat "$work/ampstat-$1.err")"
+	exp_die "ampstat $1 did not attach: $(cat "$err")"
+}
+# as_detach ERR: SIGINT to AS_BG, which must end well
+as_detach() {
+	kill -INT "$AS_BG"
+	wait "$AS_BG" || exp_die "ampstat failed (see $1)"
+	exp_forget_pid "$AS_BG"
+}
+# interleave ON OFF RESULTS: PAIRS pairs of `ON PAIR` and `OFF PAIR RESULTS`,
+# the order alternating from pair to pair
+interleave() {
+	local pair
+	for pair in $(seq 1 "$PAIRS"); do
+		if [ $((pair % 2)) = 1 ]; then
+			"$2" "$pair" "$3"; "$1" "$pair"
+		else
+			"$1" "$pair"; "$2" "$pair" "$3"
+		fi
+	done
+	kill -0 "$AMPED_PID" 2>/dev/null || exp_die "amped died during the benchmark"
+}
+run_attached() {
+	local t0 t1 line
+	t0=$(cpu_ticks)
+	# one report at the end: ampstat wakes up once, not every second
+	as_attach "$work/ampstat-$1.json" "$work/ampstat-$1.err" top -p "$AMPED_PID" -i 3600 --json --no-pin
 	exp_wrk "$work/wrk-on-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-	kill -INT "$as_pid"
-	wait "$as_pid" || exp_die "ampstat failed (see $work/ampstat-$1.err)"
-	exp_forget_pid "$as_pid"
+	as_detach "$work/ampstat-$1.err"
 	t1=$(cpu_ticks)
 	line=$(tail -n 1 "$work/ampstat-$1.json" | python3 -c '
 import json, sys
@@ -120,14 +144,7 @@ paired() {
 		for (p in n) if (v["on " p] && v["off " p]) print v["on " p] / v["off " p] }' "$1" | exp_median
 }
 case " $MODES " in *" top "*)
-for pair in $(seq 1 "$PAIRS"); do
-	if [ $((pair % 2)) = 1 ]; then
-		run_detached "$pair"; run_attached "$pair"
-	else
-		run_attached "$pair"; run_detached "$pair"
-	fi
-done
-kill -0 "$AMPED_PID" 2>/dev/null || exp_die "amped died during the benchmark"
+interleave run_attached run_detached "$results"
 
 off=$(awk '$1 == "off" { print $3 }' "$results" | exp_median)
 on=$(awk '$1 == "on" { print $3 }' "$results" | exp_median)
@@ -151,23 +168,12 @@ esac
 
 # ---- ampstat latency: the same pairs, its own results file
 run_latency() {
-	local i t0 t1 as_pid line
+	local t0 t1 line
 	t0=$(cpu_ticks)
-	: >"$work/latency-$LAT_SAMPLE-$1.err"
-	exp_start_bg "$work/latency-$LAT_SAMPLE-$1.json" "$work/latency-$LAT_SAMPLE-$1.err" \
-		"$AMPSTAT" latency -p "$AMPED_PID" --json --sample "$LAT_SAMPLE"
-	as_pid=$EXP_LAST_PID
-	for i in $(seq 1 250); do
-		grep -q 'tracing pid' "$work/latency-$LAT_SAMPLE-$1.err" && break
-		kill -0 "$as_pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	grep -q 'tracing pid' "$work/latency-$LAT_SAMPLE-$1.err" ||
-		exp_die "ampstat latency did not attach: $(cat "$work/latency-$LAT_SAMPLE-$1.err")"
+	as_attach "$work/latency-$LAT_SAMPLE-$1.json" "$work/latency-$LAT_SAMPLE-$1.err" \
+		latency -p "$AMPED_PID" --json --sample "$LAT_SAMPLE"
 	exp_wrk "$work/wrk-lat-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-	kill -INT "$as_pid"
-	wait "$as_pid" || exp_die "ampstat latency failed (see $work/latency-$LAT_SAMPLE-$1.err)"
-	exp_forget_pid "$as_pid"
+	as_detach "$work/latency-$LAT_SAMPLE-$1.err"
 	t1=$(cpu_ticks)
 	line=$(python3 -c '
 import json, sys
@@ -184,25 +190,13 @@ print(b["run_ns"], b["target_cpu_ns"], s["duration_s"], s["requests"], s["latenc
 			p, r, b / 1e6, c ? 100 * b / c : 0, c / 1e6, d, n, ns, p50 / 1e3, p99 / 1e3 }'
 	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$lat_results"
 }
-run_lat_detached() {
-	exp_wrk "$work/wrk-latoff-$1.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$url"
-	printf 'pair %d detached %10.0f req/s\n' "$1" "$WRK_RPS"
-	echo "off $1 $WRK_RPS" >>"$lat_results"
-}
 case " $MODES " in *" latency "*)
 	for LAT_SAMPLE in $LAT_SAMPLES; do
 	lat_results="$work/results-latency-$LAT_SAMPLE.txt"
 	: >"$lat_results"
 	echo
 	echo "bench-ampstat: ampstat latency --sample $LAT_SAMPLE, $PAIRS interleaved pairs (detached, attached)"
-	for pair in $(seq 1 "$PAIRS"); do
-		if [ $((pair % 2)) = 1 ]; then
-			run_lat_detached "$pair"; run_latency "$pair"
-		else
-			run_latency "$pair"; run_lat_detached "$pair"
-		fi
-	done
-	kill -0 "$AMPED_PID" 2>/dev/null || exp_die "amped died during the benchmark"
+	interleave run_latency run_detached "$lat_results"
 	off=$(awk '$1 == "off" { print $3 }' "$lat_results" | exp_median)
 	on=$(awk '$1 == "on" { print $3 }' "$lat_results" | exp_median)
 	bpf=$(awk '$1 == "on" && $5 > 0 { print 100 * $4 / $5 }' "$lat_results" | exp_median)
