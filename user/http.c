@@ -7,7 +7,9 @@
  */
 #include "http.h"
 
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* RFC 9110 §5.6.2 tchar. */
@@ -394,13 +396,101 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
 	return i > INT_MAX ? -1 : (int)i;
 }
 
-int hp_parse_range(const char *value, size_t value_len, uint64_t size,
-		   uint64_t *first, uint64_t *last)
+/* One range-spec at value[*pi..n): "a-b", "a-" or "-n", followed by OWS
+ * and a ',' or the end.  Sets *first and *last, clipped to size.  Returns 1
+ * satisfiable, -1 unsatisfiable, 0 invalid. */
+static int parse_range_spec(const char *value, size_t *pi, size_t n,
+			    uint64_t size, uint64_t *first, uint64_t *last)
 {
-	size_t i = 0, n = value_len;
+	size_t i = *pi;
 	uint64_t a = 0, b = 0;
 	int has_a, has_b, r;
 
+	if ((r = parse_u64(value + i, n - i, &a)) < 0)
+		return 0;
+	has_a = r > 0;
+	i += (size_t)r;
+	if (i == n || value[i] != '-')
+		return 0;
+	i++;
+	if ((r = parse_u64(value + i, n - i, &b)) < 0)
+		return 0;
+	has_b = r > 0;
+	i += (size_t)r;
+	while (i < n && is_ows(value[i]))
+		i++;
+	if ((i < n && value[i] != ',') || (!has_a && !has_b))
+		return 0;
+	*pi = i;
+
+	if (!has_a) {
+		/* suffix-range: the last b bytes */
+		if (b == 0 || size == 0)
+			return -1;
+		*first = b >= size ? 0 : size - b;
+		*last = size - 1;
+		return 1;
+	}
+	/* RFC 9110 §14.1.1: last-pos before first-pos makes it invalid. */
+	if (has_b && a > b)
+		return 0;
+	if (a >= size)
+		return -1;
+	*first = a;
+	*last = (!has_b || b >= size) ? size - 1 : b;
+	return 1;
+}
+
+/* Do two ranges overlap, touch, or lie within HP_RANGE_GAP_BYTES? */
+static int ranges_near(const struct hp_range *x, const struct hp_range *y)
+{
+	const struct hp_range *lo = x->first <= y->first ? x : y;
+	const struct hp_range *hi = lo == x ? y : x;
+
+	return lo->last >= hi->first ||
+	       hi->first - lo->last - 1 < HP_RANGE_GAP_BYTES;
+}
+
+/* Add [first, last] to the set, merging it with every range it comes near;
+ * the merged range takes the place of the earliest one it absorbed.  The
+ * set stays pairwise apart, so each merge removes one element: at most
+ * HP_MAX_RANGES rescans. */
+static void ranges_add(struct hp_ranges *out, uint64_t first, uint64_t last)
+{
+	struct hp_range cur = { first, last };
+	unsigned at = out->n;	/* where cur goes */
+
+	for (unsigned k = 0; k < out->n;) {
+		if (!ranges_near(&cur, &out->r[k])) {
+			k++;
+			continue;
+		}
+		if (out->r[k].first < cur.first)
+			cur.first = out->r[k].first;
+		if (out->r[k].last > cur.last)
+			cur.last = out->r[k].last;
+		if (k < at)
+			at = k;
+		/* drop element k; later ones move down, cur goes in at */
+		memmove(&out->r[k], &out->r[k + 1],
+			(out->n - k - 1) * sizeof(out->r[0]));
+		out->n--;
+		k = 0;	/* cur grew: it may now reach an earlier one */
+	}
+	memmove(&out->r[at + 1], &out->r[at], (out->n - at) * sizeof(out->r[0]));
+	out->r[at] = cur;
+	out->n++;
+}
+
+/* Shared by both entry points; *nspecs counts the range-specs seen. */
+static int parse_ranges(const char *value, size_t value_len, uint64_t size,
+			struct hp_ranges *out, unsigned *nspecs)
+{
+	size_t i = 0, n = value_len;
+	int any_unsat = 0;
+
+	out->n = 0;
+	*nspecs = 0;
 	while (i < n && is_ows(value[i]))
 		i++;
 	while (n > i && is_ows(value[n - 1]))
@@ -414,44 +504,95 @@ int hp_parse_range(const char *value, size_t value_len, uint64_t size,
 	if (i == n || value[i] != '=')
 		return 0;
 	i++;
-	while (i < n && is_ows(value[i]))
-		i++;
 
-	if ((r = parse_u64(value + i, n - i, &a)) < 0)
-		return 0;
-	has_a = r > 0;
-	i += (size_t)r;
-	if (i == n || value[i] != '-')
-		return 0;
-	i++;
-	if ((r = parse_u64(value + i, n - i, &b)) < 0)
-		return 0;
-	has_b = r > 0;
-	i += (size_t)r;
-	/* RFC 9110 §5.6.1: empty list elements are allowed ("0-5, ,") */
-	for (size_t k = i; k < n && (value[k] == ',' || is_ows(value[k])); k++)
-		if (k + 1 == n)
-			i = n;
-	/* Anything else left (a second range, junk) -> ignore the
-	 * header; serving the whole file is always a correct answer. */
-	if (i != n || (!has_a && !has_b))
-		return 0;
+	for (;;) {
+		uint64_t first, last;
+		int r;
 
-	if (!has_a) {
-		/* suffix-range: the last b bytes */
-		if (b == 0 || size == 0)
-			return -1;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return 1;
+		/* RFC 9110 §5.6.1: empty list elements are allowed */
+		while (i < n && (is_ows(value[i]) || value[i] == ','))
+			i++;
+		if (i == n)
+			break;
+		if (++*nspecs > HP_MAX_RANGES)
+			return 0;
+		r = parse_range_spec(value, &i, n, size, &first, &last);
+		if (r == 0)
+			return 0;
+		if (r < 0)
+			any_unsat = 1;
+		else
+			ranges_add(out, first, last);
 	}
-	if (has_b && a > b)
+	if (*nspecs == 0)
 		return 0;
-	if (a >= size)
-		return -1;
-	*first = a;
-	*last = (!has_b || b >= size) ? size - 1 : b;
+	if (out->n == 0)
+		return any_unsat ? -1 : 0;
 	return 1;
+}
+
+int hp_parse_ranges(const char *value, size_t value_len, uint64_t size,
+		    struct hp_ranges *out)
+{
+	unsigned nspecs;
+
+	return parse_ranges(value, value_len, size, out, &nspecs);
+}
+
+int hp_parse_range(const char *value, size_t value_len, uint64_t size,
+		   uint64_t *first, uint64_t *last)
+{
+	struct hp_ranges set;
+	unsigned nspecs;
+	int r = parse_ranges(value, value_len, size, &set, &nspecs);
+
+	/* Anything but one spec (a list, junk) -> ignore the header;
+	 * serving the whole file is always a correct answer. */
+	if (nspecs != 1)
+		return 0;
+	if (r == 1) {
+		*first = set.r[0].first;
+		*last = set.r[0].last;
+	}
+	return r;
+}
+
+void hp_multipart_boundary(uint64_t n, char out[HP_BOUNDARY_BYTES])
+{
+	snprintf(out, HP_BOUNDARY_BYTES, "amped%016" PRIx64, n);
+}
+
+/* snprintf's answer as a size_t; our formats cannot fail. */
+static size_t fmt_len(int n)
+{
+	return n < 0 ? 0 : (size_t)n;
+}
+
+size_t hp_multipart_part_header(char *out, size_t out_size,
+				const char *boundary, const char *ctype,
+				const struct hp_range *r, uint64_t size)
+{
+	return fmt_len(snprintf(out, out_size,
+				"\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64
+				"-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+				boundary, ctype, r->first, r->last, size));
+}
+
+size_t hp_multipart_trailer(char *out, size_t out_size, const char *boundary)
+{
+	return fmt_len(snprintf(out, out_size, "\r\n--%s--\r\n", boundary));
+}
+
+uint64_t hp_multipart_length(const struct hp_ranges *set, const char *boundary,
+			     const char *ctype, uint64_t size)
+{
+	uint64_t total = hp_multipart_trailer(NULL, 0, boundary);
+
+	for (unsigned k = 0; k < set->n; k++)
+		total += hp_multipart_part_header(NULL, 0, boundary, ctype,
+						  &set->r[k], size) +
+			 (set->r[k].last - set->r[k].first + 1);
+	return total;
 }
 
 static const char wday_name[7][4] = {
@@ -647,8 +788,11 @@ static int etag_opaque(const char *s, size_t len, const char **tag,
 	return 0;
 }
 
-int hp_etag_match(const char *list, size_t list_len, const char *etag,
-		  size_t etag_len)
+/* Does list ("*" or 1#entity-tag) match etag?  strong: W/ on either side
+ * never matches (RFC 9110 §13.1.1/§8.8.3.2).  A malformed list matches
+ * nothing. */
+static int etag_list_match(const char *list, size_t list_len, const char *etag,
+			   size_t etag_len, int strong)
 {
 	const char *want;
 	size_t want_len, i = 0, n = list_len;
@@ -656,6 +800,8 @@ int hp_etag_match(const char *list, size_t list_len, const char *etag,
 
 	if (etag_opaque(etag, etag_len, &want, &want_len) < 0)
 		return 0;
+	if (strong && want != etag)
+		return 0;	/* our own tag is weak */
 	while (i < n && is_ows(list[i]))
 		i++;
 	while (n > i && is_ows(list[n - 1]))
@@ -663,8 +809,6 @@ int hp_etag_match(const char *list, size_t list_len, const char *etag,
 	if (n - i == 1 && list[i] == '*')
 		return 1;
 
-	/* A malformed list is ignored as a whole (answer 0 -> send the full
-	 * response), which is always safe for If-None-Match. */
 	while (i < n) {
 		size_t s;
 		const unsigned char *q;
@@ -691,6 +835,7 @@ int hp_etag_match(const char *list, size_t list_len, const char *etag,
 			const char *tag;
 			size_t tag_len;
 			if (etag_opaque(list + s, i - s, &tag, &tag_len) == 0 &&
+			    (!strong || tag == list + s) &&
 			    tag_len == want_len && memcmp(tag, want, want_len) == 0)
 				matched = 1;
 		}
@@ -700,6 +845,334 @@ int hp_etag_match(const char *list, size_t list_len, const char *etag,
 			return 0;
 	}
 	return matched;
+}
+
+int hp_etag_match(const char *list, size_t list_len, const char *etag,
+		  size_t etag_len)
+{
+	/* A malformed list is ignored as a whole (answer 0 -> send the full
+	 * response), which is always safe for If-None-Match. */
+	return etag_list_match(list, list_len, etag, etag_len, 0);
+}
+
+int hp_etag_match_strong(const char *list, size_t list_len, const char *etag,
+			 size_t etag_len)
+{
+	return etag_list_match(list, list_len, etag, etag_len, 1);
+}
+
+/* ---------------- preconditions ---------------- */
+
+void hp_conditions_from_request(const struct hp_request *req,
+				struct hp_conditions *c)
+{
+	static const char *const names[5] = {
+		"if-match", "if-none-match", "if-modified-since",
+		"if-unmodified-since", "if-range"
+	};
+	const char **val[5] = {
+		&c->if_match, &c->if_none_match, &c->if_modified_since,
+		&c->if_unmodified_since, &c->if_range
+	};
+	size_t *len[5] = {
+		&c->if_match_len, &c->if_none_match_len, &c->if_modified_since_len,
+		&c->if_unmodified_since_len, &c->if_range_len
+	};
+
+	for (int k = 0; k < 5; k++) {
+		const struct hp_header *h = hp_find_header(req, names[k]);
+		*val[k] = h ? h->value : NULL;
+		*len[k] = h ? h->value_len : 0;
+	}
+}
+
+enum hp_precondition hp_evaluate_preconditions(const struct hp_conditions *c,
+					       int get_or_head,
+					       const char *etag, size_t etag_len,
+					       time_t mtime)
+{
+	time_t t;
+
+	/* 1 and 2: the client's copy must still be current. */
+	if (c->if_match) {
+		if (!hp_etag_match_strong(c->if_match, c->if_match_len, etag, etag_len))
+			return HP_PRE_FAILED;
+	} else if (c->if_unmodified_since &&
+		   hp_parse_http_date(c->if_unmodified_since,
+				      c->if_unmodified_since_len, &t) == 0 &&
+		   mtime > t) {
+		return HP_PRE_FAILED;
+	}
+	/* 3 and 4: the client's copy may be reused. */
+	if (c->if_none_match) {
+		if (hp_etag_match(c->if_none_match, c->if_none_match_len, etag, etag_len))
+			return get_or_head ? HP_PRE_NOT_MODIFIED : HP_PRE_FAILED;
+	} else if (get_or_head && c->if_modified_since &&
+		   hp_parse_http_date(c->if_modified_since,
+				      c->if_modified_since_len, &t) == 0 &&
+		   mtime <= t) {
+		return HP_PRE_NOT_MODIFIED;
+	}
+	/* 5: a Range only for the representation the client has parts of.
+	 * An entity-tag needs a strong match; a date must equal mtime
+	 * (§13.1.5); anything else (a malformed value) fails safe: the whole
+	 * representation. */
+	if (get_or_head && c->if_range) {
+		const char *v = c->if_range;
+		size_t n = c->if_range_len;
+
+		if (n > 0 && (v[0] == '"' || (n > 1 && v[0] == 'W' && v[1] == '/'))) {
+			if (!(n == etag_len && etag[0] == '"' &&
+			      memcmp(v, etag, n) == 0))
+				return HP_PRE_FULL;
+		} else if (hp_parse_http_date(v, n, &t) != 0 || t != mtime) {
+			return HP_PRE_FULL;
+		}
+	}
+	return HP_PRE_PROCEED;
+}
+
+/* ---------------- request body framing ---------------- */
+
+int hp_body_framing(const struct hp_request *req, uint64_t max_body_bytes,
+		    uint64_t *length)
+{
+	const struct hp_header *te = NULL, *cl = NULL;
+	size_t nte = 0;
+
+	*length = 0;
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct hp_header *h = &req->headers[i];
+		if (h->name_len == 17 && ieq(h->name, "transfer-encoding", 17)) {
+			te = h;
+			nte++;
+		} else if (h->name_len == 14 && ieq(h->name, "content-length", 14)) {
+			/* §6.3: several that disagree -> the framing is lost */
+			if (cl && (h->value_len != cl->value_len ||
+				   memcmp(h->value, cl->value, h->value_len) != 0))
+				return HP_BAD;
+			cl = h;
+		}
+	}
+	if (te) {
+		const char *v = te->value;
+		size_t n = te->value_len, i = 0, s, e;
+		int codings = 0, chunked_last = 0;
+
+		/* §6.1: TE in 1.0 or next to CL is how smuggling starts; two
+		 * TE fields would have to be combined, refused instead. */
+		if (req->minor_version == 0 || cl || nte > 1)
+			return HP_BAD;
+		while (i < n) {
+			while (i < n && (is_ows(v[i]) || v[i] == ','))
+				i++;
+			if (i == n)
+				break;
+			s = i;
+			while (i < n && v[i] != ',')
+				i++;
+			e = i;
+			while (e > s && is_ows(v[e - 1]))
+				e--;
+			/* chunked applied twice (§7: MUST NOT) */
+			if (chunked_last)
+				return HP_BAD;
+			chunked_last = e - s == 7 && ieq(v + s, "chunked", 7);
+			codings++;
+		}
+		if (!chunked_last)
+			return HP_BAD;
+		return codings > 1 ? HP_UNSUPPORTED : HP_BODY_CHUNKED;
+	}
+	if (cl) {
+		uint64_t x = 0;
+
+		if (cl->value_len == 0)
+			return HP_BAD;
+		/* 18 digits cannot overflow; more is over any limit we allow */
+		if (cl->value_len > 18)
+			return HP_TOO_LARGE;
+		for (size_t i = 0; i < cl->value_len; i++) {
+			if (cl->value[i] < '0' || cl->value[i] > '9')
+				return HP_BAD;
+			x = x * 10 + (uint64_t)(cl->value[i] - '0');
+		}
+		if (x > max_body_bytes)
+			return HP_TOO_LARGE;
+		*length = x;
+		return HP_BODY_LENGTH;
+	}
+	return HP_BODY_NONE;
+}
+
+/* ---------------- chunked body ---------------- */
+
+enum {
+	CK_SIZE0 = 0,	/* first hex digit of chunk-size */
+	CK_SIZE,	/* more digits, BWS, ';' or CR */
+	CK_BWS,		/* after BWS: more BWS, ';' or CR */
+	CK_EXT,		/* chunk-ext bytes until CR */
+	CK_SIZE_LF,
+	CK_DATA,
+	CK_DATA_CR,
+	CK_DATA_LF,
+	CK_TR_START,	/* a trailer field or the final CRLF */
+	CK_TR_NAME,
+	CK_TR_VALUE,
+	CK_TR_LF,
+	CK_END_LF,
+	CK_DONE,
+	CK_BAD,
+	CK_TOO_LARGE,
+};
+
+/* Can the chunk's data (d->left) and its CRLF still come within the
+ * limit?  body_bytes never passes the limit, so nothing here wraps. */
+static int chunk_fits(const struct hp_chunked *d, uint64_t max_body_bytes)
+{
+	uint64_t room = max_body_bytes - d->body_bytes;
+
+	return d->left <= room && room - d->left >= 2;
+}
+
+int hp_chunked_discard(struct hp_chunked *d, const char *buf, size_t len,
+		       uint64_t max_body_bytes, size_t *used)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t i = 0;
+
+	*used = 0;
+	switch (d->state) {
+	case CK_DONE: return 1;
+	case CK_BAD: return HP_BAD;
+	case CK_TOO_LARGE: return HP_TOO_LARGE;
+	}
+	while (i < len) {
+		int c = p[i], v;
+
+		if (d->state == CK_DATA) {
+			size_t take = len - i;
+			if (take > d->left)
+				take = (size_t)d->left;
+			/* the whole chunk and its CRLF were checked against
+			 * the limit at the end of its size line */
+			d->left -= take;
+			d->body_bytes += take;
+			i += take;
+			if (d->left == 0)
+				d->state = CK_DATA_CR;
+			continue;
+		}
+		if (d->body_bytes >= max_body_bytes) {
+			i++;	/* *used points at this byte */
+			goto too_large;
+		}
+		d->body_bytes++;
+		i++;
+		switch (d->state) {
+		case CK_SIZE0:
+		case CK_SIZE:
+			if ((v = hexval(c)) >= 0) {
+				/* Refused as soon as the digits so far show
+				 * that the data and its CRLF cannot fit: no
+				 * number of digits can overflow. */
+				if (d->left > (max_body_bytes >> 4))
+					goto too_large;
+				d->left = d->left * 16 + (uint64_t)v;
+				if (!chunk_fits(d, max_body_bytes))
+					goto too_large;
+				d->state = CK_SIZE;
+			} else if (d->state == CK_SIZE0) {
+				goto bad;
+			} else if (c == ' ' || c == '\t') {
+				d->state = CK_BWS;
+			} else if (c == ';') {
+				d->state = CK_EXT;
+			} else if (c == '\r') {
+				d->state = CK_SIZE_LF;
+			} else {
+				goto bad;
+			}
+			break;
+		case CK_BWS:
+			if (c == ';')
+				d->state = CK_EXT;
+			else if (c == '\r')
+				d->state = CK_SIZE_LF;
+			else if (c != ' ' && c != '\t')
+				goto bad;
+			break;
+		case CK_EXT:
+			/* §7.1.1: extensions are ignored; only bytes that
+			 * cannot end a line early are let through */
+			if (c == '\r')
+				d->state = CK_SIZE_LF;
+			else if (!value_ok[c])
+				goto bad;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				goto bad;
+			/* again: the extension took some of the room */
+			if (d->left && !chunk_fits(d, max_body_bytes))
+				goto too_large;
+			d->state = d->left ? CK_DATA : CK_TR_START;
+			break;
+		case CK_DATA_CR:
+			if (c != '\r')
+				goto bad;
+			d->state = CK_DATA_LF;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				goto bad;
+			d->state = CK_SIZE0;
+			break;
+		case CK_TR_START:
+			if (c == '\r')
+				d->state = CK_END_LF;
+			else if (tchar[c])
+				d->state = CK_TR_NAME;
+			else
+				goto bad;
+			break;
+		case CK_TR_NAME:
+			if (c == ':')
+				d->state = CK_TR_VALUE;
+			else if (!tchar[c])
+				goto bad;
+			break;
+		case CK_TR_VALUE:
+			if (c == '\r')
+				d->state = CK_TR_LF;
+			else if (!value_ok[c])
+				goto bad;
+			break;
+		case CK_TR_LF:
+			if (c != '\n')
+				goto bad;
+			d->state = CK_TR_START;
+			break;
+		case CK_END_LF:
+			if (c != '\n')
+				goto bad;
+			d->state = CK_DONE;
+			*used = i;
+			return 1;
+		default:
+			goto bad;
+		}
+	}
+	*used = len;
+	return HP_INCOMPLETE;
+bad:
+	d->state = CK_BAD;
+	*used = i - 1;
+	return HP_BAD;
+too_large:
+	d->state = CK_TOO_LARGE;
+	*used = i - 1;
+	return HP_TOO_LARGE;
 }
 
 const char *hp_mime_type(const char *path, size_t path_len)
