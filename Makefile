@@ -39,6 +39,11 @@ BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
         $(B)/tests/test_http $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
+# Bare `make` builds everything: the components included below define
+# targets of their own (tests/fuzz/fuzz.mk's `fuzz`), and without this the
+# first of them would become the default goal.
+.DEFAULT_GOAL := all
+
 # Each further component (user/X/X.mk, tests/X/X.mk) adds its own rules and
 # appends its outputs to BINS; they see every variable above.
 include $(sort $(wildcard user/*/*.mk tests/*/*.mk))

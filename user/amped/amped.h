@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include "ae.h"
+#include "amped_names.h"
 #include "amped_usdt.h"
 
 /* amped/amted: a dispatcher plus helper processes/threads for blocking work;

@@ -282,7 +282,7 @@ static void helper_main(int idx, int sock)
 	char name[16];
 	sigset_t all;
 
-	snprintf(name, sizeof(name), "amped-help-%d", idx);
+	snprintf(name, sizeof(name), AMPED_COMM_HELP "%d", idx);
 	prctl(PR_SET_NAME, name);
 	/* A helper must not outlive its dispatcher. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -514,7 +514,7 @@ static void *tpool_main(void *arg)
 	int idx = (int)(intptr_t)arg;
 	char name[16], key[AMPED_PATH_MAX];
 
-	snprintf(name, sizeof(name), "amped-help-%d", idx);
+	snprintf(name, sizeof(name), AMPED_COMM_HELP "%d", idx);
 	prctl(PR_SET_NAME, name);
 	pthread_mutex_lock(&tpool_mu);
 	for (;;) {

@@ -359,7 +359,7 @@ int run_dispatcher(int lfd)
 	uint64_t stop_deadline = 0;
 	struct rlimit rl;
 
-	prctl(PR_SET_NAME, "amped-disp");
+	prctl(PR_SET_NAME, AMPED_COMM_DISP);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		rl.rlim_cur = 1024;
 	loop = ae_create((int)(rl.rlim_cur > 0 && rl.rlim_cur < 1 << 20 ? rl.rlim_cur : 1024));

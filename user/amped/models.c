@@ -63,7 +63,7 @@ static void worker_setup(int idx, bool thread)
 {
 	char name[16];
 
-	snprintf(name, sizeof(name), "amped-work-%d", idx);
+	snprintf(name, sizeof(name), AMPED_COMM_WORK "%d", idx);
 	prctl(PR_SET_NAME, name);
 	conn_worker_init(idx + 1, thread);
 	loop = ae_create(1);		/* nothing is registered; the conn code wants one */
@@ -130,7 +130,7 @@ static int supervise(int n, child_fn fn, int lfd, int first_lfd, bool keep_lfd)
 		close(first_lfd);	/* child 0 has it; we must not hold a queue */
 	if (!keep_lfd && lfd >= 0)
 		close(lfd);
-	prctl(PR_SET_NAME, "amped-main");
+	prctl(PR_SET_NAME, AMPED_COMM_MAIN);
 
 	uint64_t last_spawn_ns = 0;
 	while (!amped_stop_requested) {
@@ -317,7 +317,7 @@ int run_mt(int lfd)
 	pthread_t *th;
 	int n = cfg.workers, started = 0, status = 0;
 
-	prctl(PR_SET_NAME, "amped-boss");
+	prctl(PR_SET_NAME, AMPED_COMM_BOSS);
 	install_stop_handlers();
 	mt_cap = cfg.max_conns;
 	mt_q = calloc((size_t)mt_cap, sizeof(*mt_q));
