@@ -37,7 +37,12 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
-        $(B)/tests/test_http $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
+        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
+
+# Bare `make` builds everything: the components included below define
+# targets of their own (tests/fuzz/fuzz.mk's `fuzz`), and without this the
+# first of them would become the default goal.
+.DEFAULT_GOAL := all
 
 # Each further component (user/X/X.mk, tests/X/X.mk) adds its own rules and
 # appends its outputs to BINS; they see every variable above.
@@ -69,6 +74,12 @@ $(B)/slowfs: $(wildcard user/slowfs/*.c user/slowfs/*.h) | $(B)
 $(B)/tests/test_http: tests/unit/test_http.c user/http.c user/http.h tests/unit/tap.h | $(B)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^)
+
+# resp.c with the modules it reads (an entry from fcache.c, the date from proc.c).
+RESP_TEST_SRC := tests/unit/test_resp.c user/amped/resp.c user/amped/fcache.c user/amped/proc.c user/http.c
+$(B)/tests/test_resp: $(RESP_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(RESP_TEST_SRC)
 
 # BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) $(wildcard bpf/*.h) | $(B)/bpf

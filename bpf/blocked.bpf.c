@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ampstat.h"
+#include "amped_names.h"
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"
 
@@ -81,9 +82,13 @@ static __always_inline bool in_target(struct task_struct *t, const bool raw)
 
 static __always_inline bool comm_is_disp(const char *c)
 {
-	/* "amped-disp\0" */
-	return c[0] == 'a' && c[1] == 'm' && c[2] == 'p' && c[3] == 'e' && c[4] == 'd' &&
-	       c[5] == '-' && c[6] == 'd' && c[7] == 'i' && c[8] == 's' && c[9] == 'p' && c[10] == 0;
+	const char want[] = AMPED_COMM_DISP;	/* with its NUL: the whole comm */
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(want); i++)
+		if (c[i] != want[i])
+			return false;
+	return true;
 }
 
 static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)

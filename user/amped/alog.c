@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "amped.h"
+#include "alog.h"
+#include "proc.h"
 
 #define ALOG_BUF_BYTES (64 * 1024)
 
-/* One buffer per process; the MT model's threads share it under a lock. */
+/* One buffer per process; threads of a process (MT) share it under a lock,
+ * which a single-threaded writer does not pay for. */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-#define LOCK() do { if (cfg.model == MODEL_MT) pthread_mutex_lock(&mu); } while (0)
-#define UNLOCK() do { if (cfg.model == MODEL_MT) pthread_mutex_unlock(&mu); } while (0)
+static bool threaded;
+#define LOCK() do { if (threaded) pthread_mutex_lock(&mu); } while (0)
+#define UNLOCK() do { if (threaded) pthread_mutex_unlock(&mu); } while (0)
 
 static int log_fd = -1;
 static char buf[ALOG_BUF_BYTES];
@@ -26,6 +29,11 @@ int alog_open(const char *path)
 {
 	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	return log_fd < 0 ? -1 : 0;
+}
+
+void alog_threaded(void)
+{
+	threaded = true;
 }
 
 static void flush(void)

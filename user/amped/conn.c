@@ -1,27 +1,28 @@
-/* conn — the dispatcher's per-connection state machine.
+/* conn — the per-connection state machine.
  *
- *   READ  --head parsed--> translate (path cache, else a helper) --> WAIT
- *   WAIT  --job done-----> respond: 304/206/416/200, small bodies from memory,
- *                          large ones by sendfile a chunk at a time, each
- *                          chunk checked for residency first and, if not
- *                          resident, brought in by a helper (WAIT again)
+ *   READ  --head parsed--> translate (path cache, else a blocking job) --> WAIT
+ *   WAIT  --job done-----> respond (resp.h decides: 304/206/416/200...),
+ *                          small bodies from memory, large ones by sendfile
+ *                          a chunk at a time, each chunk checked for
+ *                          residency first and, if not resident, brought in
+ *                          by a job (WAIT again)
  *   WRITE --all sent-----> READ (keep-alive; next pipelined head) or close
  *   LINGER: after an error we stop writing, read and drop what the client
  *           still sends, then close, so our answer is not lost to a RST.
- * Handlers run to completion; nothing here waits, except the jobs SPED runs
- * inline by design.
+ * Handlers run to completion; nothing here waits except blocking work that
+ * its backend runs inline (blk.h: SPED by design).  Jobs complete through
+ * their callbacks (open_done, read_done); which backend runs them is the
+ * caller's choice (conn_listen_start, conn_blocking_init).
  *
  * Which ready response is written first (--sched): fcfs writes a response
  * as soon as it is ready and then whenever epoll says its socket can take
- * more.  srpt puts ready responses in a heap ordered by the bytes they have
- * left; once per loop turn the dispatcher writes a quantum to the one with
- * the fewest, puts it back, and goes on until every ready socket is full or
- * the turn's budget is spent (size-based scheduling: Harchol-Balter,
- * Schroeder, Bansal, Agrawal, "Size-based scheduling to improve web
- * performance", ACM TOCS 2003, who did it in the kernel's queues below
- * the sockets, where the link was the bottleneck; here it orders the
- * dispatcher's writes, and what a send buffer already holds drains as its
- * client reads). */
+ * more.  srpt puts ready responses in a queue ordered by the bytes they have
+ * left (srpt.h); once per loop turn the dispatcher writes a quantum to the
+ * one with the fewest, puts it back, and goes on until every ready socket is
+ * full or the turn's budget is spent.  Harchol-Balter et al. did this in the
+ * kernel's queues below the sockets, where the link was the bottleneck;
+ * here it orders the dispatcher's writes, and what a send buffer already
+ * holds drains as its client reads. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -41,10 +42,20 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include "amped.h"
+#include "ae.h"
+#include "alog.h"
+#include "blk.h"
+#include "conn.h"
+#include "fcache.h"
 #include "http.h"
+#include "proc.h"
+#include "resp.h"
+#include "srpt.h"
 
 static void conn_cb(struct ae_loop *l, int fd, void *data, int mask);
+static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask);
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 enum cstate { CS_READ, CS_WAIT, CS_WRITE, CS_LINGER };
 enum dkind { DL_NONE, DL_IDLE, DL_HEADER, DL_SEND, DL_LINGER };
@@ -72,9 +83,7 @@ struct conn {
 	uint64_t discard;		/* request body bytes still to drop */
 	uint64_t deadline_ms;
 	enum dkind dkind;
-	int ready_idx;			/* srpt: in ready[], + 1; 0 when not */
-	uint64_t ready_key;		/* srpt: bytes left when it joined */
-	uint64_t ready_seq;		/* srpt: ties go to the earlier */
+	struct srpt_node ready;		/* srpt: in readyq when queued */
 	uint64_t quota;			/* srpt: bytes this write may send; 0 any */
 	/* the request being served; pointers into in[] stay valid until
 	 * request_finish() consumes the head */
@@ -94,6 +103,7 @@ struct conn {
 	struct conn *wait_next;
 	struct job job;
 	bool job_pending;
+	bool submitting;		/* inside blk_submit(): completion is the caller's */
 	/* output: header bytes, then a memory body or a file range */
 	char hbuf[HBUF_BYTES];
 	char *out;
@@ -113,18 +123,14 @@ static __thread bool accepting, draining;
 static __thread uint32_t next_conn_id;
 static __thread uint64_t next_req_id;
 static __thread uint64_t accept_retry_ms;
-/* srpt: responses ready to write, a min-heap on (ready_key, ready_seq) */
-static __thread struct conn **ready;
-static __thread int nready, ready_cap;
-static __thread uint64_t ready_clock;
+static __thread const struct blk_ops *blk;	/* where blocking work runs */
+/* srpt: responses ready to write, fewest bytes left first */
+static __thread struct srpt readyq;
 static __thread uint64_t sent_bytes;	/* by conn_write, for the turn's budget */
-/* MP and MT workers: one connection at a time, nothing registered with an
- * event loop.  Their sockets are non-blocking and every wait is a poll()
- * bounded by the connection's deadline (as APR does for Apache's
- * timeouts): SO_SNDTIMEO would bound each piece that sendfile() splices,
- * not the call, and a stalled client would hold a worker for several
- * timeouts.  Disk reads inside sendfile() still block, which is the point
- * of these models. */
+/* Driven by a blocking worker (worker.c): one connection at a time,
+ * nothing registered with an event loop; a write that would block waits
+ * in poll() here, and the disk is never checked for residency (sendfile()
+ * blocks, which is the point of such workers). */
 static __thread bool blocking;
 /* The request this thread serves, for tracers: the global in processes
  * with one dispatcher; a thread's own copy in MT workers. */
@@ -141,11 +147,12 @@ static int watch(struct conn *c, int mask)
 static void conn_process(struct conn *c);
 static void conn_expire(struct conn *c);
 static int conn_write(struct conn *c);
-static int wait_fd(int fd, short events, int timeout_ms);
 static void respond_entry(struct conn *c);
+static void resume_send(struct conn *c);
+static void open_done(struct job *j);
 static void set_deadline(struct conn *c, enum dkind k, int ms);
 
-/* ---------------- srpt: the ready heap ---------------- */
+/* ---------------- srpt: the ready queue (srpt.h) ---------------- */
 
 static uint64_t bytes_left(const struct conn *c)
 {
@@ -153,82 +160,19 @@ static uint64_t bytes_left(const struct conn *c)
 	       (c->file_end - c->file_off);
 }
 
-static bool ready_less(const struct conn *a, const struct conn *b)
-{
-	return a->ready_key < b->ready_key ||
-	       (a->ready_key == b->ready_key && a->ready_seq < b->ready_seq);
-}
-
-static void ready_place(int i, struct conn *c)
-{
-	ready[i] = c;
-	c->ready_idx = i + 1;
-}
-
-static void ready_up(int i)
-{
-	struct conn *c = ready[i];
-	while (i > 0) {
-		int p = (i - 1) / 2;
-		if (!ready_less(c, ready[p]))
-			break;
-		ready_place(i, ready[p]);
-		i = p;
-	}
-	ready_place(i, c);
-}
-
-static void ready_down(int i)
-{
-	struct conn *c = ready[i];
-	for (;;) {
-		int l = 2 * i + 1, m;
-		if (l >= nready)
-			break;
-		m = l + 1 < nready && ready_less(ready[l + 1], ready[l]) ? l + 1 : l;
-		if (!ready_less(ready[m], c))
-			break;
-		ready_place(i, ready[m]);
-		i = m;
-	}
-	ready_place(i, c);
-}
-
 static void ready_remove(struct conn *c)
 {
-	int i = c->ready_idx - 1;
-
-	if (i < 0)
-		return;
-	c->ready_idx = 0;
-	struct conn *last = ready[--nready];
-	if (i == nready)
-		return;
-	ready_place(i, last);
-	ready_down(i);
-	ready_up(last->ready_idx - 1);
+	srpt_remove(&readyq, &c->ready);
 }
 
 /* c has something to write and its socket may take it.  0 ok, -1 ENOMEM. */
 static int ready_push(struct conn *c)
 {
-	if (c->ready_idx)
-		ready_remove(c);	/* its key changed */
-	if (nready == ready_cap) {
-		int cap = ready_cap ? ready_cap * 2 : 256;
-		struct conn **n = realloc(ready, (size_t)cap * sizeof(*n));
-		if (!n)
-			return -1;
-		ready = n;
-		ready_cap = cap;
-	}
-	c->ready_key = bytes_left(c);
-	c->ready_seq = ++ready_clock;
+	if (srpt_push(&readyq, &c->ready, bytes_left(c)) < 0)
+		return -1;
 	/* waiting for its turn is the server's doing, not the client's: no
 	 * send (or header) deadline runs meanwhile */
 	set_deadline(c, DL_NONE, 0);
-	ready[nready++] = c;
-	ready_up(nready - 1);
 	return 0;
 }
 
@@ -239,54 +183,6 @@ static void conn_send(struct conn *c)
 	c->state = CS_WRITE;
 	if (cfg.sched != SCHED_SRPT || blocking || ready_push(c) < 0)
 		conn_write(c);
-}
-
-/* errno -> HTTP status, in one place. */
-static int status_from_errno(int err)
-{
-	switch (err) {
-	case ENOENT:
-	case ENOTDIR:
-		return 404;
-	case EACCES:
-	case EPERM:
-	case EXDEV:		/* RESOLVE_BENEATH: a path or symlink leaving the root */
-	case ELOOP:
-	case EISDIR:		/* a directory without index.html: no listings */
-		return 403;
-	case ENAMETOOLONG:
-		return 414;
-	case EAGAIN:
-	case EMFILE:
-	case ENFILE:
-	case ENOMEM:
-		return 503;
-	default:
-		return 500;
-	}
-}
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 206: return "Partial Content";
-	case 301: return "Moved Permanently";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Internal Server Error";
-	}
 }
 
 /* ---------------- connection lifetime ---------------- */
@@ -301,7 +197,6 @@ static void resume_accepting(void)
 {
 	if (!accepting && !draining && listen_fd >= 0 && nconns < cfg.max_conns &&
 	    now_ms >= accept_retry_ms) {
-		extern void accept_cb(struct ae_loop *, int, void *, int);
 		if (ae_set(loop, listen_fd, AE_READABLE, accept_cb, NULL) == 0)
 			accepting = true;
 	}
@@ -411,7 +306,7 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
 	return c;
 }
 
-void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
+static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 {
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
@@ -444,8 +339,9 @@ void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 	}
 }
 
-int conn_listen_start(int lfd)
+int conn_listen_start(int lfd, const struct blk_ops *b)
 {
+	blk = b;
 	listen_fd = lfd;
 	accepting = false;
 	resume_accepting();
@@ -470,82 +366,75 @@ int conn_count(void)
 
 /* ---------------- responses ---------------- */
 
-static int out_reserve(struct conn *c, size_t n)
+static void resp_req_of(const struct conn *c, struct resp_req *rq)
 {
-	if (n <= HBUF_BYTES) {
-		c->out = c->hbuf;
-		return 0;
-	}
-	c->out = malloc(n);
-	if (!c->out) {
-		c->out = c->hbuf;
-		return -1;
-	}
-	return 0;
+	rq->head_only = c->head_only;
+	rq->keepalive = c->keepalive;
+	rq->key = c->key;
+	rq->key_len = c->key_len;
+	rq->range = c->h_range;
+	rq->range_len = c->h_range_len;
+	rq->inm = c->h_inm;
+	rq->inm_len = c->h_inm_len;
+	rq->ims = c->h_ims;
+	rq->ims_len = c->h_ims_len;
+	rq->ifrange = c->h_ifrange;
+	rq->ifrange_len = c->h_ifrange_len;
 }
 
-static const char *conn_field(const struct conn *c)
-{
-	return c->keepalive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-}
+static void send_body(struct conn *c, uint64_t first, uint64_t blen);
 
-/* A status with a small HTML body (or none: HEAD, 304).  Errors that leave
- * the request stream in doubt close the connection. */
-static void respond_simple(struct conn *c, int status, const char *extra)
+/* Answer with what resp.h decides: for entry e (respond_entry), or a
+ * status page (e NULL: status, extra).  The head goes into hbuf, or into a
+ * buffer of its own when it is larger (a long Location). */
+static void respond(struct conn *c, struct fentry *e, int status, const char *extra)
 {
-	char body[256];
-	int blen = 0;
-	bool keep = status == 301 || status == 304 || status == 403 ||
-		    status == 404 || status == 416;
+	struct resp_req rq;
+	struct resp_plan p;
+	char *buf = c->hbuf;
+	size_t size = HBUF_BYTES;
 
-	if (!keep)
-		c->keepalive = false;
-	c->status = status;
-	if (status != 304)
-		blen = snprintf(body, sizeof(body),
-				"<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n",
-				status, reason(status), status, reason(status));
-	size_t need = 256 + date_fields_len + (extra ? strlen(extra) : 0) + (size_t)blen;
-	if (out_reserve(c, need) < 0) {
-		c->keepalive = false;
-		conn_linger(c);
+	if (c->out != c->hbuf)
+		free(c->out);
+	c->out = c->hbuf;
+	resp_req_of(c, &rq);
+	for (;;) {
+		size_t need = e ? resp_entry(buf, size, e, &rq, &p) :
+			      resp_simple(buf, size, status, extra, &rq, &p);
+		if (need <= size)
+			break;
+		if (buf != c->hbuf || !(buf = malloc(need))) {
+			if (buf != c->hbuf)
+				free(buf);
+			c->status = e ? 500 : status;
+			c->keepalive = false;
+			conn_linger(c);
+			return;
+		}
+		size = need;
+	}
+	c->out = buf;
+	c->status = p.status;
+	c->keepalive = p.keepalive;
+	c->out_len = p.head_len;
+	c->out_off = 0;
+	c->body_bytes = p.body_bytes;
+	c->state = CS_WRITE;
+	if (p.file_len == 0) {
+		conn_send(c);
 		return;
 	}
-	int n = snprintf(c->out, need, "HTTP/1.1 %d %s\r\n%s", status, reason(status), date_fields);
-	if (status != 304)
-		n += snprintf(c->out + n, need - (size_t)n,
-			      "Content-Type: text/html\r\nContent-Length: %d\r\n", blen);
-	n += snprintf(c->out + n, need - (size_t)n, "%s%s", extra ? extra : "", conn_field(c));
-	if (!c->head_only && status != 304) {
-		memcpy(c->out + n, body, (size_t)blen);
-		n += blen;
-		c->body_bytes = (uint64_t)blen;
-	}
-	c->out_len = (size_t)n;
-	c->out_off = 0;
-	c->state = CS_WRITE;
-	conn_send(c);
+	send_body(c, p.file_first, p.file_len);
 }
 
-/* Percent-encode a path for a Location header. */
-static size_t url_encode(const char *s, size_t n, char *out, size_t size)
+static void respond_simple(struct conn *c, int status, const char *extra)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
+	respond(c, NULL, status, extra);
+}
 
-	for (size_t i = 0; i < n && o + 4 < size; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr("/-._~!$&'()*+,;=:@", ch)) {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
-	return o;
+static void respond_entry(struct conn *c)
+{
+	respond(c, c->fe, 0, NULL);
 }
 
 static bool is_resident(struct conn *c, uint64_t off, uint64_t len)
@@ -594,11 +483,16 @@ static void wait_job(struct conn *c)
 
 static void note_miss(struct conn *c, uint64_t off, uint64_t len)
 {
-	c->rflags |= AMPED_RF_RESIDENT_MISS | (model_offloads() ? AMPED_RF_HELPER_READ : AMPED_RF_INLINE_BLOCK);
+	c->rflags |= AMPED_RF_RESIDENT_MISS | blk->rf_read;
 	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
 }
 
-static void submit_read(struct conn *c, uint64_t off, uint64_t len)
+static void read_done(struct job *j);
+
+/* Have [off, off + len) of c's file brought into memory.  Returns 1 while
+ * the job is out (read_done() resumes c), 0 if it finished already (run
+ * inline, or refused at once): the caller carries on with c->job.err. */
+static int submit_read(struct conn *c, uint64_t off, uint64_t len)
 {
 	struct job *j = &c->job;
 
@@ -606,137 +500,37 @@ static void submit_read(struct conn *c, uint64_t off, uint64_t len)
 	j->op = AMPED_OP_READ;
 	j->req_id = c->req_id;
 	j->fe = c->fe;
-	j->conn = c;
 	j->off = off;
 	j->len = len;
+	j->done = read_done;
 	note_miss(c, off, len);
 	c->job_pending = true;
+	c->submitting = true;
+	blk_submit(blk, j);
+	c->submitting = false;
+	if (!c->job_pending)
+		return 0;
 	wait_job(c);
-	job_submit(j);
+	return 1;
 }
 
-static bool etag_equal_strong(const struct conn *c, const char *v, size_t n)
-{
-	return n == c->fe->etag_len && memcmp(v, c->fe->etag, n) == 0;
-}
-
-static void respond_entry(struct conn *c)
+/* The body of a 200/206: bytes [first, first + blen) of c's file, from
+ * memory or by sendfile, brought into memory first if they are not. */
+static void send_body(struct conn *c, uint64_t first, uint64_t blen)
 {
 	struct fentry *e = c->fe;
-	uint64_t first = 0, last = 0;
-	int status = 200;
-	char extra[768];
-	size_t extra_len = 0;
 
-	if (e->kind == FE_REDIRECT) {
-		char loc[4400 + 16], enc[4400];
-		url_encode(c->key, c->key_len, enc, sizeof(enc));
-		snprintf(loc, sizeof(loc), "Location: %s/\r\n", enc);
-		respond_simple(c, 301, loc);
-		return;
-	}
-	if (e->kind != FE_FILE) {
-		respond_simple(c, status_from_errno(e->err), NULL);
-		return;
-	}
-	/* RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since. */
-	if (c->h_inm) {
-		if (hp_etag_match(c->h_inm, c->h_inm_len, e->etag, e->etag_len)) {
-			char f[160];
-			snprintf(f, sizeof(f), "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
-			respond_simple(c, 304, f);
-			return;
-		}
-	} else if (c->h_ims) {
-		time_t t;
-		if (hp_parse_http_date(c->h_ims, c->h_ims_len, &t) == 0 && e->mtime.tv_sec <= t) {
-			char f[160];
-			snprintf(f, sizeof(f), "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
-			respond_simple(c, 304, f);
-			return;
-		}
-	}
-	if (c->h_range) {
-		bool use = true;
-		if (c->h_ifrange) {
-			time_t t;
-			if (c->h_ifrange_len > 0 && (c->h_ifrange[0] == '"' || c->h_ifrange[0] == 'W'))
-				use = etag_equal_strong(c, c->h_ifrange, c->h_ifrange_len);
-			else
-				use = hp_parse_http_date(c->h_ifrange, c->h_ifrange_len, &t) == 0 &&
-				      t == e->mtime.tv_sec;
-		}
-		int r = use ? hp_parse_range(c->h_range, c->h_range_len, e->size, &first, &last) : 0;
-		if (r < 0) {
-			char f[64];
-			snprintf(f, sizeof(f), "Content-Range: bytes */%" PRIu64 "\r\n", e->size);
-			respond_simple(c, 416, f);
-			return;
-		}
-		if (r > 0) {
-			status = 206;
-			int n = snprintf(extra, sizeof(extra),
-				"Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n"
-				"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-				e->ctype, last - first + 1, first, last, e->size, e->lastmod, e->etag);
-			if (n < 0 || (size_t)n >= sizeof(extra)) {
-				respond_simple(c, 500, NULL);
-				return;
-			}
-			extra_len = (size_t)n;
-		}
-	}
-	if (status == 200) {
-		first = 0;
-		last = e->size ? e->size - 1 : 0;
-	}
-	c->status = status;
-	uint64_t blen = e->size ? last - first + 1 : 0;
-
-	/* header: status line, Server+Date, fields, Connection */
-	char fbuf[512];
-	const char *fields;
-	size_t flen;
-	if (status == 206) {
-		fields = extra;
-		flen = extra_len;
-	} else {
-		flen = fc_header_fields(e, fbuf, sizeof(fbuf), &fields);
-	}
-	const char *sl = status == 200 ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 206 Partial Content\r\n";
-	size_t sllen = strlen(sl);
-	const char *cf = conn_field(c);
-	size_t cflen = strlen(cf);
-	char *o = c->hbuf;
-	c->out = c->hbuf;
-	if (sllen + date_fields_len + flen + cflen > HBUF_BYTES) {
-		respond_simple(c, 500, NULL);
-		return;
-	}
-	memcpy(o, sl, sllen);
-	o += sllen;
-	memcpy(o, date_fields, date_fields_len);
-	o += date_fields_len;
-	memcpy(o, fields, flen);
-	o += flen;
-	memcpy(o, cf, cflen);
-	o += cflen;
-	c->out_len = (size_t)(o - c->hbuf);
-	c->out_off = 0;
-	c->state = CS_WRITE;
-	if (c->head_only || blen == 0) {
-		conn_send(c);
-		return;
-	}
-	c->body_bytes = blen;
 	/* Small files are kept in memory once their pages were resident:
 	 * header and body then leave in one writev. */
 	if (e->size <= SMALL_BODY_MAX && cfg.map_cache && !e->body) {
 		if (!is_resident(c, 0, e->size)) {
 			c->file_off = first;	/* remember the range across the job */
-			c->file_end = last + 1;
+			c->file_end = first + blen;
 			c->small_pending = true;
-			submit_read(c, 0, e->size);
+			if (submit_read(c, 0, e->size) == 0) {
+				c->state = CS_WRITE;
+				resume_send(c);
+			}
 			return;
 		}
 		char *b = malloc(e->size);
@@ -751,7 +545,7 @@ static void respond_entry(struct conn *c)
 		c->body_off = 0;
 	} else {
 		c->file_off = first;
-		c->file_end = last + 1;
+		c->file_end = first + blen;
 		c->checked_until = first;
 	}
 	conn_send(c);
@@ -952,11 +746,11 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		j->op = AMPED_OP_OPEN;
 		j->req_id = c->req_id;
 		j->fe = e;
-		j->conn = c;
+		j->done = open_done;
 		c->job_pending = true;
-		c->rflags |= model_offloads() ? AMPED_RF_HELPER_OPEN : AMPED_RF_INLINE_BLOCK;
+		c->rflags |= blk->rf_open;
 		wait_job(c);
-		job_submit(j);
+		blk_submit(blk, j);
 		return;
 	}
 	/* someone else's translation of the same path is in flight */
@@ -993,7 +787,7 @@ static void resume_send(struct conn *c)
 		c->file_off = c->file_end = 0;
 		c->out_len = c->out_off = 0;
 		c->body_bytes = 0;
-		respond_simple(c, status_from_errno(c->job.err), NULL);
+		respond_simple(c, resp_status_from_errno(c->job.err), NULL);
 		return;
 	}
 	if (c->job.err) {
@@ -1034,17 +828,26 @@ static void resume_send(struct conn *c)
 	conn_send(c);
 }
 
-void job_done(struct job *j)
+/* c's READ job finished: send on (unless submit_read()'s caller, still on
+ * the stack, carries on itself). */
+static void read_done(struct job *j)
 {
-	AMPED_PH_JOB(&j->conn->ph, j->start_ns, j->sent_ns);
-	if (j->op == AMPED_OP_READ) {
-		struct conn *c = j->conn;
-		c->job_pending = false;
+	struct conn *c = container_of(j, struct conn, job);
+
+	AMPED_PH_JOB(&c->ph, j->start_ns, j->sent_ns);
+	c->job_pending = false;
+	if (!c->submitting)
 		resume(c, resume_send);
-		return;
-	}
+}
+
+/* A translation finished: every connection waiting for the entry answers. */
+static void open_done(struct job *j)
+{
+	struct conn *c = container_of(j, struct conn, job);
 	struct fentry *e = j->fe;
-	j->conn->job_pending = false;
+
+	AMPED_PH_JOB(&c->ph, j->start_ns, j->sent_ns);
+	c->job_pending = false;
 	fc_complete(e, j->err, j->kind, j->fd, &j->st);
 	struct conn *w = e->waiters;
 	e->waiters = NULL;
@@ -1164,14 +967,13 @@ again:
 				if (len > CHUNK_BYTES)
 					len = CHUNK_BYTES;
 				if (!is_resident(c, c->file_off, len)) {
-					if (model_offloads()) {
-						submit_read(c, c->file_off, len);
-						return 0;
-					}
-					/* SPED reads in place, blocking the loop (and
-					 * without recursing once per chunk) */
-					note_miss(c, c->file_off, len);
-					if (job_run_read(c->fe->fd, c->file_off, len) != 0) {
+					if (submit_read(c, c->file_off, len))
+						return 0;	/* read_done() sends on */
+					/* done already (inline: SPED blocks here by
+					 * design): carry on here rather than
+					 * recursing once per chunk; as in
+					 * resume_send(), EAGAIN sends anyway */
+					if (c->job.err && c->job.err != EAGAIN) {
 						conn_free(c);
 						return -1;
 					}
@@ -1304,7 +1106,7 @@ static void conn_cb(struct ae_loop *l, int fd, void *data, int mask)
 		if (mask & AE_WRITABLE) {
 			/* srpt: the turn's scheduler decides when */
 			if (cfg.sched == SCHED_SRPT && !blocking &&
-			    (c->ready_idx || ready_push(c) == 0))
+			    (srpt_queued(&c->ready) || ready_push(c) == 0))
 				break;
 			if (conn_write(c) == 0 && !c->dead && c->state == CS_READ)
 				conn_process(c);
@@ -1376,17 +1178,15 @@ void conn_close_all(void)
 	}
 	free(conns);
 	conns = NULL;
-	free(ready);
-	ready = NULL;
-	nready = ready_cap = 0;
+	srpt_free(&readyq);
 }
 
 bool conn_run_ready(void)
 {
 	uint64_t start = sent_bytes;
 
-	while (nready > 0 && sent_bytes - start < SRPT_TURN_BYTES) {
-		struct conn *c = ready[0];
+	while (srpt_count(&readyq) > 0 && sent_bytes - start < SRPT_TURN_BYTES) {
+		struct conn *c = container_of(srpt_min(&readyq), struct conn, ready);
 		ready_remove(c);
 		conn_enter(c);
 		c->quota = SRPT_QUANTUM_BYTES;
@@ -1396,78 +1196,64 @@ bool conn_run_ready(void)
 			conn_process(c);
 		conn_leave(c);
 	}
-	return nready > 0;
+	return srpt_count(&readyq) > 0;
 }
 
-/* ---------------- blocking workers (MP, MT) ---------------- */
+/* ---------------- a blocking worker's connection (worker.c) ---------------- */
 
-void conn_worker_init(int worker_idx, bool own_current)
+void conn_blocking_init(int worker_idx, volatile struct amped_current *c, const struct blk_ops *b)
 {
-	static __thread struct amped_current mine;
-
 	blocking = true;
+	blk = b;
 	/* request ids stay unique across workers */
 	next_req_id = (uint64_t)worker_idx << 48;
 	next_conn_id = (uint32_t)worker_idx << 24;
-	if (own_current)
-		cur = &mine;
+	cur = c;
 }
 
-/* poll() one fd: >0 ready, 0 timed out, -1 error (EINTR: a signal, such
- * as the stop request). */
-static int wait_fd(int fd, short events, int timeout_ms)
+struct conn *conn_adopt(int fd, const struct sockaddr_storage *ss)
 {
-	struct pollfd p = { .fd = fd, .events = events };
-	int r = poll(&p, 1, timeout_ms);
-	int e = errno;
-	clock_refresh();
-	errno = e;
-	return r;
+	struct conn *c = conn_new(fd, ss);
+
+	if (c)
+		conn_enter(c);
+	return c;
 }
 
-/* Serve one connection to its end, waiting in poll() for the client and in
- * sendfile()/pread() for the disk, as MP and MT servers do. */
-void conn_serve_blocking(int fd, const struct sockaddr_storage *ss)
+enum conn_next conn_next(struct conn *c, bool stopping, int *wait_ms)
 {
-	struct conn *c;
-	clock_refresh();
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		close(fd);
-		return;
+	if (c->dead)
+		return CONN_GONE;
+	if (c->state == CS_LINGER) {
+		*wait_ms = LINGER_MS;
+		return CONN_LINGER;
 	}
-	c = conn_new(fd, ss);
-	if (!c)
-		return;
-	conn_enter(c);
-	while (!c->dead) {
-		if (c->state == CS_LINGER) {
-			/* read and drop what the client still sends, briefly */
-			char buf[4096];
-			uint64_t until = now_ms + LINGER_MS;
-			while (now_ms < until && wait_fd(fd, POLLIN, (int)(until - now_ms)) > 0 &&
-			       read(fd, buf, sizeof(buf)) > 0)
-				;
-			conn_free(c);
-			break;
-		}
-		if (amped_stop_requested && !draining) {
-			draining = true;
-			c->keepalive = false;
-		}
-		if (draining && c->state == CS_READ && c->in_len == 0) {
-			conn_free(c);
-			break;
-		}
-		alog_tick();
-		int ms = c->dkind == DL_NONE ? cfg.header_timeout_ms :
-			 c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 1;
-		if (ms > 500 && cfg.access_log)
-			ms = 500;	/* wake to flush the log within a second */
-		/* Whatever the wait's outcome, conn_read() looks: data, EOF,
-		 * or EAGAIN with the deadline checked. */
-		wait_fd(fd, POLLIN, ms);
-		conn_read(c);
+	if (stopping && !draining) {
+		draining = true;
+		c->keepalive = false;
 	}
+	if (draining && c->state == CS_READ && c->in_len == 0) {
+		conn_free(c);
+		return CONN_GONE;
+	}
+	*wait_ms = c->dkind == DL_NONE ? cfg.header_timeout_ms :
+		   c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 1;
+	return CONN_INPUT;
+}
+
+void conn_input(struct conn *c)
+{
+	/* whatever the wait's outcome: data, EOF, or EAGAIN with the
+	 * deadline checked */
+	conn_read(c);
+}
+
+void conn_close(struct conn *c)
+{
+	conn_free(c);
+}
+
+void conn_release(struct conn *c)
+{
 	conn_leave(c);
 }

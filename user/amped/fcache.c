@@ -15,7 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "amped.h"
+#include "fcache.h"
+#include "proc.h"
+#include "work.h"
 #include "http.h"
 
 /* Per thread: MT workers each keep their own caches (see README). */

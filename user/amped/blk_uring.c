@@ -1,4 +1,4 @@
-/* uring — the blocking work of model uring, as io_uring operations.
+/* blk_uring — blocking work as io_uring operations (model uring).
  *
  * The dispatcher keeps one ring.  A job becomes a short chain of
  * operations, each issued when the one before it has completed:
@@ -14,14 +14,14 @@
  * iou-wrk-N threads) or to async buffered reads.  Each completion is
  * announced on an eventfd registered with the ring, which the loop watches
  * like any socket; a job's chain carries on from that callback, so the rest
- * of the server sees jobs complete as they do with helpers (job_finish()
- * from the loop, never from inside job_submit()).
+ * of the server sees jobs complete as they do with helpers (blk_complete()
+ * from the loop, never from inside submit).
  *
  * --helpers N bounds the io-wq workers (io_uring_register_iowq_max_workers),
  * so that uring blocks in at most as many threads as AMPED has helpers.
  *
  * SQEs are prepared during a loop turn and submitted together once before
- * the loop sleeps (ur_flush), or earlier if the submission queue fills up.
+ * the loop sleeps (flush), or earlier if the submission queue fills up.
  * At most UR_INFLIGHT jobs are out; more wait in a FIFO. */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +35,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-#include "amped.h"
+#include "ae.h"
+#include "blk.h"
+#include "fcache.h"
+#include "proc.h"
 
 #define UR_SQ_ENTRIES 256
 #define UR_CQ_ENTRIES 1024
@@ -119,7 +122,7 @@ static int uop_issue(struct uop *u)
 	case ST_OPEN:
 		/* RESOLVE_BENEATH refuses "..", absolute symlinks and symlinks
 		 * leaving the root (EXDEV); O_PATH opens nothing, so a device
-		 * or FIFO is looked at, never opened (see helper.c) */
+		 * or FIFO is looked at, never opened (see work.c) */
 		memset(&u->how, 0, sizeof(u->how));
 		u->how.flags = u->stage == ST_PATH ? O_PATH | O_CLOEXEC :
 			       O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
@@ -172,7 +175,7 @@ static void uop_done(struct uop *u, int err, int kind)
 	}
 	uop_free(u);
 	start_queued();
-	job_finish(j, err);
+	blk_complete(j, err);
 }
 
 /* An open in the path's stages failed with err. */
@@ -286,7 +289,7 @@ static void uop_step(struct uop *u, int res)
 }
 
 /* j could not even start: its answer (err) comes from the loop like any
- * other completion, never from inside job_submit(). */
+ * other completion, never from inside submit. */
 static void fail_later(struct job *j, int err)
 {
 	uint64_t one = 1;
@@ -347,7 +350,7 @@ static void start_queued(void)
 	}
 }
 
-void ur_submit(struct job *j)
+static void ur_submit(struct job *j)
 {
 	DTRACE_PROBE4(amped, helper_handoff, j->req_id, -1, j->op, nflight >= UR_INFLIGHT);
 	if (nflight < UR_INFLIGHT) {
@@ -375,7 +378,7 @@ static void ur_readable(struct ae_loop *l, int fd, void *data, int mask)
 		struct job *j = failed;
 		failed = j->next;
 		j->next = NULL;
-		job_finish(j, j->err);
+		blk_complete(j, j->err);
 	}
 	for (int round = 0; round < 4; round++) {
 		struct io_uring_cqe *cqe;
@@ -395,18 +398,18 @@ static void ur_readable(struct ae_loop *l, int fd, void *data, int mask)
 	}
 }
 
-void ur_flush(void)
+static void ur_flush(void)
 {
 	if (ring_up && io_uring_sq_ready(&ring))
 		io_uring_submit(&ring);	/* what the kernel refuses stays queued */
 }
 
-int ur_busy(void)
+static int ur_busy(void)
 {
 	return nflight + nqueued;
 }
 
-int ur_start(void)
+static int ur_start(void)
 {
 	struct io_uring_params p;
 	int rc;
@@ -446,7 +449,7 @@ int ur_start(void)
 	return 0;
 }
 
-void ur_stop(uint64_t deadline_ns)
+static void ur_stop(uint64_t deadline_ns)
 {
 	/* queued jobs belong to connections that are gone */
 	q_head = q_tail = NULL;
@@ -493,3 +496,14 @@ void ur_stop(uint64_t deadline_ns)
 		scratch = NULL;
 	}
 }
+
+const struct blk_ops blk_uring = {
+	.name = "io_uring",
+	.start = ur_start,
+	.submit = ur_submit,
+	.flush = ur_flush,
+	.busy = ur_busy,
+	.stop = ur_stop,
+	.rf_open = AMPED_RF_HELPER_OPEN,
+	.rf_read = AMPED_RF_HELPER_READ,
+};

@@ -1,0 +1,25 @@
+/* amped_names — the names amped gives its threads and processes
+ * (prctl(PR_SET_NAME), so /proc/PID/task/TID/comm and a task's comm in BPF).
+ *
+ * Tracers tell roles apart by these names: ampstat's role table, the
+ * dispatcher filter of bpf/blocked.bpf.c.  Plain string macros, so that
+ * this header is usable from userspace C and from BPF C alike.  A name is at
+ * most 15 bytes (TASK_COMM_LEN - 1); the numbered ones are PREFIX + N.
+ *
+ *   AMPED_COMM_DISP    an event-driven dispatcher (amped, amted, sped, uring,
+ *                      each symped process)
+ *   AMPED_COMM_HELP    helper process or thread N (amped, amted): "amped-help-N"
+ *   AMPED_COMM_MAIN    the supervising parent of symped and mp
+ *   AMPED_COMM_BOSS    mt's accepting thread
+ *   AMPED_COMM_WORK    blocking worker N (mp process, mt thread): "amped-work-N"
+ */
+#ifndef AMPED_NAMES_H
+#define AMPED_NAMES_H
+
+#define AMPED_COMM_DISP "amped-disp"
+#define AMPED_COMM_HELP "amped-help-"
+#define AMPED_COMM_MAIN "amped-main"
+#define AMPED_COMM_BOSS "amped-boss"
+#define AMPED_COMM_WORK "amped-work-"
+
+#endif

@@ -1,0 +1,119 @@
+/* dispatcher — the event loop's outer turn and its graceful stop. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "ae.h"
+#include "alog.h"
+#include "blk.h"
+#include "conn.h"
+#include "dispatcher.h"
+#include "fcache.h"
+#include "proc.h"
+
+static volatile sig_atomic_t exiting;
+
+static void signal_cb(struct ae_loop *l, int fd, void *data, int mask)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			/* a helper that died is seen (EOF) and replaced by its
+			 * backend; here it is only reaped */
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		} else {
+			exiting = 1;
+		}
+	}
+}
+
+int run_dispatcher(int lfd, const struct blk_ops *blk)
+{
+	int err = 1, sfd = -1;
+	uint64_t stop_deadline = 0;
+	struct rlimit rl;
+	bool blk_started = false;
+
+	prctl(PR_SET_NAME, AMPED_COMM_DISP);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		rl.rlim_cur = 1024;
+	loop = ae_create((int)(rl.rlim_cur > 0 && rl.rlim_cur < 1 << 20 ? rl.rlim_cur : 1024));
+	if (!loop) {
+		perror("amped: event loop");
+		goto cleanup;
+	}
+	ae_on_wake(loop, clock_refresh);
+	clock_refresh();
+	fc_init();
+	sfd = proc_signalfd();
+	if (sfd < 0) {
+		perror("amped: signalfd");
+		goto cleanup;
+	}
+	if (ae_set(loop, sfd, AE_READABLE, signal_cb, NULL) < 0) {
+		perror("amped: watching signals");
+		goto cleanup;
+	}
+	blk_started = true;
+	if (blk->start() < 0)
+		goto cleanup;
+	if (conn_listen_start(lfd, blk) < 0) {
+		perror("amped: watching the listener");
+		goto cleanup;
+	}
+	lfd = -1;			/* conn owns it now */
+
+	uint64_t next_tick = 0;
+	for (;;) {
+		/* now_ms: refreshed by ae_poll on each wake-up (ae_on_wake) */
+		if ((exiting || amped_stop_requested) && !stop_deadline) {
+			conn_stop_accepting();
+			conn_drain_idle();
+			stop_deadline = now_ms + (uint64_t)cfg.shutdown_timeout_ms;
+		}
+		if (stop_deadline && ((conn_count() == 0 && blk->busy() == 0) ||
+				      now_ms >= stop_deadline))
+			break;
+		if (now_ms >= next_tick) {
+			conn_sweep();
+			if (blk->tick)
+				blk->tick();
+			alog_tick();
+			next_tick = now_ms + 100;
+		}
+		/* srpt: responses still ready after this turn's budget mean
+		 * look for events, but do not sleep */
+		bool more = cfg.sched == SCHED_SRPT && conn_run_ready();
+		if (blk->flush)
+			blk->flush();
+		/* wake at least every 100 ms for timeouts and the log */
+		if (ae_poll(loop, more ? 0 : 100) < 0 && errno != EINTR) {
+			perror("amped: epoll_wait");
+			goto cleanup;
+		}
+	}
+	err = 0;
+cleanup:
+	if (blk_started) {
+		/* what is left of the shutdown budget, at least 100 ms; blocking
+		 * work first, so that no job still in service writes into a
+		 * connection or entry freed below */
+		long left = stop_deadline > now_ms ? (long)(stop_deadline - now_ms) : 0;
+		left = left < 100 ? 100 : left > 2000 ? 2000 : left;
+		blk->stop(mono_ns() + (uint64_t)left * 1000000ull);
+	}
+	conn_close_all();
+	fc_flush_all();
+	if (lfd >= 0)
+		close(lfd);
+	if (sfd >= 0)
+		close(sfd);
+	ae_destroy(loop);
+	loop = NULL;
+	return err;
+}
