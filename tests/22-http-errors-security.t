@@ -1,6 +1,6 @@
 #!/bin/bash
 # Error statuses and path attacks, for every build x model: 405 + Allow for
-# every non-GET/HEAD method, 501 (unknown method, Transfer-Encoding), 505,
+# every non-GET/HEAD method, 501 (unknown method, a coding before chunked), 505,
 # 400 (garbage, no Host on 1.1, bad request line, bad header), 414, 431,
 # 413, a small GET body skipped correctly, error bodies; then traversal
 # attempts (raw socket, since curl normalises; and curl --path-as-is) never
@@ -46,8 +46,9 @@ errs() {
 	c=$(req FOO /a.txt)
 	is "$c" 501 "unknown method FOO -> 501"
 	raw_code "unknown method BREW (raw)" 501 'BREW /a.txt HTTP/1.1\r\nHost: x\r\n\r\n'
-	raw_code "GET with Transfer-Encoding: chunked" 501 \
-		'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'
+	# (a chunked body on GET is read and dropped: tests/27-http-gaps.t)
+	raw_code "GET with Transfer-Encoding: gzip, chunked" 501 \
+		'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n'
 
 	# 505.
 	raw_code "HTTP/2.0 request line" 505 'GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n'

@@ -6,8 +6,10 @@
 #     once (curl requests and the malformed/traversal cases run meanwhile);
 #   - malformed requests tests/22 does not cover: bad methods and versions,
 #     NUL and bare CR anywhere, Content-Length with Transfer-Encoding,
-#     obs-fold, bodies on GET that look like requests -> the right 4xx and,
-#     where the framing is in doubt, a close with nothing more answered;
+#     obs-fold, bodies on GET that look like requests (by length and
+#     chunked), hostile chunk framing, a flood of ranges -> the right
+#     status and, where the framing is in doubt, a close with nothing more
+#     answered;
 #   - a path-traversal corpus (encoded, double-encoded, backslashes,
 #     overlong UTF-8, symlinks leaving the root, /proc/self/root magic
 #     links) against a secret planted next to the root: never served, and
@@ -84,6 +86,17 @@ case_add space-before-first-field "^400 $CLOSE1" 'GET /a.txt HTTP/1.1\r\n Host: 
 # answers (the GET and the one after the body), not three.
 case_add get-body-is-not-a-request "^200 closed 2$" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 36\r\n\r\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
 case_add get-body-too-big "^413 $CLOSE1" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nxxxx'
+# Chunked bodies on GET (tests/27 has the rest): a chunk that holds a
+# request is dropped, never answered; a size past 2^64 is a 413, never an
+# overflow; a bare LF in the framing (how parsers are made to disagree on
+# where a body ends) is a 400 with nothing after it answered.
+case_add chunked-body-is-not-a-request "^200 closed 2$" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n23\r\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+case_add chunk-size-overflow "^413 $CLOSE1" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000000005\r\nhello\r\n0\r\n\r\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+case_add chunk-bare-lf-smuggle "^400 $CLOSE1" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+case_add chunk-ext-lf-smuggle "^400 $CLOSE1" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;a\n0\r\n\r\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+case_add te-twice "^400 $CLOSE1" 'GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+# A thousand ranges (CVE-2011-3192's shape): ignored, one plain 200.
+case_add range-flood "^200 closed 1$" "GET /rand.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\nRange: bytes=0-$(printf ',%d-%d' $(seq 1 600 | sed 's/.*/& &/'))\r\n\r\n"
 
 # Traversal: every answer 400/403/404, the secret never in any byte.
 TRAV=$T/trav

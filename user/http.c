@@ -482,15 +482,14 @@ static void ranges_add(struct hp_ranges *out, uint64_t first, uint64_t last)
 	out->n++;
 }
 
-/* Shared by both entry points; *nspecs counts the range-specs seen. */
-static int parse_ranges(const char *value, size_t value_len, uint64_t size,
-			struct hp_ranges *out, unsigned *nspecs)
+int hp_parse_ranges(const char *value, size_t value_len, uint64_t size,
+		    struct hp_ranges *out)
 {
 	size_t i = 0, n = value_len;
+	unsigned nspecs = 0;
 	int any_unsat = 0;
 
 	out->n = 0;
-	*nspecs = 0;
 	while (i < n && is_ows(value[i]))
 		i++;
 	while (n > i && is_ows(value[n - 1]))
@@ -514,7 +513,7 @@ static int parse_ranges(const char *value, size_t value_len, uint64_t size,
 			i++;
 		if (i == n)
 			break;
-		if (++*nspecs > HP_MAX_RANGES)
+		if (++nspecs > HP_MAX_RANGES)
 			return 0;
 		r = parse_range_spec(value, &i, n, size, &first, &last);
 		if (r == 0)
@@ -524,37 +523,11 @@ static int parse_ranges(const char *value, size_t value_len, uint64_t size,
 		else
 			ranges_add(out, first, last);
 	}
-	if (*nspecs == 0)
+	if (nspecs == 0)
 		return 0;
 	if (out->n == 0)
 		return any_unsat ? -1 : 0;
 	return 1;
-}
-
-int hp_parse_ranges(const char *value, size_t value_len, uint64_t size,
-		    struct hp_ranges *out)
-{
-	unsigned nspecs;
-
-	return parse_ranges(value, value_len, size, out, &nspecs);
-}
-
-int hp_parse_range(const char *value, size_t value_len, uint64_t size,
-		   uint64_t *first, uint64_t *last)
-{
-	struct hp_ranges set;
-	unsigned nspecs;
-	int r = parse_ranges(value, value_len, size, &set, &nspecs);
-
-	/* Anything but one spec (a list, junk) -> ignore the header;
-	 * serving the whole file is always a correct answer. */
-	if (nspecs != 1)
-		return 0;
-	if (r == 1) {
-		*first = set.r[0].first;
-		*last = set.r[0].last;
-	}
-	return r;
 }
 
 void hp_multipart_boundary(uint64_t n, char out[HP_BOUNDARY_BYTES])

@@ -63,7 +63,8 @@ def decode_step(s):
 
 def request_methods(data):
     """Methods of the requests in data, in order (to know which answers are
-    to HEAD and so carry no body).  Skips declared request bodies."""
+    to HEAD and so carry no body).  Skips request bodies, declared by
+    Content-Length or chunked."""
     methods = []
     p = 0
     while p < len(data):
@@ -83,9 +84,35 @@ def request_methods(data):
         head = data[p:e]
         p = e + k
         cl = re.search(rb"(?im)^content-length:[ \t]*([0-9]+)", head)
-        if cl:
+        if re.search(rb"(?im)^transfer-encoding:[ \t]*chunked[ \t]*\r?$", head):
+            p = skip_chunked(data, p)
+        elif cl:
             p += int(cl.group(1))
     return methods
+
+
+def skip_chunked(data, p):
+    """Offset after the chunked body starting at p (len(data) if it does
+    not end there: whatever follows is not a request head)."""
+    while True:
+        e = data.find(b"\r\n", p)
+        if e < 0:
+            return len(data)
+        m = re.match(rb"([0-9a-fA-F]+)", data[p:e])
+        if not m:
+            return len(data)
+        size = int(m.group(1), 16)
+        p = e + 2
+        if size == 0:
+            break
+        p += size + 2
+    while True:     # trailer fields, then the empty line
+        e = data.find(b"\r\n", p)
+        if e < 0:
+            return len(data)
+        p, empty = e + 2, e == p
+        if empty:
+            return p
 
 
 class Parser:

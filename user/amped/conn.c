@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/sdt.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -81,6 +82,8 @@ struct conn {
 	char *in;
 	size_t in_len, in_cap;
 	uint64_t discard;		/* request body bytes still to drop */
+	bool chunked_body;		/* a chunked request body is being dropped */
+	struct hp_chunked chunked;
 	uint64_t deadline_ms;
 	enum dkind dkind;
 	struct srpt_node ready;		/* srpt: in readyq when queued */
@@ -95,8 +98,9 @@ struct conn {
 	int minor;
 	const char *method, *target;
 	size_t method_len, target_len;
-	const char *h_range, *h_inm, *h_ims, *h_ifrange;
-	size_t h_range_len, h_inm_len, h_ims_len, h_ifrange_len;
+	const char *h_range;
+	size_t h_range_len;
+	struct hp_conditions cond;
 	char key[4200];
 	size_t key_len;
 	struct fentry *fe;
@@ -112,7 +116,15 @@ struct conn {
 	size_t body_len, body_off;
 	uint64_t file_off, file_end, checked_until;
 	uint64_t body_bytes;
+	struct multipart *mp;		/* parts still to send; NULL if none */
 	char peer[INET6_ADDRSTRLEN];
+};
+
+/* A multipart/byteranges body in progress (resp.h decided its parts):
+ * allocated only for such responses, so idle connections do not carry it. */
+struct multipart {
+	struct resp_parts parts;
+	unsigned next;			/* resp_part() index to send next */
 };
 
 /* Per thread: the MT model runs one copy of this state in each worker. */
@@ -156,8 +168,15 @@ static void set_deadline(struct conn *c, enum dkind k, int ms);
 
 static uint64_t bytes_left(const struct conn *c)
 {
-	return (c->out_len - c->out_off) + (c->body_len - c->body_off) +
-	       (c->file_end - c->file_off);
+	uint64_t n = (c->out_len - c->out_off) + (c->body_len - c->body_off) +
+		     (c->file_end - c->file_off);
+
+	/* parts not queued yet; their headers count as the closing
+	 * delimiter does, near enough for a priority */
+	for (unsigned k = c->mp ? c->mp->next : 0; c->mp && k < c->mp->parts.set.n; k++)
+		n += c->mp->parts.set.r[k].last - c->mp->parts.set.r[k].first + 1 +
+		     hp_multipart_trailer(NULL, 0, c->mp->parts.boundary);
+	return n;
 }
 
 static void ready_remove(struct conn *c)
@@ -215,6 +234,7 @@ static void conn_destroy(struct conn *c)
 	conns[c->idx]->idx = c->idx;
 	if (c->out != c->hbuf)
 		free(c->out);
+	free(c->mp);
 	free(c->in);
 	free(c);
 	resume_accepting();
@@ -366,6 +386,17 @@ int conn_count(void)
 
 /* ---------------- responses ---------------- */
 
+/* Per thread, random: no file can be written to hold a boundary made
+ * from it. */
+static uint64_t boundary_key(void)
+{
+	static __thread uint64_t key;
+
+	if (!key && getrandom(&key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key))
+		key = mono_ns() * 0x9e3779b97f4a7c15ULL;
+	return key;
+}
+
 static void resp_req_of(const struct conn *c, struct resp_req *rq)
 {
 	rq->head_only = c->head_only;
@@ -374,12 +405,8 @@ static void resp_req_of(const struct conn *c, struct resp_req *rq)
 	rq->key_len = c->key_len;
 	rq->range = c->h_range;
 	rq->range_len = c->h_range_len;
-	rq->inm = c->h_inm;
-	rq->inm_len = c->h_inm_len;
-	rq->ims = c->h_ims;
-	rq->ims_len = c->h_ims_len;
-	rq->ifrange = c->h_ifrange;
-	rq->ifrange_len = c->h_ifrange_len;
+	rq->cond = c->cond;
+	rq->boundary_seed = boundary_key() ^ (c->req_id * 0x9e3779b97f4a7c15ULL);
 }
 
 static void send_body(struct conn *c, uint64_t first, uint64_t blen);
@@ -397,6 +424,8 @@ static void respond(struct conn *c, struct fentry *e, int status, const char *ex
 	if (c->out != c->hbuf)
 		free(c->out);
 	c->out = c->hbuf;
+	free(c->mp);			/* this answer replaces any planned */
+	c->mp = NULL;
 	resp_req_of(c, &rq);
 	for (;;) {
 		size_t need = e ? resp_entry(buf, size, e, &rq, &p) :
@@ -424,7 +453,47 @@ static void respond(struct conn *c, struct fentry *e, int status, const char *ex
 		conn_send(c);
 		return;
 	}
+	if (p.parts.set.n > 1) {
+		/* part 0 goes like any single range; mp_load() the rest */
+		c->mp = malloc(sizeof(*c->mp));
+		if (!c->mp) {
+			respond(c, NULL, 503, NULL);
+			return;
+		}
+		c->mp->parts = p.parts;
+		c->mp->next = 1;
+	}
 	send_body(c, p.file_first, p.file_len);
+}
+
+/* Once the head, the memory body and the file range are all out: queue
+ * what comes before the next part (resp_part()) and that part's bytes,
+ * from memory or as a file range that conn_write checks for residency like
+ * any other; after the last part, the closing delimiter.  0 when the
+ * multipart body is done (or there is none). */
+static int mp_load(struct conn *c)
+{
+	struct multipart *m = c->mp;
+	struct fentry *e = c->fe;
+	uint64_t first, len;
+
+	if (!m)
+		return 0;
+	c->out = c->hbuf;
+	c->out_off = 0;
+	c->out_len = resp_part(c->hbuf, HBUF_BYTES, e, &m->parts, m->next++, &first, &len);
+	if (len == 0) {
+		free(m);
+		c->mp = NULL;
+	} else if (e->body) {
+		c->body = e->body + first;
+		c->body_len = (size_t)len;
+		c->body_off = 0;
+	} else {
+		c->file_off = c->checked_until = first;
+		c->file_end = first + len;
+	}
+	return 1;
 }
 
 static void respond_simple(struct conn *c, int status, const char *extra)
@@ -584,7 +653,10 @@ static void request_finish(struct conn *c)
 	c->body_len = c->body_off = 0;
 	c->file_off = c->file_end = c->checked_until = 0;
 	c->body_bytes = 0;
-	c->h_range = c->h_inm = c->h_ims = c->h_ifrange = NULL;
+	c->h_range = NULL;
+	memset(&c->cond, 0, sizeof(c->cond));
+	free(c->mp);
+	c->mp = NULL;
 	c->rflags = 0;
 	c->status = 0;
 	c->method = c->target = NULL;
@@ -598,23 +670,6 @@ static void request_finish(struct conn *c)
 		c->head_len = 0;
 	}
 	c->state = CS_READ;
-}
-
-static bool content_lengths_agree(const struct hp_request *r)
-{
-	const struct hp_header *first = NULL;
-
-	for (size_t i = 0; i < r->num_headers; i++) {
-		const struct hp_header *h = &r->headers[i];
-		if (h->name_len != 14 || strncasecmp(h->name, "content-length", 14) != 0)
-			continue;
-		if (!first)
-			first = h;
-		else if (h->value_len != first->value_len ||
-			 memcmp(h->value, first->value, h->value_len) != 0)
-			return false;
-	}
-	return true;
 }
 
 static void start_request(struct conn *c, const struct hp_request *r, size_t head_len)
@@ -660,54 +715,44 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		respond_simple(c, 501, NULL);
 		return;
 	}
-	/* RFC 9112 §3.2: a 1.1 request without Host is a 400. */
-	/* ... and so is one with two Host fields (§3.2) or with Content-Length
-	 * fields that disagree (§6.3: the framing cannot be trusted). */
+	/* RFC 9112 §3.2: a 1.1 request without Host is a 400, and so is one
+	 * with two Host fields. */
 	if ((r->minor_version >= 1 && !hp_find_header(r, "host")) ||
-	    hp_count_header(r, "host") > 1 || !content_lengths_agree(r)) {
+	    hp_count_header(r, "host") > 1) {
 		respond_simple(c, 400, NULL);
 		return;
 	}
-	if (hp_find_header(r, "transfer-encoding")) {
-		respond_simple(c, 501, NULL);
+	/* A body on GET/HEAD means nothing here: it is dropped once the
+	 * answer is out (conn_process), within --max-body-bytes. */
+	uint64_t body_len;
+	int framing = hp_body_framing(r, cfg.max_body_bytes, &body_len);
+	if (framing < 0) {
+		respond_simple(c, framing == HP_TOO_LARGE ? 413 : framing == HP_UNSUPPORTED ? 501 : 400,
+			       NULL);
 		return;
 	}
-	h = hp_find_header(r, "content-length");
-	if (h) {
-		uint64_t n = 0;
-		if (h->value_len == 0 || h->value_len > 18) {
-			respond_simple(c, h->value_len > 18 ? 413 : 400, NULL);
+	if (framing == HP_BODY_LENGTH)
+		c->discard = body_len;
+	if (framing == HP_BODY_CHUNKED) {
+		/* What came with the head is judged now, so that a bad or an
+		 * oversized start gets its 400 or 413 instead of the file; the
+		 * rest is judged as it arrives, after the answer. */
+		struct hp_chunked peek = { 0 };
+		size_t used;
+		int pr = hp_chunked_discard(&peek, c->in + head_len, c->in_len - head_len,
+					    cfg.max_body_bytes, &used);
+		if (pr == HP_BAD || pr == HP_TOO_LARGE) {
+			respond_simple(c, pr == HP_BAD ? 400 : 413, NULL);
 			return;
 		}
-		for (size_t i = 0; i < h->value_len; i++) {
-			if (h->value[i] < '0' || h->value[i] > '9') {
-				respond_simple(c, 400, NULL);
-				return;
-			}
-			n = n * 10 + (uint64_t)(h->value[i] - '0');
-		}
-		if (n > cfg.max_body_bytes) {
-			respond_simple(c, 413, NULL);
-			return;
-		}
-		c->discard = n;
+		memset(&c->chunked, 0, sizeof(c->chunked));
+		c->chunked_body = true;
 	}
 	if ((h = hp_find_header(r, "range"))) {
 		c->h_range = h->value;
 		c->h_range_len = h->value_len;
 	}
-	if ((h = hp_find_header(r, "if-none-match"))) {
-		c->h_inm = h->value;
-		c->h_inm_len = h->value_len;
-	}
-	if ((h = hp_find_header(r, "if-modified-since"))) {
-		c->h_ims = h->value;
-		c->h_ims_len = h->value_len;
-	}
-	if ((h = hp_find_header(r, "if-range"))) {
-		c->h_ifrange = h->value;
-		c->h_ifrange_len = h->value_len;
-	}
+	hp_conditions_from_request(r, &c->cond);
 
 	c->key[0] = '/';
 	int n = hp_decode_path(r->target, r->target_len, c->key + 1, sizeof(c->key) - 3, &trailing);
@@ -875,6 +920,23 @@ static void conn_process(struct conn *c)
 			if (c->discard)
 				break;
 		}
+		if (c->chunked_body) {
+			size_t used;
+			int cr = hp_chunked_discard(&c->chunked, c->in, c->in_len,
+						    cfg.max_body_bytes, &used);
+			memmove(c->in, c->in + used, c->in_len - used);
+			c->in_len -= used;
+			if (cr == HP_INCOMPLETE)
+				break;
+			c->chunked_body = false;
+			if (cr != 1) {
+				/* the answer is out and the stream is lost from
+				 * here: say so, and close */
+				c->minor = 1;
+				respond_simple(c, cr == HP_BAD ? 400 : 413, NULL);
+				break;
+			}
+		}
 		if (c->in_len == 0) {
 			if (draining) {
 				c->in_process = false;
@@ -1000,6 +1062,9 @@ again:
 				return 0;
 			continue;
 		}
+		/* the next part of a multipart body, or its end */
+		if (mp_load(c))
+			continue;
 		/* response complete */
 		bool keep = c->keepalive && !draining;
 		bool error_close = !c->keepalive && c->status >= 400;

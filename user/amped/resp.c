@@ -48,6 +48,7 @@ const char *resp_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
@@ -104,7 +105,7 @@ size_t resp_simple(char *buf, size_t size, int status, const char *extra,
 	int blen = 0;
 	/* these leave the request stream intact; other errors may not */
 	bool keep = status == 301 || status == 304 || status == 403 ||
-		    status == 404 || status == 416;
+		    status == 404 || status == 412 || status == 416;
 
 	memset(p, 0, sizeof(*p));
 	p->status = status;
@@ -151,42 +152,43 @@ static size_t url_encode(const char *s, size_t n, char *out, size_t size)
 
 int resp_preconditions(const struct fentry *e, const struct resp_req *rq)
 {
-	time_t t;
-
-	/* RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since. */
-	if (rq->inm)
-		return hp_etag_match(rq->inm, rq->inm_len, e->etag, e->etag_len) ? 304 : 0;
-	if (rq->ims && hp_parse_http_date(rq->ims, rq->ims_len, &t) == 0 && e->mtime.tv_sec <= t)
-		return 304;
+	/* only GET and HEAD get this far */
+	switch (hp_evaluate_preconditions(&rq->cond, 1, e->etag, e->etag_len, e->mtime.tv_sec)) {
+	case HP_PRE_FAILED: return 412;
+	case HP_PRE_NOT_MODIFIED: return 304;
+	case HP_PRE_FULL: return 200;
+	case HP_PRE_PROCEED: break;
+	}
 	return 0;
 }
 
-int resp_range(const struct fentry *e, const struct resp_req *rq, uint64_t *first, uint64_t *last)
+int resp_range(const struct fentry *e, const struct resp_req *rq, struct hp_ranges *set)
 {
 	if (!rq->range)
 		return 200;
-	if (rq->ifrange) {
-		/* If-Range: an entity tag (strong comparison) or a date; a
-		 * weak tag is "W/" + quoted, and "Wed, ..." is a date */
-		time_t t;
-		const char *v = rq->ifrange;
-		size_t n = rq->ifrange_len;
-		bool match;
-		if (n > 0 && (v[0] == '"' || (n > 1 && v[0] == 'W' && v[1] == '/')))
-			match = n == e->etag_len && memcmp(v, e->etag, n) == 0;
-		else
-			match = hp_parse_http_date(v, n, &t) == 0 && t == e->mtime.tv_sec;
-		if (!match)
-			return 200;
-	}
-	int r = hp_parse_range(rq->range, rq->range_len, e->size, first, last);
+	int r = hp_parse_ranges(rq->range, rq->range_len, e->size, set);
 	return r < 0 ? 416 : r > 0 ? 206 : 200;
+}
+
+size_t resp_part(char *buf, size_t size, const struct fentry *e,
+		 const struct resp_parts *mp, unsigned k, uint64_t *first,
+		 uint64_t *len)
+{
+	if (k >= mp->set.n) {
+		*first = *len = 0;
+		return hp_multipart_trailer(buf, size, mp->boundary);
+	}
+	const struct hp_range *r = &mp->set.r[k];
+	*first = r->first;
+	*len = r->last - r->first + 1;
+	return hp_multipart_part_header(buf, size, mp->boundary, e->ctype, r, e->size);
 }
 
 size_t resp_entry(char *buf, size_t size, struct fentry *e,
 		  const struct resp_req *rq, struct resp_plan *p)
 {
-	uint64_t first = 0, last = 0;
+	uint64_t first = 0, last = 0, blen;
+	struct hp_ranges set;
 	char f[768];
 
 	if (e->kind == FE_REDIRECT) {
@@ -198,11 +200,13 @@ size_t resp_entry(char *buf, size_t size, struct fentry *e,
 	if (e->kind != FE_FILE)
 		return resp_simple(buf, size, resp_status_from_errno(e->err), NULL, rq, p);
 	int status = resp_preconditions(e, rq);
+	if (status == 412)
+		return resp_simple(buf, size, 412, NULL, rq, p);
 	if (status == 304) {
 		snprintf(f, sizeof(f), "ETag: %s\r\nLast-Modified: %s\r\n", e->etag, e->lastmod);
 		return resp_simple(buf, size, 304, f, rq, p);
 	}
-	status = resp_range(e, rq, &first, &last);
+	status = status == 200 ? 200 : resp_range(e, rq, &set);
 	if (status == 416) {
 		snprintf(f, sizeof(f), "Content-Range: bytes */%" PRIu64 "\r\n", e->size);
 		return resp_simple(buf, size, 416, f, rq, p);
@@ -210,21 +214,38 @@ size_t resp_entry(char *buf, size_t size, struct fentry *e,
 
 	const char *fields;
 	size_t flen;
-	if (status == 206) {
-		int n = snprintf(f, sizeof(f),
+	struct resp_parts parts = { .set = { .n = 0 } };
+	int n = 0;
+	if (status == 206 && set.n == 1) {
+		first = set.r[0].first;
+		last = set.r[0].last;
+		blen = last - first + 1;
+		n = snprintf(f, sizeof(f),
 			"Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n"
 			"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
-			e->ctype, last - first + 1, first, last, e->size, e->lastmod, e->etag);
-		if (n < 0 || (size_t)n >= sizeof(f))
-			return resp_simple(buf, size, 500, NULL, rq, p);
-		fields = f;
-		flen = (size_t)n;
+			e->ctype, blen, first, last, e->size, e->lastmod, e->etag);
+	} else if (status == 206) {
+		/* several parts: the head ends with the first one's header */
+		parts.set = set;
+		hp_multipart_boundary(rq->boundary_seed, parts.boundary);
+		first = set.r[0].first;
+		last = set.r[0].last;
+		blen = hp_multipart_length(&set, parts.boundary, e->ctype, e->size);
+		n = snprintf(f, sizeof(f),
+			"Content-Type: multipart/byteranges; boundary=%s\r\nContent-Length: %" PRIu64 "\r\n"
+			"Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n",
+			parts.boundary, blen, e->lastmod, e->etag);
 	} else {
 		first = 0;
 		last = e->size ? e->size - 1 : 0;
-		flen = fc_header_fields(e, f, 512, &fields);
+		blen = e->size;
+		n = (int)fc_header_fields(e, f, 512, &fields);
 	}
-	uint64_t blen = e->size ? last - first + 1 : 0;
+	if (n < 0 || (size_t)n >= sizeof(f))
+		return resp_simple(buf, size, 500, NULL, rq, p);
+	if (status == 206)
+		fields = f;
+	flen = (size_t)n;
 	static const char s200[] = "HTTP/1.1 200 OK\r\n", s206[] = "HTTP/1.1 206 Partial Content\r\n";
 	struct out o = { buf, size, 0 };
 	if (status == 200)
@@ -234,6 +255,12 @@ size_t resp_entry(char *buf, size_t size, struct fentry *e,
 	put(&o, date_fields, date_fields_len);
 	put(&o, fields, flen);
 	put_connection(&o, rq->keepalive);
+	if (parts.set.n > 1 && !rq->head_only) {
+		uint64_t f0, l0;
+		char ph[256];
+		size_t phl = resp_part(ph, sizeof(ph), e, &parts, 0, &f0, &l0);
+		put(&o, ph, phl < sizeof(ph) ? phl : 0);
+	}
 	if (o.len > size)		/* a head this large is not ours to send */
 		return resp_simple(buf, size, 500, NULL, rq, p);
 	memset(p, 0, sizeof(*p));
@@ -243,7 +270,8 @@ size_t resp_entry(char *buf, size_t size, struct fentry *e,
 	if (!rq->head_only && blen > 0) {
 		p->body_bytes = blen;
 		p->file_first = first;
-		p->file_len = blen;
+		p->file_len = last - first + 1;
+		p->parts = parts;
 	}
 	return o.len;
 }

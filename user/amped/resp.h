@@ -5,15 +5,18 @@
  * writes what they produced.
  *
  * The order of evaluation follows RFC 9110 §13.2.2: preconditions first
- * (resp_preconditions(): If-None-Match, else If-Modified-Since), then Range
- * with If-Range (resp_range()).  New conditionals and range forms belong in
- * those two functions and in struct resp_plan. */
+ * (resp_preconditions(): If-Match, else If-Unmodified-Since -> 412;
+ * If-None-Match, else If-Modified-Since -> 304; If-Range), then Range
+ * (resp_range(): one range, or several as multipart/byteranges, with the
+ * bound and coalescing of http.h).  New conditionals and range forms
+ * belong in those two functions and in struct resp_plan. */
 #ifndef AMPED_RESP_H
 #define AMPED_RESP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "http.h"
 
 struct fentry;
 
@@ -24,8 +27,17 @@ struct resp_req {
 	bool keepalive;			/* the connection may stay open */
 	const char *key;		/* "/" + decoded path: 301's Location */
 	size_t key_len;
-	const char *range, *inm, *ims, *ifrange;
-	size_t range_len, inm_len, ims_len, ifrange_len;
+	const char *range;
+	size_t range_len;
+	struct hp_conditions cond;	/* If-Match, If-None-Match, ... */
+	uint64_t boundary_seed;		/* a multipart boundary is made from it:
+					   unpredictable, different per request */
+};
+
+/* The parts of a multipart/byteranges body. */
+struct resp_parts {
+	struct hp_ranges set;		/* set.n > 1 when the body is multipart */
+	char boundary[HP_BOUNDARY_BYTES];
 };
 
 /* What was decided. */
@@ -38,6 +50,11 @@ struct resp_plan {
 	/* a file body: bytes [file_first, file_first + file_len) of the
 	 * entry, sent after the buffer; file_len 0: none */
 	uint64_t file_first, file_len;
+	/* multipart (parts.set.n > 1): the buffer ends with part 0's header
+	 * and [file_first, +file_len) is part 0's bytes; resp_part() gives
+	 * what comes before each later part, and the end.  HEAD: no body,
+	 * no part header, parts.set.n 0. */
+	struct resp_parts parts;
 };
 
 /* A status page for status (HTML body unless HEAD or 304), extra header
@@ -56,13 +73,22 @@ size_t resp_simple(char *buf, size_t size, int status, const char *extra,
 size_t resp_entry(char *buf, size_t size, struct fentry *e,
 		  const struct resp_req *rq, struct resp_plan *p);
 
-/* 0: no precondition decided the answer, go on; else the status it
- * decided (304). */
+/* The bytes before part k (0-based) of a multipart body: its header, with
+ * [*first, *first + *len) set to its bytes; for k == mp->set.n, the closing
+ * delimiter, *len 0.  Returns their length; they were written whole if
+ * that is less than size (snprintf's rule).  256 bytes always hold them. */
+size_t resp_part(char *buf, size_t size, const struct fentry *e,
+		 const struct resp_parts *mp, unsigned k, uint64_t *first,
+		 uint64_t *len);
+
+/* The preconditions (RFC 9110 §13.2.2 steps 1-5): 0 go on (a Range
+ * applies); 200 serve it all (If-Range did not match); 304; 412. */
 int resp_preconditions(const struct fentry *e, const struct resp_req *rq);
-/* Range and If-Range against e: 200 (serve it all: no Range, or If-Range
- * does not match, or a form not served), 206 with [*first, *last], or 416. */
+/* Range against e: 200 (serve it all: no Range, or one that is ignored:
+ * malformed, other unit, too many), 206 with set (one range or several),
+ * or 416. */
 int resp_range(const struct fentry *e, const struct resp_req *rq,
-	       uint64_t *first, uint64_t *last);
+	       struct hp_ranges *set);
 
 /* errno -> HTTP status, in one place. */
 int resp_status_from_errno(int err);
