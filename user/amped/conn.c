@@ -209,6 +209,31 @@ static size_t req_bytes(void)
 	return sizeof(struct req) + (size_t)cfg.max_header_bytes;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* The sanitizer build takes them from malloc, whose redzones catch a
+ * write past the head buffer; mmap'd pages have none. */
+static struct req *req_map(void)
+{
+	struct req *q = calloc(1, req_bytes());
+	return q ? q : MAP_FAILED;
+}
+
+static void req_unmap(struct req *q)
+{
+	free(q);
+}
+#else
+static struct req *req_map(void)
+{
+	return mmap(NULL, req_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void req_unmap(struct req *q)
+{
+	munmap(q, req_bytes());
+}
+#endif
+
 /* c gets a request state (in_len 0, output empty).  0 ok, -1 ENOMEM. */
 static int req_take(struct conn *c)
 {
@@ -218,7 +243,7 @@ static int req_take(struct conn *c)
 		req_pool = q->next_free;
 		req_pool_n--;
 	} else {
-		q = mmap(NULL, req_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		q = req_map();
 		if (q == MAP_FAILED)
 			return -1;
 		q->in_cap = (size_t)cfg.max_header_bytes;
@@ -245,7 +270,7 @@ static void req_give(struct conn *c)
 	memset(q, 0, offsetof(struct req, hbuf));
 	q->in_cap = cap;
 	if (req_pool_n >= REQ_POOL_KEEP) {
-		munmap(q, req_bytes());
+		req_unmap(q);
 		return;
 	}
 	q->next_free = req_pool;
@@ -266,7 +291,7 @@ static void req_pool_drain(void)
 	while (req_pool) {
 		struct req *q = req_pool;
 		req_pool = q->next_free;
-		munmap(q, req_bytes());
+		req_unmap(q);
 	}
 	req_pool_n = 0;
 }
