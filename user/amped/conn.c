@@ -67,26 +67,14 @@ enum dkind { DL_NONE, DL_IDLE, DL_HEADER, DL_SEND, DL_LINGER };
 #define HBUF_BYTES 1024
 #define LINGER_MS 2000
 
-struct conn {
-	int fd;
-	uint32_t id;
-	enum cstate state;
-	int idx;			/* in conns[] */
-	bool in_process;		/* inside conn_process(): no re-entry */
-	int busy;			/* callbacks on the stack: free later */
-	bool dead;			/* closed while busy */
+/* What a connection needs only while a request is in flight: taken from a
+ * pool when input arrives, given back when the connection goes idle (issue:
+ * thousands of idle keep-alive connections must cost little). */
+struct req {
+	struct conn *conn;
+	struct req *next_free;
 	bool small_pending;		/* a helper is reading a small file whole */
-	bool close_after;		/* close when the response is out */
-	bool keepalive;
 	bool head_only;
-	char *in;
-	size_t in_len, in_cap;
-	uint64_t discard;		/* request body bytes still to drop */
-	bool chunked_body;		/* a chunked request body is being dropped */
-	struct hp_chunked chunked;
-	uint64_t deadline_ms;
-	enum dkind dkind;
-	struct srpt_node ready;		/* srpt: in readyq when queued */
 	uint64_t quota;			/* srpt: bytes this write may send; 0 any */
 	/* the request being served; pointers into in[] stay valid until
 	 * request_finish() consumes the head */
@@ -101,7 +89,6 @@ struct conn {
 	const char *h_range;
 	size_t h_range_len;
 	struct hp_conditions cond;
-	char key[4200];
 	size_t key_len;
 	struct fentry *fe;
 	struct conn *wait_next;
@@ -109,7 +96,6 @@ struct conn {
 	bool job_pending;
 	bool submitting;		/* inside blk_submit(): completion is the caller's */
 	/* output: header bytes, then a memory body or a file range */
-	char hbuf[HBUF_BYTES];
 	char *out;
 	size_t out_len, out_off;
 	const char *body;
@@ -117,11 +103,34 @@ struct conn {
 	uint64_t file_off, file_end, checked_until;
 	uint64_t body_bytes;
 	struct multipart *mp;		/* parts still to send; NULL if none */
-	char peer[INET6_ADDRSTRLEN];
+	struct hp_chunked chunked;	/* a chunked request body being dropped */
+	size_t in_len, in_cap;
+	char hbuf[HBUF_BYTES];
+	char key[4200];
+	char in[];			/* in_cap bytes: the request head(s) */
+};
+
+struct conn {
+	int fd;
+	uint32_t id;
+	enum cstate state;
+	int idx;			/* in conns[] */
+	int busy;			/* callbacks on the stack: free later */
+	bool in_process;		/* inside conn_process(): no re-entry */
+	bool dead;			/* closed while busy */
+	bool close_after;		/* close when the response is out */
+	bool keepalive;
+	bool chunked_body;		/* dropping one (rq->chunked): keep rq */
+	enum dkind dkind;
+	uint64_t deadline_ms;
+	uint64_t discard;		/* request body bytes still to drop */
+	struct srpt_node ready;		/* srpt: in readyq when queued */
+	struct req *rq;			/* NULL while idle */
+	char *peer;			/* client address, with --access-log only */
 };
 
 /* A multipart/byteranges body in progress (resp.h decided its parts):
- * allocated only for such responses, so idle connections do not carry it. */
+ * allocated only for such responses. */
 struct multipart {
 	struct resp_parts parts;
 	unsigned next;			/* resp_part() index to send next */
@@ -168,14 +177,15 @@ static void set_deadline(struct conn *c, enum dkind k, int ms);
 
 static uint64_t bytes_left(const struct conn *c)
 {
-	uint64_t n = (c->out_len - c->out_off) + (c->body_len - c->body_off) +
-		     (c->file_end - c->file_off);
+	const struct req *q = c->rq;
+	uint64_t n = (q->out_len - q->out_off) + (q->body_len - q->body_off) +
+		     (q->file_end - q->file_off);
 
 	/* parts not queued yet; their headers count as the closing
 	 * delimiter does, near enough for a priority */
-	for (unsigned k = c->mp ? c->mp->next : 0; c->mp && k < c->mp->parts.set.n; k++)
-		n += c->mp->parts.set.r[k].last - c->mp->parts.set.r[k].first + 1 +
-		     hp_multipart_trailer(NULL, 0, c->mp->parts.boundary);
+	for (unsigned k = q->mp ? q->mp->next : 0; q->mp && k < q->mp->parts.set.n; k++)
+		n += q->mp->parts.set.r[k].last - q->mp->parts.set.r[k].first + 1 +
+		     hp_multipart_trailer(NULL, 0, q->mp->parts.boundary);
 	return n;
 }
 
@@ -204,6 +214,127 @@ static void conn_send(struct conn *c)
 		conn_write(c);
 }
 
+/* ---------------- request state: a pool ---------------- */
+
+/* Free request states kept for reuse, per thread.  Once a second, what the
+ * pool did not need during that second (its low-water mark), beyond
+ * REQ_POOL_KEEP, goes back to the kernel: the working set of a bursty load
+ * stays pooled (measured: trimming every 100 ms cost an mmap/munmap pair
+ * for 1 request in 150 at 20k requests/s, munmap ~13 us each), and idle
+ * connections cost nothing of it a second or two later.  They are mmap'd (a request state, head buffer
+ * included, is a few pages): munmap returns them at once, where free()
+ * would leave them resident in the heap. */
+#define REQ_POOL_KEEP 32
+static __thread struct req *req_pool;
+static __thread int req_pool_n, req_pool_low;
+static __thread uint64_t req_pool_trim_ms;	/* next trim */
+
+static size_t req_bytes(void)
+{
+	return sizeof(struct req) + (size_t)cfg.max_header_bytes;
+}
+
+#ifdef __SANITIZE_ADDRESS__
+/* The sanitizer build takes them from malloc, whose redzones catch a
+ * write past the head buffer; mmap'd pages have none. */
+static struct req *req_map(void)
+{
+	struct req *q = calloc(1, req_bytes());
+	return q ? q : MAP_FAILED;
+}
+
+static void req_unmap(struct req *q)
+{
+	free(q);
+}
+#else
+static struct req *req_map(void)
+{
+	return mmap(NULL, req_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void req_unmap(struct req *q)
+{
+	munmap(q, req_bytes());
+}
+#endif
+
+/* c gets a request state (in_len 0, output empty).  0 ok, -1 ENOMEM. */
+static int req_take(struct conn *c)
+{
+	struct req *q = req_pool;
+
+	if (q) {
+		req_pool = q->next_free;
+		if (--req_pool_n < req_pool_low)
+			req_pool_low = req_pool_n;
+	} else {
+		q = req_map();
+		if (q == MAP_FAILED)
+			return -1;
+		q->in_cap = (size_t)cfg.max_header_bytes;
+	}
+	q->conn = c;
+	q->out = q->hbuf;
+	c->rq = q;
+	return 0;
+}
+
+/* c gives its request state back: nothing may point into it any more. */
+static void req_give(struct conn *c)
+{
+	struct req *q = c->rq;
+
+	if (!q)
+		return;
+	c->rq = NULL;
+	fc_put(q->fe);
+	if (q->out != q->hbuf)
+		free(q->out);
+	free(q->mp);
+	/* the next user starts from a clean state up to the buffers */
+	size_t cap = q->in_cap;
+	memset(q, 0, offsetof(struct req, hbuf));
+	q->in_cap = cap;
+	q->next_free = req_pool;
+	req_pool = q;
+	req_pool_n++;
+}
+
+/* c waits for a request with nothing buffered: it is idle, and its request
+ * state goes back to the pool (the next read takes one again). */
+static void req_idle(struct conn *c)
+{
+	if (c->rq && c->rq->in_len == 0 && c->state == CS_READ && !c->dead && !c->in_process &&
+	    !c->chunked_body)
+		req_give(c);
+}
+
+/* Once a second: give back what the pool did not need in that second. */
+static void req_pool_trim(void)
+{
+	if (now_ms < req_pool_trim_ms)
+		return;
+	req_pool_trim_ms = now_ms + 1000;
+	for (int n = req_pool_low - REQ_POOL_KEEP; n > 0 && req_pool; n--) {
+		struct req *q = req_pool;
+		req_pool = q->next_free;
+		req_pool_n--;
+		req_unmap(q);
+	}
+	req_pool_low = req_pool_n;
+}
+
+static void req_pool_drain(void)
+{
+	while (req_pool) {
+		struct req *q = req_pool;
+		req_pool = q->next_free;
+		req_unmap(q);
+	}
+	req_pool_n = req_pool_low = 0;
+}
+
 /* ---------------- connection lifetime ---------------- */
 
 static void set_deadline(struct conn *c, enum dkind k, int ms)
@@ -224,18 +355,14 @@ static void resume_accepting(void)
 static void conn_destroy(struct conn *c)
 {
 	ready_remove(c);
-	fc_put(c->fe);
-	c->fe = NULL;
+	req_give(c);
 	/* close() takes the socket out of the epoll set; helpers never hold
 	 * client sockets (they close every inherited fd at start) */
 	ae_forget(loop, c->fd);
 	close(c->fd);
 	conns[c->idx] = conns[--nconns];
 	conns[c->idx]->idx = c->idx;
-	if (c->out != c->hbuf)
-		free(c->out);
-	free(c->mp);
-	free(c->in);
+	free(c->peer);
 	free(c);
 	resume_accepting();
 }
@@ -246,7 +373,7 @@ static void conn_free(struct conn *c)
 {
 	if (c->dead)
 		return;
-	if (c->job_pending) {
+	if (c->rq && c->rq->job_pending) {
 		/* a helper still works for this connection: finish later */
 		c->close_after = true;
 		return;
@@ -277,7 +404,7 @@ static void conn_linger(struct conn *c)
 {
 	if (c->dead)
 		return;
-	if (c->job_pending) {
+	if (c->rq && c->rq->job_pending) {
 		c->close_after = true;
 		return;
 	}
@@ -312,14 +439,15 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
 	}
 	c->fd = fd;
 	c->id = ++next_conn_id;
-	c->out = c->hbuf;
 	c->idx = nconns;
 	conns[nconns++] = c;
 	if (cfg.access_log) {
+		char peer[INET6_ADDRSTRLEN] = "";
 		if (ss->ss_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c->peer, sizeof(c->peer));
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, peer, sizeof(peer));
 		else if (ss->ss_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof(c->peer));
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, peer, sizeof(peer));
+		c->peer = strdup(peer);	/* NULL: the log shows "-" */
 	}
 	c->state = CS_READ;
 	set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
@@ -399,14 +527,14 @@ static uint64_t boundary_key(void)
 
 static void resp_req_of(const struct conn *c, struct resp_req *rq)
 {
-	rq->head_only = c->head_only;
+	rq->head_only = c->rq->head_only;
 	rq->keepalive = c->keepalive;
-	rq->key = c->key;
-	rq->key_len = c->key_len;
-	rq->range = c->h_range;
-	rq->range_len = c->h_range_len;
-	rq->cond = c->cond;
-	rq->boundary_seed = boundary_key() ^ (c->req_id * 0x9e3779b97f4a7c15ULL);
+	rq->key = c->rq->key;
+	rq->key_len = c->rq->key_len;
+	rq->range = c->rq->h_range;
+	rq->range_len = c->rq->h_range_len;
+	rq->cond = c->rq->cond;
+	rq->boundary_seed = boundary_key() ^ (c->rq->req_id * 0x9e3779b97f4a7c15ULL);
 }
 
 static void send_body(struct conn *c, uint64_t first, uint64_t blen);
@@ -418,36 +546,36 @@ static void respond(struct conn *c, struct fentry *e, int status, const char *ex
 {
 	struct resp_req rq;
 	struct resp_plan p;
-	char *buf = c->hbuf;
+	char *buf = c->rq->hbuf;
 	size_t size = HBUF_BYTES;
 
-	if (c->out != c->hbuf)
-		free(c->out);
-	c->out = c->hbuf;
-	free(c->mp);			/* this answer replaces any planned */
-	c->mp = NULL;
+	if (c->rq->out != c->rq->hbuf)
+		free(c->rq->out);
+	c->rq->out = c->rq->hbuf;
+	free(c->rq->mp);		/* this answer replaces any planned */
+	c->rq->mp = NULL;
 	resp_req_of(c, &rq);
 	for (;;) {
 		size_t need = e ? resp_entry(buf, size, e, &rq, &p) :
 			      resp_simple(buf, size, status, extra, &rq, &p);
 		if (need <= size)
 			break;
-		if (buf != c->hbuf || !(buf = malloc(need))) {
-			if (buf != c->hbuf)
+		if (buf != c->rq->hbuf || !(buf = malloc(need))) {
+			if (buf != c->rq->hbuf)
 				free(buf);
-			c->status = e ? 500 : status;
+			c->rq->status = e ? 500 : status;
 			c->keepalive = false;
 			conn_linger(c);
 			return;
 		}
 		size = need;
 	}
-	c->out = buf;
-	c->status = p.status;
+	c->rq->out = buf;
+	c->rq->status = p.status;
 	c->keepalive = p.keepalive;
-	c->out_len = p.head_len;
-	c->out_off = 0;
-	c->body_bytes = p.body_bytes;
+	c->rq->out_len = p.head_len;
+	c->rq->out_off = 0;
+	c->rq->body_bytes = p.body_bytes;
 	c->state = CS_WRITE;
 	if (p.file_len == 0) {
 		conn_send(c);
@@ -455,13 +583,14 @@ static void respond(struct conn *c, struct fentry *e, int status, const char *ex
 	}
 	if (p.parts.set.n > 1) {
 		/* part 0 goes like any single range; mp_load() the rest */
-		c->mp = malloc(sizeof(*c->mp));
-		if (!c->mp) {
+		struct multipart *m = malloc(sizeof(*m));
+		if (!m) {
 			respond(c, NULL, 503, NULL);
 			return;
 		}
-		c->mp->parts = p.parts;
-		c->mp->next = 1;
+		m->parts = p.parts;
+		m->next = 1;
+		c->rq->mp = m;
 	}
 	send_body(c, p.file_first, p.file_len);
 }
@@ -473,25 +602,26 @@ static void respond(struct conn *c, struct fentry *e, int status, const char *ex
  * multipart body is done (or there is none). */
 static int mp_load(struct conn *c)
 {
-	struct multipart *m = c->mp;
-	struct fentry *e = c->fe;
+	struct req *q = c->rq;
+	struct multipart *m = q->mp;
+	struct fentry *e = q->fe;
 	uint64_t first, len;
 
 	if (!m)
 		return 0;
-	c->out = c->hbuf;
-	c->out_off = 0;
-	c->out_len = resp_part(c->hbuf, HBUF_BYTES, e, &m->parts, m->next++, &first, &len);
+	q->out = q->hbuf;
+	q->out_off = 0;
+	q->out_len = resp_part(q->hbuf, HBUF_BYTES, e, &m->parts, m->next++, &first, &len);
 	if (len == 0) {
 		free(m);
-		c->mp = NULL;
+		q->mp = NULL;
 	} else if (e->body) {
-		c->body = e->body + first;
-		c->body_len = (size_t)len;
-		c->body_off = 0;
+		q->body = e->body + first;
+		q->body_len = (size_t)len;
+		q->body_off = 0;
 	} else {
-		c->file_off = c->checked_until = first;
-		c->file_end = first + len;
+		q->file_off = q->checked_until = first;
+		q->file_end = first + len;
 	}
 	return 1;
 }
@@ -503,12 +633,12 @@ static void respond_simple(struct conn *c, int status, const char *extra)
 
 static void respond_entry(struct conn *c)
 {
-	respond(c, c->fe, 0, NULL);
+	respond(c, c->rq->fe, 0, NULL);
 }
 
 static bool is_resident(struct conn *c, uint64_t off, uint64_t len)
 {
-	struct fentry *e = c->fe;
+	struct fentry *e = c->rq->fe;
 	long pg = 4096;
 	uint64_t a = off & ~(uint64_t)(pg - 1);
 	uint64_t npages = (off + len - a + (uint64_t)pg - 1) / (uint64_t)pg;
@@ -552,32 +682,32 @@ static void wait_job(struct conn *c)
 
 static void note_miss(struct conn *c, uint64_t off, uint64_t len)
 {
-	c->rflags |= AMPED_RF_RESIDENT_MISS | blk->rf_read;
-	DTRACE_PROBE4(amped, residency_miss, c->req_id, off, len, cfg.residency);
+	c->rq->rflags |= AMPED_RF_RESIDENT_MISS | blk->rf_read;
+	DTRACE_PROBE4(amped, residency_miss, c->rq->req_id, off, len, cfg.residency);
 }
 
 static void read_done(struct job *j);
 
 /* Have [off, off + len) of c's file brought into memory.  Returns 1 while
  * the job is out (read_done() resumes c), 0 if it finished already (run
- * inline, or refused at once): the caller carries on with c->job.err. */
+ * inline, or refused at once): the caller carries on with c->rq->job.err. */
 static int submit_read(struct conn *c, uint64_t off, uint64_t len)
 {
-	struct job *j = &c->job;
+	struct job *j = &c->rq->job;
 
 	memset(j, 0, sizeof(*j));
 	j->op = AMPED_OP_READ;
-	j->req_id = c->req_id;
-	j->fe = c->fe;
+	j->req_id = c->rq->req_id;
+	j->fe = c->rq->fe;
 	j->off = off;
 	j->len = len;
 	j->done = read_done;
 	note_miss(c, off, len);
-	c->job_pending = true;
-	c->submitting = true;
+	c->rq->job_pending = true;
+	c->rq->submitting = true;
 	blk_submit(blk, j);
-	c->submitting = false;
-	if (!c->job_pending)
+	c->rq->submitting = false;
+	if (!c->rq->job_pending)
 		return 0;
 	wait_job(c);
 	return 1;
@@ -587,15 +717,15 @@ static int submit_read(struct conn *c, uint64_t off, uint64_t len)
  * memory or by sendfile, brought into memory first if they are not. */
 static void send_body(struct conn *c, uint64_t first, uint64_t blen)
 {
-	struct fentry *e = c->fe;
+	struct fentry *e = c->rq->fe;
 
 	/* Small files are kept in memory once their pages were resident:
 	 * header and body then leave in one writev. */
 	if (e->size <= SMALL_BODY_MAX && cfg.map_cache && !e->body) {
 		if (!is_resident(c, 0, e->size)) {
-			c->file_off = first;	/* remember the range across the job */
-			c->file_end = first + blen;
-			c->small_pending = true;
+			c->rq->file_off = first;	/* remember the range across the job */
+			c->rq->file_end = first + blen;
+			c->rq->small_pending = true;
 			if (submit_read(c, 0, e->size) == 0) {
 				c->state = CS_WRITE;
 				resume_send(c);
@@ -609,13 +739,13 @@ static void send_body(struct conn *c, uint64_t first, uint64_t blen)
 			free(b);
 	}
 	if (e->body) {
-		c->body = e->body + first;
-		c->body_len = (size_t)blen;
-		c->body_off = 0;
+		c->rq->body = e->body + first;
+		c->rq->body_len = (size_t)blen;
+		c->rq->body_off = 0;
 	} else {
-		c->file_off = first;
-		c->file_end = first + blen;
-		c->checked_until = first;
+		c->rq->file_off = first;
+		c->rq->file_end = first + blen;
+		c->rq->checked_until = first;
 	}
 	conn_send(c);
 }
@@ -625,49 +755,49 @@ static void send_body(struct conn *c, uint64_t first, uint64_t blen)
 static bool method_is(const struct conn *c, const char *m)
 {
 	size_t n = strlen(m);
-	return c->method_len == n && memcmp(c->method, m, n) == 0;
+	return c->rq->method_len == n && memcmp(c->rq->method, m, n) == 0;
 }
 
 static void request_finish(struct conn *c)
 {
-	uint64_t dur_start = c->start_ns;
+	uint64_t dur_start = c->rq->start_ns;
 
 	if (cfg.access_log)
-		alog_write(c->peer, c->method, c->method_len, c->target, c->target_len,
-			   c->minor, c->status, c->body_bytes);
+		alog_write(c->peer ? c->peer : "", c->rq->method, c->rq->method_len, c->rq->target, c->rq->target_len,
+			   c->rq->minor, c->rq->status, c->rq->body_bytes);
 	if (c->keepalive)
-		c->rflags |= AMPED_RF_KEEPALIVE;
-	AMPED_REQUEST_DONE(amped_current.sample_mask, c->id, c->req_id, c->status, c->body_bytes,
-			   dur_start, c->rflags, &c->ph);
-	memset(&c->ph, 0, sizeof(c->ph));
+		c->rq->rflags |= AMPED_RF_KEEPALIVE;
+	AMPED_REQUEST_DONE(amped_current.sample_mask, c->id, c->rq->req_id, c->rq->status, c->rq->body_bytes,
+			   dur_start, c->rq->rflags, &c->rq->ph);
+	memset(&c->rq->ph, 0, sizeof(c->rq->ph));
 	cur->req_id = 0;
 	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
-	fc_put(c->fe);
-	c->fe = NULL;
-	if (c->out != c->hbuf) {
-		free(c->out);
-		c->out = c->hbuf;
+	fc_put(c->rq->fe);
+	c->rq->fe = NULL;
+	if (c->rq->out != c->rq->hbuf) {
+		free(c->rq->out);
+		c->rq->out = c->rq->hbuf;
 	}
-	c->out_len = c->out_off = 0;
-	c->body = NULL;
-	c->body_len = c->body_off = 0;
-	c->file_off = c->file_end = c->checked_until = 0;
-	c->body_bytes = 0;
-	c->h_range = NULL;
-	memset(&c->cond, 0, sizeof(c->cond));
-	free(c->mp);
-	c->mp = NULL;
-	c->rflags = 0;
-	c->status = 0;
-	c->method = c->target = NULL;
-	c->method_len = c->target_len = 0;
-	c->head_only = false;
-	c->small_pending = false;
+	c->rq->out_len = c->rq->out_off = 0;
+	c->rq->body = NULL;
+	c->rq->body_len = c->rq->body_off = 0;
+	c->rq->file_off = c->rq->file_end = c->rq->checked_until = 0;
+	c->rq->body_bytes = 0;
+	c->rq->h_range = NULL;
+	memset(&c->rq->cond, 0, sizeof(c->rq->cond));
+	free(c->rq->mp);
+	c->rq->mp = NULL;
+	c->rq->rflags = 0;
+	c->rq->status = 0;
+	c->rq->method = c->rq->target = NULL;
+	c->rq->method_len = c->rq->target_len = 0;
+	c->rq->head_only = false;
+	c->rq->small_pending = false;
 	/* consume the head; pipelined bytes move to the front */
-	if (c->head_len) {
-		memmove(c->in, c->in + c->head_len, c->in_len - c->head_len);
-		c->in_len -= c->head_len;
-		c->head_len = 0;
+	if (c->rq->head_len) {
+		memmove(c->rq->in, c->rq->in + c->rq->head_len, c->rq->in_len - c->rq->head_len);
+		c->rq->in_len -= c->rq->head_len;
+		c->rq->head_len = 0;
 	}
 	c->state = CS_READ;
 }
@@ -677,20 +807,20 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	const struct hp_header *h;
 	int trailing = 0;
 
-	c->head_len = head_len;
-	c->req_id = ++next_req_id;
-	c->start_ns = mono_ns();
-	c->rflags = 0;
-	c->method = r->method;
-	c->method_len = r->method_len;
-	c->target = r->target;
-	c->target_len = r->target_len;
-	c->minor = r->minor_version;
-	c->head_only = false;
-	c->body_bytes = 0;
-	cur->start_ns = c->start_ns;
+	c->rq->head_len = head_len;
+	c->rq->req_id = ++next_req_id;
+	c->rq->start_ns = mono_ns();
+	c->rq->rflags = 0;
+	c->rq->method = r->method;
+	c->rq->method_len = r->method_len;
+	c->rq->target = r->target;
+	c->rq->target_len = r->target_len;
+	c->rq->minor = r->minor_version;
+	c->rq->head_only = false;
+	c->rq->body_bytes = 0;
+	cur->start_ns = c->rq->start_ns;
 	cur->conn_id = c->id;
-	cur->req_id = c->req_id;
+	cur->req_id = c->rq->req_id;
 	cur->method = r->method;
 
 	h = hp_find_header(r, "connection");
@@ -702,7 +832,7 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		c->keepalive = false;
 
 	if (method_is(c, "HEAD"))
-		c->head_only = true;
+		c->rq->head_only = true;
 	else if (!method_is(c, "GET")) {
 		static const char *const known[] = { "POST", "PUT", "DELETE", "OPTIONS",
 						     "PATCH", "TRACE", "CONNECT" };
@@ -739,70 +869,70 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 		 * rest is judged as it arrives, after the answer. */
 		struct hp_chunked peek = { 0 };
 		size_t used;
-		int pr = hp_chunked_discard(&peek, c->in + head_len, c->in_len - head_len,
+		int pr = hp_chunked_discard(&peek, c->rq->in + head_len, c->rq->in_len - head_len,
 					    cfg.max_body_bytes, &used);
 		if (pr == HP_BAD || pr == HP_TOO_LARGE) {
 			respond_simple(c, pr == HP_BAD ? 400 : 413, NULL);
 			return;
 		}
-		memset(&c->chunked, 0, sizeof(c->chunked));
+		memset(&c->rq->chunked, 0, sizeof(c->rq->chunked));
 		c->chunked_body = true;
 	}
 	if ((h = hp_find_header(r, "range"))) {
-		c->h_range = h->value;
-		c->h_range_len = h->value_len;
+		c->rq->h_range = h->value;
+		c->rq->h_range_len = h->value_len;
 	}
-	hp_conditions_from_request(r, &c->cond);
+	hp_conditions_from_request(r, &c->rq->cond);
 
-	c->key[0] = '/';
-	int n = hp_decode_path(r->target, r->target_len, c->key + 1, sizeof(c->key) - 3, &trailing);
+	c->rq->key[0] = '/';
+	int n = hp_decode_path(r->target, r->target_len, c->rq->key + 1, sizeof(c->rq->key) - 3, &trailing);
 	if (n < 0) {
 		respond_simple(c, n == -1 ? 400 : n == -2 ? 403 : 414, NULL);
 		return;
 	}
-	c->key_len = (size_t)n + 1;
+	c->rq->key_len = (size_t)n + 1;
 	if (trailing && n > 0)
-		c->key[c->key_len++] = '/';
-	c->key[c->key_len] = '\0';
-	if (c->key_len >= AMPED_PATH_MAX) {	/* a helper message carries at most this */
+		c->rq->key[c->rq->key_len++] = '/';
+	c->rq->key[c->rq->key_len] = '\0';
+	if (c->rq->key_len >= AMPED_PATH_MAX) {	/* a helper message carries at most this */
 		respond_simple(c, 414, NULL);
 		return;
 	}
-	cur->path = c->key;
-	DTRACE_PROBE3(amped, request_start, c->id, c->req_id, c->key);
+	cur->path = c->rq->key;
+	DTRACE_PROBE3(amped, request_start, c->id, c->rq->req_id, c->rq->key);
 
-	struct fentry *e = fc_lookup(c->key, c->key_len);
+	struct fentry *e = fc_lookup(c->rq->key, c->rq->key_len);
 	if (e && e->kind != FE_PENDING) {
-		c->fe = e;
+		c->rq->fe = e;
 		respond_entry(c);
 		return;
 	}
 	if (!e) {
-		e = fc_begin(c->key, c->key_len);
+		e = fc_begin(c->rq->key, c->rq->key_len);
 		if (!e) {
 			respond_simple(c, 503, NULL);
 			return;
 		}
-		c->fe = e;
-		c->wait_next = e->waiters;
+		c->rq->fe = e;
+		c->rq->wait_next = e->waiters;
 		e->waiters = c;
-		struct job *j = &c->job;
+		struct job *j = &c->rq->job;
 		memset(j, 0, sizeof(*j));
 		j->op = AMPED_OP_OPEN;
-		j->req_id = c->req_id;
+		j->req_id = c->rq->req_id;
 		j->fe = e;
 		j->done = open_done;
-		c->job_pending = true;
-		c->rflags |= blk->rf_open;
+		c->rq->job_pending = true;
+		c->rq->rflags |= blk->rf_open;
 		wait_job(c);
 		blk_submit(blk, j);
 		return;
 	}
 	/* someone else's translation of the same path is in flight */
-	c->fe = e;
-	c->wait_next = e->waiters;
+	c->rq->fe = e;
+	c->rq->wait_next = e->waiters;
 	e->waiters = c;
-	c->rflags |= AMPED_RF_HELPER_OPEN;
+	c->rq->rflags |= AMPED_RF_HELPER_OPEN;
 	wait_job(c);
 }
 
@@ -824,33 +954,33 @@ static void resume(struct conn *c, void (*step)(struct conn *))
 
 static void resume_send(struct conn *c)
 {
-	struct fentry *e = c->fe;
+	struct fentry *e = c->rq->fe;
 
-	if (c->job.err && c->small_pending) {
+	if (c->rq->job.err && c->rq->small_pending) {
 		/* nothing sent yet: the header waits with the body */
-		c->small_pending = false;
-		c->file_off = c->file_end = 0;
-		c->out_len = c->out_off = 0;
-		c->body_bytes = 0;
-		respond_simple(c, resp_status_from_errno(c->job.err), NULL);
+		c->rq->small_pending = false;
+		c->rq->file_off = c->rq->file_end = 0;
+		c->rq->out_len = c->rq->out_off = 0;
+		c->rq->body_bytes = 0;
+		respond_simple(c, resp_status_from_errno(c->rq->job.err), NULL);
 		return;
 	}
-	if (c->job.err) {
+	if (c->rq->job.err) {
 		/* The header and part of the body may be out already: the status
 		 * cannot change.  No helper could warm the pages (busy, or died
 		 * twice): send them anyway, blocking if need be, since the read
 		 * ahead was only advice.  A real read error ends the connection. */
-		if (c->job.err != EAGAIN) {
+		if (c->rq->job.err != EAGAIN) {
 			conn_free(c);
 			return;
 		}
-		c->checked_until = c->job.off + c->job.len;
+		c->rq->checked_until = c->rq->job.off + c->rq->job.len;
 		conn_send(c);
 		return;
 	}
-	if (c->small_pending) {
+	if (c->rq->small_pending) {
 		/* the small-file read: pages are in memory now */
-		c->small_pending = false;
+		c->rq->small_pending = false;
 		if (!e->body) {
 			char *b = malloc(e->size);
 			if (b && pread(e->fd, b, e->size, 0) == (ssize_t)e->size)
@@ -858,17 +988,17 @@ static void resume_send(struct conn *c)
 			else
 				free(b);
 		}
-		uint64_t first = c->file_off, len = c->file_end - c->file_off;
+		uint64_t first = c->rq->file_off, len = c->rq->file_end - c->rq->file_off;
 		if (e->body) {
-			c->body = e->body + first;
-			c->body_len = (size_t)len;
-			c->body_off = 0;
-			c->file_off = c->file_end = 0;
+			c->rq->body = e->body + first;
+			c->rq->body_len = (size_t)len;
+			c->rq->body_off = 0;
+			c->rq->file_off = c->rq->file_end = 0;
 		} else {
-			c->checked_until = c->file_end;
+			c->rq->checked_until = c->rq->file_end;
 		}
 	} else {
-		c->checked_until = c->job.off + c->job.len;
+		c->rq->checked_until = c->rq->job.off + c->rq->job.len;
 	}
 	conn_send(c);
 }
@@ -877,28 +1007,28 @@ static void resume_send(struct conn *c)
  * the stack, carries on itself). */
 static void read_done(struct job *j)
 {
-	struct conn *c = container_of(j, struct conn, job);
+	struct conn *c = container_of(j, struct req, job)->conn;
 
-	AMPED_PH_JOB(&c->ph, j->start_ns, j->sent_ns);
-	c->job_pending = false;
-	if (!c->submitting)
+	AMPED_PH_JOB(&c->rq->ph, j->start_ns, j->sent_ns);
+	c->rq->job_pending = false;
+	if (!c->rq->submitting)
 		resume(c, resume_send);
 }
 
 /* A translation finished: every connection waiting for the entry answers. */
 static void open_done(struct job *j)
 {
-	struct conn *c = container_of(j, struct conn, job);
+	struct conn *c = container_of(j, struct req, job)->conn;
 	struct fentry *e = j->fe;
 
-	AMPED_PH_JOB(&c->ph, j->start_ns, j->sent_ns);
-	c->job_pending = false;
+	AMPED_PH_JOB(&c->rq->ph, j->start_ns, j->sent_ns);
+	c->rq->job_pending = false;
 	fc_complete(e, j->err, j->kind, j->fd, &j->st);
 	struct conn *w = e->waiters;
 	e->waiters = NULL;
 	while (w) {
-		struct conn *next = w->wait_next;
-		w->wait_next = NULL;
+		struct conn *next = w->rq->wait_next;
+		w->rq->wait_next = NULL;
 		resume(w, respond_entry);
 		w = next;
 	}
@@ -911,33 +1041,33 @@ static void conn_process(struct conn *c)
 	struct hp_request r;
 
 	c->in_process = true;
-	while (!c->dead && c->state == CS_READ) {
+	while (c->rq && !c->dead && c->state == CS_READ) {
 		if (c->discard) {
-			size_t n = c->discard < c->in_len ? (size_t)c->discard : c->in_len;
-			memmove(c->in, c->in + n, c->in_len - n);
-			c->in_len -= n;
+			size_t n = c->discard < c->rq->in_len ? (size_t)c->discard : c->rq->in_len;
+			memmove(c->rq->in, c->rq->in + n, c->rq->in_len - n);
+			c->rq->in_len -= n;
 			c->discard -= n;
 			if (c->discard)
 				break;
 		}
 		if (c->chunked_body) {
 			size_t used;
-			int cr = hp_chunked_discard(&c->chunked, c->in, c->in_len,
+			int cr = hp_chunked_discard(&c->rq->chunked, c->rq->in, c->rq->in_len,
 						    cfg.max_body_bytes, &used);
-			memmove(c->in, c->in + used, c->in_len - used);
-			c->in_len -= used;
+			memmove(c->rq->in, c->rq->in + used, c->rq->in_len - used);
+			c->rq->in_len -= used;
 			if (cr == HP_INCOMPLETE)
 				break;
 			c->chunked_body = false;
 			if (cr != 1) {
 				/* the answer is out and the stream is lost from
 				 * here: say so, and close */
-				c->minor = 1;
+				c->rq->minor = 1;
 				respond_simple(c, cr == HP_BAD ? 400 : 413, NULL);
 				break;
 			}
 		}
-		if (c->in_len == 0) {
+		if (c->rq->in_len == 0) {
 			if (draining) {
 				c->in_process = false;
 				conn_free(c);
@@ -947,17 +1077,17 @@ static void conn_process(struct conn *c)
 		}
 		if (c->dkind == DL_IDLE)
 			set_deadline(c, DL_HEADER, cfg.header_timeout_ms);
-		int rc = hp_parse_request(c->in, c->in_len, &r);
+		int rc = hp_parse_request(c->rq->in, c->rq->in_len, &r);
 		if (rc == HP_INCOMPLETE) {
-			bool has_nl = memchr(c->in, '\n', c->in_len) != NULL;
-			if (!has_nl && c->in_len > (size_t)cfg.max_line_bytes)
+			bool has_nl = memchr(c->rq->in, '\n', c->rq->in_len) != NULL;
+			if (!has_nl && c->rq->in_len > (size_t)cfg.max_line_bytes)
 				respond_simple(c, 414, NULL);
-			else if (c->in_len >= c->in_cap)
+			else if (c->rq->in_len >= c->rq->in_cap)
 				respond_simple(c, 431, NULL);
 			break;
 		}
 		if (rc < 0) {
-			c->minor = 1;
+			c->rq->minor = 1;
 			respond_simple(c, rc == HP_TOO_MANY ? 431 : rc == HP_BAD_VERSION ? 505 : 400, NULL);
 			break;
 		}
@@ -969,8 +1099,9 @@ static void conn_process(struct conn *c)
 	}
 	c->in_process = false;
 	if (!c->dead && c->state == CS_READ) {
-		if (c->in_len == 0 && c->dkind != DL_IDLE)
+		if ((!c->rq || c->rq->in_len == 0) && c->dkind != DL_IDLE)
 			set_deadline(c, DL_IDLE, cfg.keepalive_timeout_ms);
+		req_idle(c);
 		if (ae_mask(loop, c->fd) != AE_READABLE &&
 		    watch(c, AE_READABLE) < 0)
 			conn_free(c);
@@ -982,40 +1113,40 @@ static void conn_process(struct conn *c)
 static bool quantum_spent(struct conn *c, size_t w)
 {
 	sent_bytes += w;
-	if (!c->quota)
+	if (!c->rq->quota)
 		return false;
-	c->quota = w < c->quota ? c->quota - w : 0;
-	return c->quota == 0 && bytes_left(c) > 0 && ready_push(c) == 0;
+	c->rq->quota = w < c->rq->quota ? c->rq->quota - w : 0;
+	return c->rq->quota == 0 && bytes_left(c) > 0 && ready_push(c) == 0;
 }
 
 /* Returns 0 if the connection is still there, -1 if it was closed. */
 static int conn_write(struct conn *c)
 {
-	if (!c->ph.resp_ns && amped_current.trace)
-		c->ph.resp_ns = mono_ns();
+	if (!c->rq->ph.resp_ns && amped_current.trace)
+		c->rq->ph.resp_ns = mono_ns();
 again:
 	for (;;) {
 		ssize_t w;
 
-		if (c->out_off < c->out_len || c->body_off < c->body_len) {
+		if (c->rq->out_off < c->rq->out_len || c->rq->body_off < c->rq->body_len) {
 			struct iovec iov[2];
 			int n = 0;
-			if (c->out_off < c->out_len)
-				iov[n++] = (struct iovec){ c->out + c->out_off, c->out_len - c->out_off };
-			if (c->body_off < c->body_len)
-				iov[n++] = (struct iovec){ (char *)c->body + c->body_off, c->body_len - c->body_off };
+			if (c->rq->out_off < c->rq->out_len)
+				iov[n++] = (struct iovec){ c->rq->out + c->rq->out_off, c->rq->out_len - c->rq->out_off };
+			if (c->rq->body_off < c->rq->body_len)
+				iov[n++] = (struct iovec){ (char *)c->rq->body + c->rq->body_off, c->rq->body_len - c->rq->body_off };
 			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 			/* MSG_MORE: a header followed by sendfile leaves in one segment */
-			int flags = MSG_NOSIGNAL | (c->file_off < c->file_end ? MSG_MORE : 0);
+			int flags = MSG_NOSIGNAL | (c->rq->file_off < c->rq->file_end ? MSG_MORE : 0);
 			w = sendmsg(c->fd, &mh, flags);
 			if (w < 0)
 				goto wouldblock_or_error;
-			size_t hw = c->out_len - c->out_off;
+			size_t hw = c->rq->out_len - c->rq->out_off;
 			if ((size_t)w <= hw) {
-				c->out_off += (size_t)w;
+				c->rq->out_off += (size_t)w;
 			} else {
-				c->out_off = c->out_len;
-				c->body_off += (size_t)w - hw;
+				c->rq->out_off = c->rq->out_len;
+				c->rq->body_off += (size_t)w - hw;
 			}
 			if (c->dkind == DL_SEND)
 				set_deadline(c, DL_SEND, cfg.send_timeout_ms);
@@ -1023,30 +1154,30 @@ again:
 				return 0;
 			continue;
 		}
-		if (c->file_off < c->file_end) {
-			if (c->file_off >= c->checked_until) {
-				uint64_t len = c->file_end - c->file_off;
+		if (c->rq->file_off < c->rq->file_end) {
+			if (c->rq->file_off >= c->rq->checked_until) {
+				uint64_t len = c->rq->file_end - c->rq->file_off;
 				if (len > CHUNK_BYTES)
 					len = CHUNK_BYTES;
-				if (!is_resident(c, c->file_off, len)) {
-					if (submit_read(c, c->file_off, len))
+				if (!is_resident(c, c->rq->file_off, len)) {
+					if (submit_read(c, c->rq->file_off, len))
 						return 0;	/* read_done() sends on */
 					/* done already (inline: SPED blocks here by
 					 * design): carry on here rather than
 					 * recursing once per chunk; as in
 					 * resume_send(), EAGAIN sends anyway */
-					if (c->job.err && c->job.err != EAGAIN) {
+					if (c->rq->job.err && c->rq->job.err != EAGAIN) {
 						conn_free(c);
 						return -1;
 					}
 				}
-				c->checked_until = c->file_off + len;
+				c->rq->checked_until = c->rq->file_off + len;
 			}
-			off_t off = (off_t)c->file_off;
-			size_t want = (size_t)(c->checked_until - c->file_off);
-			if (c->quota && want > c->quota)
-				want = (size_t)c->quota;
-			w = sendfile(c->fd, c->fe->fd, &off, want);
+			off_t off = (off_t)c->rq->file_off;
+			size_t want = (size_t)(c->rq->checked_until - c->rq->file_off);
+			if (c->rq->quota && want > c->rq->quota)
+				want = (size_t)c->rq->quota;
+			w = sendfile(c->fd, c->rq->fe->fd, &off, want);
 			if (w < 0)
 				goto wouldblock_or_error;
 			if (w == 0) {
@@ -1055,7 +1186,7 @@ again:
 				conn_free(c);
 				return -1;
 			}
-			c->file_off = (uint64_t)off;
+			c->rq->file_off = (uint64_t)off;
 			if (c->dkind == DL_SEND)
 				set_deadline(c, DL_SEND, cfg.send_timeout_ms);
 			if (quantum_spent(c, (size_t)w))
@@ -1067,10 +1198,10 @@ again:
 			continue;
 		/* response complete */
 		bool keep = c->keepalive && !draining;
-		bool error_close = !c->keepalive && c->status >= 400;
+		bool error_close = !c->keepalive && c->rq->status >= 400;
 		request_finish(c);
 		if (!keep) {
-			if (error_close || c->in_len > 0)
+			if (error_close || c->rq->in_len > 0)
 				conn_linger(c);
 			else
 				conn_free(c);
@@ -1111,30 +1242,30 @@ wouldblock_or_error:
 
 static void conn_read(struct conn *c)
 {
-	if (!c->in) {
-		c->in_cap = (size_t)cfg.max_header_bytes;
-		c->in = malloc(c->in_cap);
-		if (!c->in) {
-			conn_free(c);
-			return;
-		}
+	if (!c->rq && req_take(c) < 0) {
+		conn_free(c);
+		return;
 	}
-	if (c->in_len >= c->in_cap) {
+	if (c->rq->in_len >= c->rq->in_cap) {
 		conn_process(c);
 		return;
 	}
-	ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	ssize_t r = read(c->fd, c->rq->in + c->rq->in_len, c->rq->in_cap - c->rq->in_len);
 	if (blocking) {
 		int e = errno;
 		clock_refresh();
 		errno = e;
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR) {
+			req_idle(c);
 			return;		/* the worker loop looks at the stop flag */
+		}
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			/* the wait ended: the deadline passed, or the
 			 * wake-up for the access log */
 			if (c->dkind != DL_NONE && now_ms + 20 >= c->deadline_ms)
 				conn_expire(c);
+			else
+				req_idle(c);
 			return;
 		}
 	}
@@ -1143,6 +1274,8 @@ static void conn_read(struct conn *c)
 			if (ae_mask(loop, c->fd) != AE_READABLE &&
 			    watch(c, AE_READABLE) < 0)
 				conn_free(c);
+			else
+				req_idle(c);
 			return;
 		}
 		conn_free(c);
@@ -1152,9 +1285,9 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
-	if (!c->in_len && amped_current.trace)
-		c->ph.first_ns = mono_ns();
-	c->in_len += (size_t)r;
+	if (!c->rq->in_len && amped_current.trace)
+		c->rq->ph.first_ns = mono_ns();
+	c->rq->in_len += (size_t)r;
 	conn_process(c);
 }
 
@@ -1194,9 +1327,9 @@ static void conn_cb(struct ae_loop *l, int fd, void *data, int mask)
 /* c's deadline passed: a half-sent head gets a 408, anything else closes. */
 static void conn_expire(struct conn *c)
 {
-	if (c->dkind == DL_HEADER && c->in_len > 0 && c->state == CS_READ) {
+	if (c->dkind == DL_HEADER && c->rq && c->rq->in_len > 0 && c->state == CS_READ) {
 		c->keepalive = false;
-		c->minor = 1;
+		c->rq->minor = 1;
 		c->dkind = DL_NONE;
 		conn_enter(c);
 		respond_simple(c, 408, NULL);
@@ -1219,6 +1352,7 @@ void conn_sweep(void)
 		if (i < nconns && conns[i] == c)
 			i++;
 	}
+	req_pool_trim();
 	resume_accepting();
 }
 
@@ -1226,7 +1360,7 @@ void conn_drain_idle(void)
 {
 	for (int i = 0; i < nconns;) {
 		struct conn *c = conns[i];
-		if (c->state == CS_READ && c->in_len == 0) {
+		if (c->state == CS_READ && (!c->rq || c->rq->in_len == 0)) {
 			conn_free(c);
 			continue;
 		}
@@ -1238,12 +1372,14 @@ void conn_close_all(void)
 {
 	while (nconns > 0) {
 		struct conn *c = conns[0];
-		c->job_pending = false;
+		if (c->rq)
+			c->rq->job_pending = false;
 		conn_free(c);
 	}
 	free(conns);
 	conns = NULL;
 	srpt_free(&readyq);
+	req_pool_drain();
 }
 
 bool conn_run_ready(void)
@@ -1254,9 +1390,9 @@ bool conn_run_ready(void)
 		struct conn *c = container_of(srpt_min(&readyq), struct conn, ready);
 		ready_remove(c);
 		conn_enter(c);
-		c->quota = SRPT_QUANTUM_BYTES;
+		c->rq->quota = SRPT_QUANTUM_BYTES;
 		int rc = conn_write(c);
-		c->quota = 0;
+		c->rq->quota = 0;
 		if (rc == 0 && !c->dead && c->state == CS_READ && !c->in_process)
 			conn_process(c);
 		conn_leave(c);
@@ -1297,7 +1433,7 @@ enum conn_next conn_next(struct conn *c, bool stopping, int *wait_ms)
 		draining = true;
 		c->keepalive = false;
 	}
-	if (draining && c->state == CS_READ && c->in_len == 0) {
+	if (draining && c->state == CS_READ && (!c->rq || c->rq->in_len == 0)) {
 		conn_free(c);
 		return CONN_GONE;
 	}

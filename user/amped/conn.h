@@ -26,7 +26,8 @@ void conn_stop_accepting(void);		/* close the listener */
 int conn_count(void);			/* open connections */
 void conn_sweep(void);			/* timeouts; call a few times a second */
 void conn_drain_idle(void);		/* shutdown: close idle connections */
-void conn_close_all(void);		/* exit: close every connection */
+/* Exit: close every connection, free this thread's pools. */
+void conn_close_all(void);
 /* --sched srpt: write ready responses, fewest bytes left first, for up to
  * a turn's budget.  Returns true if some are still ready (poll, don't
  * sleep). */

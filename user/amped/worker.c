@@ -34,6 +34,7 @@ void worker_start(int idx, bool own_current)
 
 void worker_end(void)
 {
+	conn_close_all();		/* none is open: this frees the thread's pools */
 	fc_flush_all();
 	ae_destroy(loop);
 	loop = NULL;
