@@ -37,3 +37,11 @@ $(B)/tests/ampstat_io: tests/unit/ampstat_io.c | $(B)/tests
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 BINS += $(B)/tests/ampstat_io
+
+# the flame-graph renderer, without BPF, under the sanitizers
+$(B)/tests/flame_unit: tests/unit/flame_unit.c user/ampstat/flame.c user/ampstat/flame.h \
+		tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lm
+
+BINS += $(B)/tests/flame_unit

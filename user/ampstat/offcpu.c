@@ -2,7 +2,8 @@
  * the time from each switch-out to the next switch-in, by the kernel and
  * user stacks taken at the switch-out and the category of the wait
  * (bpf/offcpu.bpf.c).  --folded prints one line per stack for flame graphs
- * (flamegraph.pl, speedscope, inferno):
+ * (speedscope, inferno, flamegraph.pl), and --svg / --html draw the flame
+ * graph of those lines here (user/ampstat/flame.h):
  *
  *   ROLE;COMM;[CATEGORY];USER FRAMES (outermost first);KERNEL FRAMES US
  *
@@ -15,7 +16,7 @@
  * are named at the end, so a target that has exited by then keeps only
  * addresses.  The kernel keeps one entry per thread; the threads of a
  * role with the same name, stacks and category are summed into one line.
- * Without --folded: per role, the time off CPU by category and the
+ * Without --folded (with or without --svg/--html): per role, the time off CPU by category and the
  * heaviest stacks. */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +28,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ampstat/cmd.h"
+#include "ampstat/flame.h"
 #include "ampstat/mode.h"
 #include "ampstat/roles.h"
 #include "ampstat/sym.h"
@@ -184,11 +186,38 @@ static int merge_threads(struct oentry *ent, int n)
 	return out;
 }
 
+/* 0 when path can be written (created empty now), -1 with a message */
+static int check_writable(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fclose(f)) {
+		fprintf(stderr, "ampstat: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html)
+{
+	FILE *f = fopen(path, "w");
+	int e = !f || (html ? flame_html(fl, f, fo) : flame_svg(fl, f, fo));
+
+	if (f && fclose(f))
+		e = 1;
+	if (e) {
+		fprintf(stderr, "ampstat: write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, "ampstat: flame graph (%llu us in all) written to %s\n", flame_total(fl), path);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat offcpu -p PID [-d SEC] [--folded] [--min-us N] [-T N]\n"
-"                      [--role NAME=REGEX]... [--no-follow] [-v]\n"
+"usage: ampstat offcpu -p PID [-d SEC] [--folded] [--svg FILE] [--html FILE]\n"
+"                      [--min-us N] [-T N] [--role NAME=REGEX]... [--no-follow] [-v]\n"
 "\n"
 "Off-CPU time of the server's threads by stack, per role: the kernel and\n"
 "user stacks a thread left the CPU with, the category of its wait\n"
@@ -200,6 +229,10 @@ static void usage(FILE *f)
 "  -p, --pid PID        the server to trace (with the processes it forks)\n"
 "  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or exit)\n"
 "  -f, --folded         folded stacks, one per line, for flame graphs\n"
+"      --svg FILE       write the flame graph of those stacks as SVG (one\n"
+"                       file, no scripts or fonts fetched; hover a frame for\n"
+"                       its time, click to zoom)\n"
+"      --html FILE      the same flame graph in an HTML page\n"
 "      --min-us N       leave out waits shorter than N microseconds\n"
 "  -T, --top N          stacks per role in the table (default 5)\n"
 "      --role NAME=RE   a role for threads whose name matches RE (or a\n"
@@ -208,8 +241,8 @@ static void usage(FILE *f)
 "  -v, --verbose        libbpf debug output\n"
 "\n"
 "examples:\n"
-"  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded > off.folded\n"
-"  flamegraph.pl --countname us < off.folded > off.svg\n"
+"  ampstat offcpu -p $(pgrep -x amped) -d 10 --svg off.svg\n"
+"  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded --html off.html > off.folded\n"
 "  ampstat offcpu -p 1234 -d 5 --min-us 1000 -T 3\n"
 "\n");
 	mode_usage_maps(f, "offcpu");
@@ -224,6 +257,8 @@ int cmd_offcpu(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "folded", no_argument, NULL, 'f' },
+		{ "svg", required_argument, NULL, 'S' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "min-us", required_argument, NULL, 'm' },
 		{ "top", required_argument, NULL, 'T' },
 		{ "role", required_argument, NULL, 'r' },
@@ -240,6 +275,10 @@ int cmd_offcpu(int argc, char **argv)
 	struct oentry *ent = NULL;
 	int nent = 0, cap = 0;
 	bool folded = false, verbose = false, follow = true;
+	const char *svg_path = NULL, *html_path = NULL;
+	struct flame *fl = NULL;
+	char *line = NULL;
+	size_t line_cap = 0;
 	double dur = 0;
 	long min_us = 0, top = 5;
 	int c, rc = 1, e, np, stats_fd = -1, sfd, ofd;
@@ -262,6 +301,8 @@ int cmd_offcpu(int argc, char **argv)
 				return 2;
 			break;
 		case 'f': folded = true; break;
+		case 'S': svg_path = optarg; break;
+		case 'H': html_path = optarg; break;
 		case 'm':
 			min_us = strtol(optarg, &end, 10);
 			if (end == optarg || *end || min_us < 0 || min_us > 3600000000L) {
@@ -297,6 +338,13 @@ int cmd_offcpu(int argc, char **argv)
 	if ((rc = mode_check(&pid, comm, sizeof(comm))))
 		goto cleanup;
 	rc = 1;
+	/* refuse an unwritable file now, not after the whole trace */
+	if ((svg_path && check_writable(svg_path)) || (html_path && check_writable(html_path)))
+		goto cleanup;
+	if ((svg_path || html_path) && !(fl = flame_new())) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		goto cleanup;
+	}
 	mode_libbpf_print(verbose);
 	mode_signals();
 	skel = offcpu_bpf__open();
@@ -375,11 +423,12 @@ int cmd_offcpu(int argc, char **argv)
 	nent = merge_threads(ent, nent);
 	qsort(ent, (size_t)nent, sizeof(*ent), cmp_entries);
 	sy.kernel = sym_open(0);
-	if (folded) {
+	if (folded || fl) {
 		for (int i = 0; i < nent; i++) {
 			struct oentry *o = &ent[i];
 			char cm[AMPSTAT_COMM_LEN + 1];
 			__u64 us = (o->v.ns + 500) / 1000;
+			FILE *m;
 
 			if (!us)
 				continue;
@@ -388,13 +437,39 @@ int cmd_offcpu(int argc, char **argv)
 			for (char *q = cm; *q; q++)
 				if (*q == ';' || *q == ' ')
 					*q = '_';
-			printf("%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
-			put_stack(stdout, sfd, o->k.ustack, user_syms(&sy, (pid_t)o->k.tgid), "[missed user stack]",
-				  ";");
-			put_stack(stdout, sfd, o->k.kstack, sy.kernel, "[missed kernel stack]", ";");
-			printf(" %llu\n", (unsigned long long)us);
+			/* one folded line, printed and/or drawn */
+			m = open_memstream(&line, &line_cap);
+			if (!m) {
+				fprintf(stderr, "ampstat: out of memory\n");
+				goto cleanup;
+			}
+			fprintf(m, "%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
+			put_stack(m, sfd, o->k.ustack, user_syms(&sy, (pid_t)o->k.tgid), "[missed user stack]", ";");
+			put_stack(m, sfd, o->k.kstack, sy.kernel, "[missed kernel stack]", ";");
+			fprintf(m, " %llu\n", (unsigned long long)us);
+			if (fclose(m)) {
+				fprintf(stderr, "ampstat: out of memory\n");
+				goto cleanup;
+			}
+			if (folded)
+				fputs(line, stdout);
+			if (fl && flame_add_line(fl, line)) {
+				fprintf(stderr, "ampstat: out of memory\n");
+				goto cleanup;
+			}
 		}
-	} else {
+	}
+	if (fl) {
+		char title[128];
+		struct flame_opts fo = { .title = title, .count_name = "us" };
+
+		snprintf(title, sizeof(title), "ampstat offcpu: pid %d (%s), %.2f s off CPU by stack", (int)pid,
+			 comm, (double)(t1 - t0) / 1e9);
+		if ((svg_path && write_flame(svg_path, fl, &fo, false)) ||
+		    (html_path && write_flame(html_path, fl, &fo, true)))
+			goto cleanup;
+	}
+	if (!folded) {
 		int nroles = roles_count();
 
 		printf("ampstat offcpu  pid %d (%s)  %.2f s (%s)\n", (int)pid, comm, (double)(t1 - t0) / 1e9, why);
@@ -456,6 +531,8 @@ cleanup:
 		sym_close(sy.s[i]);
 	sym_close(sy.kernel);
 	free(ent);
+	free(line);
+	flame_free(fl);
 	roles_free();
 	return rc;
 }
