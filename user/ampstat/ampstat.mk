@@ -45,3 +45,25 @@ $(B)/tests/flame_unit: tests/unit/flame_unit.c user/ampstat/flame.c user/ampstat
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lm
 
 BINS += $(B)/tests/flame_unit
+
+# The live page of `ampstat serve`: uPlot from npm (pinned by
+# package-lock.json, installed by `npm ci` into build/web, offline from
+# npm's cache after the first time), bundled with the page's own code into
+# one HTML file that ampstat embeds as a byte array (build/ampstat_web.h).
+WEB_DIR := user/ampstat/web
+$(B)/web/node_modules/.package-lock.json: $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	$(call msg,NPM-CI,$(B)/web)
+	$(Q)mkdir -p $(B)/web && cp $^ $(B)/web/
+	$(Q)cd $(B)/web && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+$(B)/web/ampstat.html: $(addprefix $(WEB_DIR)/,index.html app.js style.css bundle.mjs) \
+		$(B)/web/node_modules/.package-lock.json
+	$(call msg,BUNDLE,$@)
+	$(Q)node $(WEB_DIR)/bundle.mjs $(WEB_DIR) $(B)/web/node_modules $@
+
+$(B)/ampstat_web.h: $(B)/web/ampstat.html
+	$(call msg,XXD,$@)
+	$(Q)cd $(B)/web && xxd -i -n ampstat_web_html ampstat.html | sed 's/^unsigned/static const unsigned/' > ../ampstat_web.h
+
+$(B)/ampstat: $(B)/ampstat_web.h

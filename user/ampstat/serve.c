@@ -37,6 +37,7 @@
 #include "ampstat/reqs.h"
 #include "ampstat/roles.h"
 #include "ampstat/trace.h"
+#include "ampstat_web.h"	/* build/: the live page, bundled by user/ampstat/web/bundle.mjs */
 
 #define MAX_PROGS 16
 #define MAX_TGIDS 1024
@@ -63,6 +64,7 @@ struct srole {
 	__u64 nvcsw, nivcsw;
 	__u64 cache_access, cache_miss;
 	int live;
+	bool ever;	/* had a live thread: a role the target's model has */
 };
 
 struct client {
@@ -201,6 +203,9 @@ static void update(struct serve *s, bool baseline)
 	for (int i = 0; i < s->nth; i++)
 		if (!s->th[i].dead && s->th[i].seen && s->th[i].role >= 0 && s->th[i].role < nroles)
 			s->roles[s->th[i].role].live++;
+	for (int r = 0; r < nroles; r++)
+		if (s->roles[r].live)
+			s->roles[r].ever = true;
 	/* forget exited threads once their time is in the totals */
 	if (s->nth > 4096) {
 		int j = 0;
@@ -347,14 +352,87 @@ static void expose(struct serve *s, struct buf *b)
 		(unsigned long long)s->scrapes);
 }
 
+/* The same counters as JSON, for the live page (user/ampstat/web/app.js
+ * documents the shape, schema 1).  Only roles that have had a thread.
+ * The kernel list is the kernel row of top: kernel threads by class plus
+ * softirq that ran outside the target and kernel threads; the softirq in
+ * the target's context is already in its roles' kernel time.  NULL when
+ * out of memory. */
+static char *expose_json(struct serve *s, size_t *len)
+{
+	char *p = NULL;
+	FILE *f = open_memstream(&p, len);
+	int nroles = roles_count(), first = 1;
+	struct tr_prog now[MAX_PROGS];
+	int np = tr_progs(s->tr, now, MAX_PROGS);
+	struct tr_kern k;
+	__u64 bpf_ns = 0;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "{\"schema\":1,\"target\":{\"pid\":%d,\"comm\":", (int)s->pid);
+	mode_json_str(f, s->comm);
+	fprintf(f, ",\"restarts\":0},\"t_s\":%.9f,\"states\":[", (double)(s->last_T - s->t0) / 1e9);
+	for (int b = 0; b < NB; b++)
+		fprintf(f, "%s\"%s\"", b ? "," : "", bucket_name[b]);
+	fprintf(f, "],\"roles\":[");
+	for (int r = 0; r < nroles; r++) {
+		const struct srole *ro = &s->roles[r];
+		if (!ro->ever)
+			continue;
+		fprintf(f, "%s{\"role\":", first ? "" : ",");
+		first = 0;
+		mode_json_str(f, roles_name(r));
+		fprintf(f, ",\"threads\":%d,\"seconds\":[", ro->live);
+		for (int b = 0; b < NB; b++)
+			fprintf(f, "%s%.9f", b ? "," : "", (double)ro->ns[b] / 1e9);
+		fprintf(f, "],\"cs_voluntary\":%llu,\"cs_involuntary\":%llu,\"cache_accessed\":%llu,"
+			"\"cache_missed\":%llu}", (unsigned long long)ro->nvcsw, (unsigned long long)ro->nivcsw,
+			(unsigned long long)ro->cache_access, (unsigned long long)ro->cache_miss);
+	}
+	fprintf(f, "],\"kernel\":[");
+	if (tr_kern(s->tr, &k) == 0) {
+		for (int i = 0; i < AK_N; i++)
+			fprintf(f, "{\"class\":\"%s\",\"seconds\":%.9f},", tr_kclass_name[i],
+				(double)(k.ns[i] - s->k0.ns[i]) / 1e9);
+		fprintf(f, "{\"class\":\"softirq_elsewhere\",\"seconds\":%.9f}",
+			(double)(k.s.softirq_other - s->k0.s.softirq_other) * (double)k.period_ns / 1e9);
+	}
+	fprintf(f, "],\"requests\":");
+	if (s->req.known)
+		fprintf(f, "%llu", (unsigned long long)s->requests);
+	else
+		fprintf(f, "null");
+	for (int i = 0; i < np && i < s->nprogs; i++)
+		bpf_ns += now[i].run_ns - s->p0[i].run_ns;
+	fprintf(f, ",\"stalls\":null,\"latency\":null,\"bpf_seconds\":%.9f}\n", (double)bpf_ns / 1e9);
+	if (fclose(f)) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* ---------------------------------------------------------------- http */
 
+/* the sockets are non-blocking and the page is larger than a socket's
+ * first send buffer: wait for room, but not for a client that reads
+ * nothing (SEND_WAIT_MS in all) */
+#define SEND_WAIT_MS 2000
 static void send_all(int fd, const char *p, size_t n)
 {
+	int waited_ms = 0;
+
 	while (n) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN && waited_ms < SEND_WAIT_MS) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			poll(&pf, 1, 100);
+			waited_ms += 100;
+			continue;
+		}
 		if (w <= 0)
 			return;
 		p += w;
@@ -406,11 +484,23 @@ static int handle(struct serve *s, struct client *c)
 		else
 			respond(c->fd, "500 Internal Server Error", "text/plain", "out of memory\n", 14, head);
 		free(b.p);
-	} else if (!strcmp(path, "/")) {
-		static const char idx[] = "ampstat serve: the figures are at /metrics\n";
-		respond(c->fd, "200 OK", "text/plain", idx, sizeof(idx) - 1, head);
+	} else if (!strcmp(path, "/api/now")) {
+		size_t len = 0;
+		char *j;
+
+		update(s, false);
+		j = expose_json(s, &len);
+		if (j)
+			respond(c->fd, "200 OK", "application/json", j, len, head);
+		else
+			respond(c->fd, "500 Internal Server Error", "text/plain", "out of memory\n", 14, head);
+		free(j);
+	} else if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
+		respond(c->fd, "200 OK", "text/html; charset=utf-8", (const char *)ampstat_web_html,
+			ampstat_web_html_len, head);
 	} else {
-		respond(c->fd, "404 Not Found", "text/plain", "not found: try /metrics\n", 24, head);
+		static const char nf[] = "not found: try / (the live page), /metrics or /api/now\n";
+		respond(c->fd, "404 Not Found", "text/plain", nf, sizeof(nf) - 1, head);
 	}
 	return 1;
 }
