@@ -120,6 +120,20 @@ metric() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
 is "$(metric "$T/m1" 'ampstat_role_threads{role="dispatcher"}')" 1 "dispatcher: 1 thread"
 ok "$([ "$(metric "$T/m1" 'ampstat_role_threads{role="helpers"}')" -ge 1 ]; echo $?)" "helpers: at least 1 thread"
 like "$(cat "$T/m1")" "ampstat_target_info\\{pid=\"$SRV_PID\"" "target_info names the pid"
+# Prometheus's naming conventions (issue 17): a label only where it
+# partitions the metric, no always-zero series for roles the model lacks
+like "$(cat "$T/m1")" 'ampstat_build_info\{version="[^"]+",libbpf="[0-9]+\.[0-9]+",kernel="[^"]+"\} 1' "build_info"
+like "$(cat "$T/m1")" 'ampstat_role_seconds_total\{role="dispatcher",state="wait_idle"\} ' "the states are label state"
+unlike "$(cat "$T/m1")" 'bucket=' "no label named bucket"
+like "$(cat "$T/m1")" 'ampstat_role_cache_missed_pages_total\{role="helpers"\} [0-9]+' "cache misses are a counter of their own"
+unlike "$(cat "$T/m1")" 'kind="(access|miss)"' "no kind label beside accesses"
+unlike "$(cat "$T/m1")" 'ampstat_kernel_seconds_total\{class="softirq_in_target"' \
+	"the kernel row holds no softirq of the target (it is in the roles' kernel time)"
+like "$(cat "$T/m1")" 'ampstat_softirq_seconds_total\{context="target"\} ' "softirq by context, a metric of its own"
+roles_threads=$(sed -n 's/^ampstat_role_threads{role="\([^"]*\)"}.*/\1/p' "$T/m1" | sort | tr '\n' ' ')
+roles_secs=$(sed -n 's/^ampstat_role_seconds_total{role="\([^"]*\)",state="user"}.*/\1/p' "$T/m1" | sort | tr '\n' ' ')
+is "$roles_threads" "dispatcher helpers " "series only for the roles amped's model has"
+is "$roles_secs" "$roles_threads" "time series for the same roles"
 
 if command -v wrk >/dev/null; then
 	timeout 20 wrk -t1 -c10 -d1s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1
@@ -144,7 +158,7 @@ dec = [k for k in a if k.split("{")[0].endswith("_total") and k in b and b[k] < 
 wall = b["ampstat_trace_seconds"] - a["ampstat_trace_seconds"]
 disp = sum(b[k] - a[k] for k in b if k.startswith('ampstat_role_seconds_total{role="dispatcher"'))
 req = b.get("ampstat_requests_total", -1) - a.get("ampstat_requests_total", 0)
-k = 'ampstat_role_seconds_total{role="dispatcher",bucket="kernel"}'
+k = 'ampstat_role_seconds_total{role="dispatcher",state="kernel"}'
 print(len(dec), "%.6f" % wall, "%.6f" % disp, int(req), "ok" if abs(disp - wall) <= 0.01 * wall else "off",
       "%.6f" % (b[k] - a[k]))
 EOF

@@ -98,14 +98,11 @@ try {
 		const [role, state] = key.split('/');
 		let series;
 		if (['user', 'kernel', 'blocked_io', 'wait_idle', 'wait_other', 'runq'].includes(state))
-			series = [`ampstat_role_seconds_total{role="${role}",state="${state}"}`,
-				`ampstat_role_seconds_total{role="${role}",bucket="${state}"}`];
+			series = [`ampstat_role_seconds_total{role="${role}",state="${state}"}`];
 		else if (state === 'cache_accessed')
-			series = [`ampstat_role_cache_accessed_pages_total{role="${role}"}`,
-				`ampstat_role_cache_pages_total{role="${role}",kind="access"}`];
+			series = [`ampstat_role_cache_accessed_pages_total{role="${role}"}`];
 		else if (state === 'cache_missed')
-			series = [`ampstat_role_cache_missed_pages_total{role="${role}"}`,
-				`ampstat_role_cache_pages_total{role="${role}",kind="miss"}`];
+			series = [`ampstat_role_cache_missed_pages_total{role="${role}"}`];
 		else
 			continue;
 		const s = series.find((x) => m1.has(x) && m2.has(x));
@@ -120,8 +117,7 @@ try {
 	if (!(r1 <= req && req <= r2)) outside.push(`requests: ${r1} <= ${req} <= ${r2} fails`);
 	info('compared', compared);
 	info('requests', `${r1} <= ${req} <= ${r2}`);
-	const disp = (m) => m.get('ampstat_role_seconds_total{role="dispatcher",state="kernel"}') ??
-		m.get('ampstat_role_seconds_total{role="dispatcher",bucket="kernel"}');
+	const disp = (m) => m.get('ampstat_role_seconds_total{role="dispatcher",state="kernel"}');
 	info('dispatcher_kernel', `${disp(m1)} <= ${shown.cells['dispatcher/kernel']} <= ${disp(m2)}`);
 	check(compared >= 10 && outside.length === 0,
 		`${compared} numbers of the page lie between the two scrapes of /metrics${outside.length ? ': ' + outside.slice(0, 3).join('; ') : ''}`);

@@ -2,10 +2,12 @@
 # (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
 AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
 AMPSTAT_HDR := $(wildcard user/ampstat/*.h) include/ampstat.h include/amped_usdt.h
+# ampstat_build_info{version=...}: the commit it was built from
+AMPSTAT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 $(B)/ampstat: $(AMPSTAT_SRC) $(AMPSTAT_HDR) $(B)/sched.skel.h $(B)/oncpu.skel.h | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPSTAT_SRC) -lbpf -lelf -lz -lm
+	$(Q)$(CC) $(CFLAGS) -DAMPSTAT_VERSION='"$(AMPSTAT_VERSION)"' -o $@ $(AMPSTAT_SRC) -lbpf -lelf -lz -lm
 
 $(B)/tests/ampstat_load: tests/unit/ampstat_load.c | $(B)/tests
 	$(call msg,CC,$@)

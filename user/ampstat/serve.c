@@ -29,7 +29,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
@@ -44,6 +46,9 @@
 #define MAX_CLIENTS 16
 #define REQ_MAX 8192
 #define CLIENT_TIMEOUT_NS 5000000000ULL
+#ifndef AMPSTAT_VERSION
+#define AMPSTAT_VERSION "unknown"	/* ampstat.mk passes `git describe` */
+#endif
 
 enum { B_USER, B_KERNEL, B_BLOCKED, B_IDLE, B_OTHER, B_RUNQ, NB };
 static const char *bucket_name[NB] = { "user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq" };
@@ -265,6 +270,12 @@ static void blabel(struct buf *b, const char *s)
 	}
 }
 
+/* The exposition, after Prometheus's naming conventions: base units
+ * (seconds, pages), _total on counters, a label only where its values
+ * partition the metric (summing over it means something): the states of
+ * a role's time, the classes of the kernel row.  Series only for roles the
+ * target's model has (that have had a thread).  Counters are ampstat's
+ * own since it attached; they never go down while it runs. */
 static void expose(struct serve *s, struct buf *b)
 {
 	int nroles = roles_count();
@@ -272,8 +283,17 @@ static void expose(struct serve *s, struct buf *b)
 	int np = tr_progs(s->tr, now, MAX_PROGS);
 	struct tr_drops dr;
 	struct tr_kern k;
+	struct utsname un;
 
 	tr_drops(s->tr, &dr);
+	if (uname(&un))
+		snprintf(un.release, sizeof(un.release), "unknown");
+	bprintf(b, "# HELP ampstat_build_info The ampstat that serves these figures (always 1).\n"
+		   "# TYPE ampstat_build_info gauge\n"
+		   "ampstat_build_info{version=\"%s\",libbpf=\"%u.%u\",kernel=\"", AMPSTAT_VERSION,
+		libbpf_major_version(), libbpf_minor_version());
+	blabel(b, un.release);
+	bprintf(b, "\"} 1\n");
 	bprintf(b, "# HELP ampstat_target_info The process ampstat traces (with the processes it forks).\n"
 		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->pid);
 	blabel(b, s->comm);
@@ -284,47 +304,63 @@ static void expose(struct serve *s, struct buf *b)
 		(double)(s->last_T - s->t0) / 1e9);
 	bprintf(b, "# HELP ampstat_role_threads Live threads of the role.\n# TYPE ampstat_role_threads gauge\n");
 	for (int r = 0; r < nroles; r++)
-		bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), s->roles[r].live);
-	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by bucket: user, kernel "
+		if (s->roles[r].ever)
+			bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), s->roles[r].live);
+	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by state: user, kernel "
 		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
-		   "runq (runnable, not running).  The buckets of a role sum to its threads' wall time.\n"
+		   "runq (runnable, not running).  The states of a role sum to its threads' wall time.\n"
 		   "# TYPE ampstat_role_seconds_total counter\n");
 	for (int r = 0; r < nroles; r++)
-		for (int k = 0; k < NB; k++)
-			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",bucket=\"%s\"} %.9f\n", roles_name(r),
-				bucket_name[k], (double)s->roles[r].ns[k] / 1e9);
+		for (int st = 0; st < NB && s->roles[r].ever; st++)
+			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",state=\"%s\"} %.9f\n", roles_name(r),
+				bucket_name[st], (double)s->roles[r].ns[st] / 1e9);
 	bprintf(b, "# HELP ampstat_role_context_switches_total Context switches of the role's threads.\n"
 		   "# TYPE ampstat_role_context_switches_total counter\n");
 	for (int r = 0; r < nroles; r++) {
+		if (!s->roles[r].ever)
+			continue;
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"voluntary\"} %llu\n",
 			roles_name(r), (unsigned long long)s->roles[r].nvcsw);
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
 			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
 	}
-	bprintf(b, "# HELP ampstat_role_cache_pages_total Page-cache pages the role's threads accessed "
-		   "(read, sendfile, mmap) and missed (added to the cache).\n"
-		   "# TYPE ampstat_role_cache_pages_total counter\n");
-	for (int r = 0; r < nroles; r++) {
-		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"access\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].cache_access);
-		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"miss\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].cache_miss);
-	}
+	bprintf(b, "# HELP ampstat_role_cache_accessed_pages_total Page-cache pages the role's threads "
+		   "accessed (read, sendfile, mmap).\n# TYPE ampstat_role_cache_accessed_pages_total counter\n");
+	for (int r = 0; r < nroles; r++)
+		if (s->roles[r].ever)
+			bprintf(b, "ampstat_role_cache_accessed_pages_total{role=\"%s\"} %llu\n", roles_name(r),
+				(unsigned long long)s->roles[r].cache_access);
+	bprintf(b, "# HELP ampstat_role_cache_missed_pages_total Page-cache pages the role's threads "
+		   "brought into the cache (misses, readahead included): the miss ratio is this over "
+		   "ampstat_role_cache_accessed_pages_total.\n"
+		   "# TYPE ampstat_role_cache_missed_pages_total counter\n");
+	for (int r = 0; r < nroles; r++)
+		if (s->roles[r].ever)
+			bprintf(b, "ampstat_role_cache_missed_pages_total{role=\"%s\"} %llu\n", roles_name(r),
+				(unsigned long long)s->roles[r].cache_miss);
 	if (tr_kern(s->tr, &k) == 0) {
+		static const char *ctx[3] = { "target", "kernel_threads", "elsewhere" };
 		__u64 sq[3] = { k.s.softirq_target - s->k0.s.softirq_target,
 				k.s.softirq_kthread - s->k0.s.softirq_kthread,
 				k.s.softirq_other - s->k0.s.softirq_other };
-		static const char *sqn[3] = { "softirq_in_target", "softirq_in_kthreads", "softirq_elsewhere" };
 
-		bprintf(b, "# HELP ampstat_kernel_seconds_total Kernel work of the whole machine (not "
-			   "attributable to a process): on-CPU time of kernel threads by class, exact; "
-			   "softirq time by whose context it ran in, from CPU-clock samples.\n"
+		bprintf(b, "# HELP ampstat_kernel_seconds_total The kernel row: kernel work of the whole "
+			   "machine in no process's context, which no role holds: on-CPU time of kernel threads "
+			   "by class (exact), and softirq time outside the target and kernel threads "
+			   "(softirq_elsewhere, from CPU-clock samples).  The classes sum to the row.\n"
 			   "# TYPE ampstat_kernel_seconds_total counter\n");
 		for (int i = 0; i < AK_N; i++)
 			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", tr_kclass_name[i],
 				(double)(k.ns[i] - s->k0.ns[i]) / 1e9);
+		bprintf(b, "ampstat_kernel_seconds_total{class=\"softirq_elsewhere\"} %.9f\n",
+			(double)sq[2] * (double)k.period_ns / 1e9);
+		bprintf(b, "# HELP ampstat_softirq_seconds_total All softirq time of the machine (from "
+			   "CPU-clock samples) by whose context it ran in.  Not to be added to the others: "
+			   "context=\"target\" is already in the roles' kernel time, \"kernel_threads\" in "
+			   "ampstat_kernel_seconds_total's kernel-thread classes, \"elsewhere\" is its "
+			   "softirq_elsewhere.\n# TYPE ampstat_softirq_seconds_total counter\n");
 		for (int i = 0; i < 3; i++)
-			bprintf(b, "ampstat_kernel_seconds_total{class=\"%s\"} %.9f\n", sqn[i],
+			bprintf(b, "ampstat_softirq_seconds_total{context=\"%s\"} %.9f\n", ctx[i],
 				(double)sq[i] * (double)k.period_ns / 1e9);
 	}
 	if (s->req.known)
@@ -563,7 +599,7 @@ static void usage(FILE *f)
 "\n"
 "Serves the figures of `ampstat top` in the Prometheus text format at\n"
 "http://ADDR:PORT/metrics, for an existing Prometheus to scrape: per role\n"
-"the seconds of thread time in user, kernel, blocked_io, wait_idle,\n"
+"the seconds of thread time by state: user, kernel, blocked_io, wait_idle,\n"
 "wait_other and runq (counters), live threads, context switches, the\n"
 "server's requests, and ampstat's own BPF run time.  Loopback only.\n"
 "\n"
