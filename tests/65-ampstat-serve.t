@@ -1,5 +1,6 @@
 #!/bin/bash
-# ampstat serve: usage errors exit 2 (a non-loopback --listen among them);
+# ampstat serve: usage errors exit 2 (a non-loopback --listen without
+# --allow-remote among them; with it: a warning, and it listens there);
 # not root and no such process exit 1; against amped under wrk load, curl
 # gets /metrics in the Prometheus text format (0.0.4: every sample line
 # parses, every metric has HELP and TYPE), a dispatcher with 1 thread and
@@ -35,7 +36,9 @@ for args in "serve" "serve -p" "serve -p abc" "serve -p 1 --listen 10.1.2.3:9464
 	is "$?" 2 "usage error exits 2: ampstat $args"
 done
 timeout 10 $A serve -p 1 --listen 192.168.1.1:9464 >/dev/null 2>"$T/err"
-like "$(cat "$T/err")" "not a loopback address" "a non-loopback address is refused, with a message"
+like "$(cat "$T/err")" "not a loopback address.*needs --allow-remote" "a non-loopback address is refused, with a message"
+timeout 10 $A serve -p 1 --listen nonsense --allow-remote >/dev/null 2>"$T/err"
+is "$?" 2 "usage error exits 2: --allow-remote with a malformed address"
 out=$(timeout 10 $A serve -h)
 is "$?" 0 "serve -h exits 0"
 like "$out" "examples:" "serve -h shows usage with examples"
@@ -173,6 +176,21 @@ is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST "$MURL")" 405
 is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -I "$MURL")" 200 "HEAD /metrics: 200"
 like "$(metric "$T/m2" 'ampstat_scrapes_total')" '^[1-9]' "scrapes are counted"
 like "$(cat "$T/m2")" 'ampstat_bpf_run_seconds_total\{prog="as_switch"\} [0-9.]+' "its own BPF cost is exported"
+
+# --allow-remote: the wildcard address, with a warning; only loopback
+# clients here (curl to 127.0.0.1)
+AS_PID_LOOP=$AS_PID MURL_LOOP=$MURL
+if as_start -p "$SRV_PID" --listen 0.0.0.0:0 --allow-remote; then
+	like "$(cat "$T/as.err")" "warning: serving on 0\.0\.0\.0:[0-9]+, beyond this host" "--allow-remote: a warning on stderr"
+	port=${MURL#http://0.0.0.0:}; port=${port%/metrics}
+	is "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$port/metrics")" 200 \
+		"--listen 0.0.0.0:0 --allow-remote: listens on every address"
+	as_stop
+	is "$RC_AS" 0 "--allow-remote: SIGINT: exits 0"
+else
+	ok 1 "--listen 0.0.0.0:0 --allow-remote starts" "$(cat "$T/as.err")"
+fi
+AS_PID=$AS_PID_LOOP MURL=$MURL_LOOP
 
 # a port in use: exit 1
 port=${MURL#http://127.0.0.1:}; port=${port%/metrics}

@@ -14,8 +14,10 @@
  * The HTTP server is deliberately tiny: one thread, poll(2), one request
  * per connection (Connection: close), GET /metrics and GET / only,
  * requests over 8 KiB or slower than 5 s are dropped.  It listens on a
- * loopback address only: the figures describe a process's behaviour and
- * are not for the network. */
+ * loopback address unless --allow-remote: the figures describe a
+ * process's behaviour (its thread names, its request rate) and are not for
+ * the network by default; a Prometheus on another host needs the flag,
+ * and gets a warning on stderr with it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -541,7 +543,8 @@ static int handle(struct serve *s, struct client *c)
 	return 1;
 }
 
-/* "127.0.0.1:9464", "localhost:9464", "[::1]:9464"; loopback only */
+/* "127.0.0.1:9464", "localhost:9464", "[::1]:9464", "0.0.0.0:9464",
+ * "[::]:9464": 0 a loopback address, 1 another one, -1 malformed */
 static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
 	char host[64];
@@ -573,20 +576,16 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		if ((ntohl(a4->sin_addr.s_addr) >> 24) != 127)
-			return -2;
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons((uint16_t)port);
 		*len = sizeof(*a4);
-		return 0;
+		return (ntohl(a4->sin_addr.s_addr) >> 24) != 127;
 	}
 	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		if (!IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
-			return -2;
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((uint16_t)port);
 		*len = sizeof(*a6);
-		return 0;
+		return !IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
 	}
 	return -1;
 }
@@ -594,18 +593,25 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [--role NAME=PAT]...\n"
-"                     [--sample-hz N] [-v]\n"
+"usage: ampstat serve -p PID [--listen ADDR:PORT [--allow-remote]] [-d SEC]\n"
+"                     [--role NAME=PAT]... [--sample-hz N] [-v]\n"
 "\n"
-"Serves the figures of `ampstat top` in the Prometheus text format at\n"
-"http://ADDR:PORT/metrics, for an existing Prometheus to scrape: per role\n"
-"the seconds of thread time by state: user, kernel, blocked_io, wait_idle,\n"
-"wait_other and runq (counters), live threads, context switches, the\n"
-"server's requests, and ampstat's own BPF run time.  Loopback only.\n"
+"Serves what `ampstat top` shows, live: a web page at http://ADDR:PORT/\n"
+"(charts of each role's time by state, requests/s, page-cache hit ratio,\n"
+"the kernel row; it needs no network beyond ampstat), the same counters as\n"
+"JSON at /api/now, and in the Prometheus text format at /metrics: per role\n"
+"the seconds of thread time by state (user, kernel, blocked_io, wait_idle,\n"
+"wait_other, runq), live threads, context switches, page-cache pages\n"
+"accessed and missed; the kernel row; the server's requests; ampstat's own\n"
+"BPF run time.  Recording rules and a Grafana dashboard for them are in\n"
+"scripts/prometheus/.\n"
 "\n"
 "  -p, --pid PID          the server to trace (with its child processes)\n"
-"  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; a\n"
-"                         loopback address; port 0 picks a free one)\n"
+"  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; port 0\n"
+"                         picks a free one); a loopback address unless\n"
+"      --allow-remote     also another address (0.0.0.0, [::], a host's):\n"
+"                         for a Prometheus elsewhere; with a warning, as\n"
+"                         anyone who reaches it reads the figures\n"
 "  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
 "      --role NAME=PAT    a role for the threads PAT matches, as in `top`\n"
 "                         (thread name, cmd:, exe:, leader:, thread:)\n"
@@ -614,8 +620,9 @@ static void usage(FILE *f)
 "  -v, --verbose          libbpf debug output\n"
 "\n"
 "examples:\n"
-"  ampstat serve -p $(pgrep -x amped)\n"
+"  ampstat serve -p $(pgrep -x amped)          # then open http://127.0.0.1:9464/\n"
 "  ampstat serve -p 1234 --listen 127.0.0.1:9464 &  curl -s 127.0.0.1:9464/metrics\n"
+"  ampstat serve -p 1234 --listen 0.0.0.0:9464 --allow-remote\n"
 "  ampstat serve -p 1234 --listen [::1]:0 --role pool='thread:cmd:^myserver'\n"
 "\n"
 "Exit status: 0 ok (Ctrl-C, duration, or the target exited), 1 runtime error\n"
@@ -632,6 +639,7 @@ int cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "allow-remote", no_argument, NULL, 'R' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },
@@ -646,7 +654,7 @@ int cmd_serve(int argc, char **argv)
 	struct client cl[MAX_CLIENTS];
 	const char *listen_spec = "127.0.0.1:9464", *why = "signal";
 	char err[256] = "", addr[INET6_ADDRSTRLEN + 16];
-	bool verbose = false;
+	bool verbose = false, allow_remote = false, remote = false;
 	double dur = 0;
 	int c, rc = 1, lfd = -1, one = 1;
 	__u64 end_ns = 0, next_tick;
@@ -662,6 +670,9 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'l':
 			listen_spec = optarg;
+			break;
+		case 'R':
+			allow_remote = true;
 			break;
 		case 'd':
 			if (!mode_parse_secs(optarg, &dur))
@@ -697,10 +708,14 @@ int cmd_serve(int argc, char **argv)
 	switch (parse_listen(listen_spec, &ss, &sslen)) {
 	case 0:
 		break;
-	case -2:
-		fprintf(stderr, "ampstat: --listen %s: not a loopback address; ampstat serves "
-				"127.0.0.0/8 or ::1 only\n", listen_spec);
-		return 2;
+	case 1:
+		if (!allow_remote) {
+			fprintf(stderr, "ampstat: --listen %s: not a loopback address; serving the "
+					"figures beyond this host needs --allow-remote\n", listen_spec);
+			return 2;
+		}
+		remote = true;
+		break;
 	default:
 		fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
 			listen_spec);
@@ -735,6 +750,10 @@ int cmd_serve(int argc, char **argv)
 		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
 		snprintf(addr, sizeof(addr), "[%s]:%u", h, ntohs(a->sin6_port));
 	}
+	if (remote)
+		fprintf(stderr, "ampstat: warning: serving on %s, beyond this host: whoever reaches it "
+				"reads pid %d's thread names, roles and request rate (no authentication, "
+				"no TLS; a firewall or a reverse proxy should guard it)\n", addr, (int)s.pid);
 	to.pid = s.pid;
 	if (tr_open(&s.tr, &to, err, sizeof(err))) {
 		fprintf(stderr, "ampstat: %s\n", err);
