@@ -30,7 +30,7 @@ trap cleanup EXIT
 for args in "serve" "serve -p" "serve -p abc" "serve -p 1 --listen 10.1.2.3:9464" \
 	"serve -p 1 --listen 0.0.0.0:9464" "serve -p 1 --listen [::]:9464" "serve -p 1 --listen nonsense" \
 	"serve -p 1 --listen 127.0.0.1:99999" "serve -p 1 --listen 127.0.0.1:" "serve -p 1 extra" \
-	"serve -p 1 -d 0" "serve -p 1 --bogus"; do
+	"serve -p 1 -d 0" "serve -p 1 --bogus" "serve --pidfile x --exe amped" "serve --exe a/b" "serve --exe"; do
 	# shellcheck disable=SC2086
 	timeout 10 $A $args >/dev/null 2>"$T/err"
 	is "$?" 2 "usage error exits 2: ampstat $args"
@@ -66,6 +66,12 @@ while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
 timeout 10 $A serve -p "$gone" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
 is "$?" 1 "no such process: exits 1"
 like "$(cat "$T/err")" "no such process" "no such process: says so"
+timeout 10 $A serve --pidfile "$T/no-such-pidfile" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
+is "$?" 1 "--pidfile without the file: exits 1"
+like "$(cat "$T/err")" "no-such-pidfile: No such file" "--pidfile without the file: says so"
+echo garbage >"$T/bad.pid"
+timeout 10 $A serve --pidfile "$T/bad.pid" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
+is "$?" 1 "--pidfile with no pid in it: exits 1"
 
 # as_start ARGS...: ampstat serve in the background; sets MURL
 as_start() {
@@ -214,5 +220,39 @@ srv_stop TERM
 if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
 AS_PID=''
 like "$(cat "$T/as.err")" "serve ends \(target exited\)" "target exits: says so"
+
+# ---- --pidfile: serve follows the target through a restart, and its
+# counters go on (none decreases; requests add up over both processes)
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+echo "$SRV_PID" >"$T/amped.pid"
+as_start --pidfile "$T/amped.pid" --listen 127.0.0.1:0 || bpf_unavailable
+old_pid=$SRV_PID
+for i in $(seq 1 30); do get /1k.txt >/dev/null; done
+curl -s -o "$T/r1" --max-time 10 "$MURL"
+srv_stop TERM
+for i in $(seq 1 50); do grep -q "waiting for the next one" "$T/as.err" && break; sleep 0.1; done
+curl -s -o "$T/r2" --max-time 10 "$MURL"
+is "$(metric "$T/r2" ampstat_target_up)" 0 "target gone: serve still answers, ampstat_target_up 0"
+like "$(cat "$T/as.err")" "pid $old_pid exited; waiting for the next one \(--pidfile" "target gone: says it waits"
+srv_start "$AMPED_BIN" amped || { ok 1 "server restarts"; done_testing; exit 1; }
+echo "$SRV_PID" >"$T/amped.pid.new" && mv "$T/amped.pid.new" "$T/amped.pid"
+for i in $(seq 1 50); do grep -q "following the restarted target: pid $SRV_PID" "$T/as.err" && break; sleep 0.1; done
+like "$(cat "$T/as.err")" "following the restarted target: pid $SRV_PID" "the restarted target is followed"
+for i in $(seq 1 30); do get /1k.txt >/dev/null; done
+sleep 0.3
+curl -s -o "$T/r3" --max-time 10 "$MURL"
+like "$(cat "$T/r3")" "ampstat_target_info\\{pid=\"$SRV_PID\"" "target_info names the new pid"
+is "$(metric "$T/r3" ampstat_target_restarts_total)" 1 "ampstat_target_restarts_total 1"
+is "$(metric "$T/r3" ampstat_target_up)" 1 "ampstat_target_up 1 again"
+is "$(metric "$T/r3" 'ampstat_role_threads{role="dispatcher"}')" 1 "the new dispatcher: 1 live thread"
+read -r ndec12 _ <<<"$("$PY" "$T/diff.py" "$T/r1" "$T/r2")"
+read -r ndec23 _ <<<"$("$PY" "$T/diff.py" "$T/r2" "$T/r3")"
+is "$ndec12 $ndec23" "0 0" "no counter decreased through the restart"
+r1=$(metric "$T/r1" ampstat_requests_total) r3=$(metric "$T/r3" ampstat_requests_total)
+ok "$([ "$((r3 - r1))" -ge 30 ] && [ "$((r3 - r1))" -le 40 ]; echo $?)" \
+	"requests_total counts the new process's requests on top ($r1 -> $r3)"
+as_stop
+is "$RC_AS" 0 "--pidfile: SIGINT: exits 0"
+srv_stop TERM
 done_testing
 exit $((TAP_FAILED > 0))

@@ -84,6 +84,11 @@ struct client {
 struct serve {
 	pid_t pid;
 	char comm[32];
+	const char *pidfile;	/* --pidfile: follow the target through restarts */
+	const char *exe;	/* --exe: the same, by executable name */
+	bool gone;		/* the target exited; waiting for the next one */
+	__u64 restarts;		/* targets followed after the first */
+	__u64 next_look_ns;	/* when to look for the next target */
 	struct tr *tr;
 	struct sthr *th;
 	int nth, cap;
@@ -300,6 +305,12 @@ static void expose(struct serve *s, struct buf *b)
 		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->pid);
 	blabel(b, s->comm);
 	bprintf(b, "\"} 1\n");
+	bprintf(b, "# HELP ampstat_target_up 1 while the target runs, 0 while serve waits for it to come "
+		   "back (--pidfile, --exe).\n# TYPE ampstat_target_up gauge\nampstat_target_up %d\n", !s->gone);
+	bprintf(b, "# HELP ampstat_target_restarts_total Restarts of the target that serve followed "
+		   "(--pidfile, --exe); the counters go on through them, none resets.\n"
+		   "# TYPE ampstat_target_restarts_total counter\nampstat_target_restarts_total %llu\n",
+		(unsigned long long)s->restarts);
 	/* the instant the counters below were read: wall time for them */
 	bprintf(b, "# HELP ampstat_trace_seconds Seconds since ampstat attached, when the figures "
 		   "below were read.\n# TYPE ampstat_trace_seconds gauge\nampstat_trace_seconds %.9f\n",
@@ -410,7 +421,8 @@ static char *expose_json(struct serve *s, size_t *len)
 		return NULL;
 	fprintf(f, "{\"schema\":1,\"target\":{\"pid\":%d,\"comm\":", (int)s->pid);
 	mode_json_str(f, s->comm);
-	fprintf(f, ",\"restarts\":0},\"t_s\":%.9f,\"states\":[", (double)(s->last_T - s->t0) / 1e9);
+	fprintf(f, ",\"restarts\":%llu,\"up\":%s},\"t_s\":%.9f,\"states\":[", (unsigned long long)s->restarts,
+		s->gone ? "false" : "true", (double)(s->last_T - s->t0) / 1e9);
 	for (int b = 0; b < NB; b++)
 		fprintf(f, "%s\"%s\"", b ? "," : "", bucket_name[b]);
 	fprintf(f, "],\"roles\":[");
@@ -590,10 +602,50 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 	return -1;
 }
 
+/* --pidfile / --exe: the target's successor, once the target is gone.
+ * The BPF programs stay loaded: the new process joins the traced set and
+ * its threads get entries, the old one's threads were accounted at their
+ * exit, so every counter goes on from where it was (none resets; a
+ * restart of ampstat itself is a reset, which rate() expects).  Returns
+ * true when a new target is traced. */
+static bool follow(struct serve *s)
+{
+	pid_t np = s->pidfile ? proc_read_pidfile(s->pidfile) : proc_find_exe(s->exe);
+	pid_t kids[MAX_TGIDS];
+	int nk;
+
+	if (np <= 0 || np == s->pid || !proc_alive(np))
+		return false;
+	if (tr_add_tgid(s->tr, np)) {
+		fprintf(stderr, "ampstat: cannot trace the new target %d: %s\n", (int)np, strerror(errno));
+		return false;
+	}
+	nk = proc_children(np, kids, MAX_TGIDS);
+	for (int i = 0; i < nk; i++)
+		tr_add_tgid(s->tr, kids[i]);
+	if (tr_seed(s->tr) < 0)
+		fprintf(stderr, "ampstat: seeding the new target's threads: %s\n", strerror(errno));
+	s->pid = np;
+	if (proc_comm(np, s->comm, sizeof(s->comm)))
+		snprintf(s->comm, sizeof(s->comm), "?");
+	s->gone = false;
+	s->restarts++;
+	/* amped's request counter starts again at 0 in the new process */
+	reqs_init(&s->req, np);
+	{
+		pid_t tg[MAX_TGIDS];
+		int n = tr_tgids(s->tr, tg, MAX_TGIDS);
+		reqs_read(&s->req, tg, n, true);
+	}
+	fprintf(stderr, "ampstat: following the restarted target: pid %d (%s)\n", (int)np, s->comm);
+	return true;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat serve -p PID [--listen ADDR:PORT [--allow-remote]] [-d SEC]\n"
+"usage: ampstat serve -p PID | --pidfile FILE | --exe NAME\n"
+"                     [--listen ADDR:PORT [--allow-remote]] [-d SEC]\n"
 "                     [--role NAME=PAT]... [--sample-hz N] [-v]\n"
 "\n"
 "Serves what `ampstat top` shows, live: a web page at http://ADDR:PORT/\n"
@@ -607,6 +659,16 @@ static void usage(FILE *f)
 "scripts/prometheus/.\n"
 "\n"
 "  -p, --pid PID          the server to trace (with its child processes)\n"
+"      --pidfile FILE     the server whose pid FILE holds; when it exits,\n"
+"                         serve waits for FILE to name a new live process\n"
+"                         and traces that one (a restart)\n"
+"      --exe NAME         the same, for the process running the executable\n"
+"                         NAME (not its workers running it too)\n"
+"                         Through restarts every counter goes on growing\n"
+"                         (ampstat_target_restarts_total counts them,\n"
+"                         ampstat_target_up is 0 in between); only a\n"
+"                         restart of serve itself starts them at 0 again,\n"
+"                         which Prometheus's rate() takes as a reset.\n"
 "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; port 0\n"
 "                         picks a free one); a loopback address unless\n"
 "      --allow-remote     also another address (0.0.0.0, [::], a host's):\n"
@@ -623,10 +685,12 @@ static void usage(FILE *f)
 "  ampstat serve -p $(pgrep -x amped)          # then open http://127.0.0.1:9464/\n"
 "  ampstat serve -p 1234 --listen 127.0.0.1:9464 &  curl -s 127.0.0.1:9464/metrics\n"
 "  ampstat serve -p 1234 --listen 0.0.0.0:9464 --allow-remote\n"
+"  ampstat serve --exe amped          # follows amped through restarts\n"
 "  ampstat serve -p 1234 --listen [::1]:0 --role pool='thread:cmd:^myserver'\n"
 "\n"
-"Exit status: 0 ok (Ctrl-C, duration, or the target exited), 1 runtime error\n"
-"(not root, no BTF, no such process, cannot listen), 2 usage error.\n");
+"Exit status: 0 ok (Ctrl-C, duration, or the target exited without --pidfile\n"
+"or --exe), 1 runtime error (not root, no BTF, no such process, cannot\n"
+"listen), 2 usage error.\n");
 }
 
 static void tick(void *ctx)
@@ -640,6 +704,8 @@ int cmd_serve(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "allow-remote", no_argument, NULL, 'R' },
+		{ "pidfile", required_argument, NULL, 'P' },
+		{ "exe", required_argument, NULL, 'E' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },
@@ -674,6 +740,17 @@ int cmd_serve(int argc, char **argv)
 		case 'R':
 			allow_remote = true;
 			break;
+		case 'P':
+			s.pidfile = optarg;
+			break;
+		case 'E':
+			if (!*optarg || strchr(optarg, '/')) {
+				fprintf(stderr, "ampstat: --exe wants an executable's name (e.g. amped), got '%s'\n",
+					optarg);
+				return 2;
+			}
+			s.exe = optarg;
+			break;
 		case 'd':
 			if (!mode_parse_secs(optarg, &dur))
 				return 2;
@@ -697,13 +774,28 @@ int cmd_serve(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !s.pid) {
+	if (optind != argc || (s.pidfile && s.exe) || (!s.pid && !s.pidfile && !s.exe)) {
 		if (optind != argc)
 			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
+		else if (s.pidfile && s.exe)
+			fprintf(stderr, "ampstat: --pidfile or --exe, not both\n");
 		else
-			fprintf(stderr, "ampstat: serve needs -p PID\n");
+			fprintf(stderr, "ampstat: serve needs -p PID, --pidfile FILE or --exe NAME\n");
 		usage(stderr);
 		return 2;
+	}
+	/* the first target: -p, else the one the pid file or name gives now */
+	if (!s.pid) {
+		pid_t p = s.pidfile ? proc_read_pidfile(s.pidfile) : proc_find_exe(s.exe);
+		if (p <= 0) {
+			if (s.pidfile)
+				fprintf(stderr, "ampstat: --pidfile %s: %s\n", s.pidfile,
+					p == -EINVAL ? "no pid in it" : strerror(-p));
+			else
+				fprintf(stderr, "ampstat: --exe %s: no such process running\n", s.exe);
+			return 1;
+		}
+		s.pid = p;
 	}
 	switch (parse_listen(listen_spec, &ss, &sslen)) {
 	case 0:
@@ -791,9 +883,20 @@ int cmd_serve(int argc, char **argv)
 			why = "duration";
 			break;
 		}
-		if (!proc_alive(s.pid)) {
-			why = "target exited";
-			break;
+		if (!s.gone && !proc_alive(s.pid)) {
+			if (!s.pidfile && !s.exe) {
+				why = "target exited";
+				break;
+			}
+			s.gone = true;
+			update(&s, false);	/* the exited threads' last stretches */
+			fprintf(stderr, "ampstat: pid %d exited; waiting for the next one (%s %s)\n", (int)s.pid,
+				s.pidfile ? "--pidfile" : "--exe", s.pidfile ? s.pidfile : s.exe);
+		}
+		if (s.gone && now >= s.next_look_ns) {
+			s.next_look_ns = now + 200000000ULL;
+			if (follow(&s))
+				update(&s, false);
 		}
 		if (now >= next_tick) {
 			tick(&s);
