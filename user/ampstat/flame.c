@@ -172,14 +172,15 @@ static int max_depth(const struct fnode *n)
 }
 
 /* a warm colour from the name, so that a function keeps its colour across
- * graphs; the bracketed pseudo-frames ([wait-idle], [missed ...]) are blue */
+ * graphs; the bracketed pseudo-frames ([wait-idle], [missed user stack];
+ * not a module such as [libc.so.6]) are blue */
 static void colour(const char *name, int rgb[3])
 {
 	uint32_t h = 2166136261u;
 
 	for (const char *c = name; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	if (name[0] == '[') {
+	if (name[0] == '[' && !strchr(name, '.')) {
 		rgb[0] = 90 + (int)(h % 40);
 		rgb[1] = 140 + (int)((h >> 8) % 40);
 		rgb[2] = 215 + (int)((h >> 16) % 40);

@@ -39,6 +39,13 @@
 	function fmt(v, d) { return v === null || v === undefined || !isFinite(v) ? '–' : v.toFixed(d); }
 	function width(node) { return Math.max(300, node.clientWidth - 12); }
 	function push(arr, v) { arr.push(v); if (arr.length > KEEP) arr.shift(); }
+	/* the legend shows the latest value until the cursor picks another */
+	var XAXIS = { incrs: [1, 2, 5, 10, 15, 30, 60] };	/* whole seconds, as the readings come */
+	var TIME = { label: 'time', value: function (u, v) { return v === null || v === undefined ? 'now' : new Date(v * 1000).toLocaleTimeString(); } };
+	function latest(arr, idx, d) {
+		var v = arr[idx === null || idx === undefined ? arr.length - 1 : idx];
+		return v === null || v === undefined ? '–' : v.toFixed(d);
+	}
 
 	/* one stacked chart per role: the series are cumulative sums drawn from
 	 * the top down, each filled to zero, so each band shows one state; the
@@ -50,23 +57,20 @@
 		box.appendChild(h);
 		$('roles').appendChild(box);
 		var c = { t: [], raw: states.map(function () { return []; }), states: states };
-		var series = [{}];
+		var series = [TIME];
 		for (var i = states.length - 1; i >= 0; i--) {
 			(function (si) {
 				series.push({
 					label: states[si], stroke: COLOURS[states[si]] || '#555',
 					fill: COLOURS[states[si]] || '#555', width: 1, points: { show: false },
-					value: function (u, v, s, idx) {
-						var r = c.raw[si][idx === null ? c.raw[si].length - 1 : idx];
-						return r === undefined ? '–' : r.toFixed(3);
-					}
+					value: function (u, v, s, idx) { return latest(c.raw[si], idx, 3); }
 				});
 			})(i);
 		}
 		c.plot = new uPlot({
 			width: width($('roles')) / ($('roles').clientWidth > 900 ? 2 : 1) - 10, height: 200,
 			series: series, scales: { y: { range: function (u, lo, hi) { return [0, Math.max(1, hi)]; } } },
-			axes: [{}, { label: 'threads busy', size: 50 }], legend: { live: true }
+			axes: [XAXIS, { label: 'threads busy', size: 50 }], legend: { live: true }
 		}, [[]].concat(states.map(function () { return []; })), box);
 		charts[name] = c;
 		return c;
@@ -222,8 +226,10 @@
 			if (!rpsChart)
 				rpsChart = new uPlot({
 					width: width($('rps-chart')), height: 180,
-					series: [{}, { label: 'requests/s', stroke: '#00897b', width: 2, points: { show: false } }],
-					scales: { y: { range: function (u, lo, hi) { return [0, Math.max(1, hi * 1.1)]; } } }
+					series: [TIME, { label: 'requests/s', stroke: '#00897b', width: 2, points: { show: false },
+						value: function (u, v, s, idx) { return latest(hist.rps, idx, 0); } }],
+					scales: { y: { range: function (u, lo, hi) { return [0, Math.max(1, hi * 1.1)]; } } },
+					axes: [XAXIS, {}]
 				}, [hist.t, hist.rps], $('rps-chart'));
 			else
 				rpsChart.setData([hist.t, hist.rps]);
