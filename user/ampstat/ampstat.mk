@@ -1,7 +1,7 @@
 # ampstat — the companion CLI (user/ampstat/*.c) and its BPF programs
 # (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
 AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
-AMPSTAT_HDR := $(wildcard user/ampstat/*.h) include/ampstat.h include/amped_usdt.h
+AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h
 
 $(B)/ampstat: $(AMPSTAT_SRC) $(AMPSTAT_HDR) $(B)/sched.skel.h $(B)/oncpu.skel.h | $(B)
 	$(call msg,CC,$@)

@@ -4,7 +4,7 @@
  * handler that blocks an event loop.
  *
  * bpf/blocked.bpf.c records each departure at switch-out and sends it at
- * switch-in (include/ampstat.h); this file prints one block per event as it
+ * switch-in (include/ampstat_blocked.h); this file prints one block per event as it
  * comes, stacks symbolized (sym.h), and a summary at the end.  The
  * dispatcher is the thread named amped-disp (in the target and its child
  * processes: SYMPED), or for another server the target's main thread.  The
@@ -28,7 +28,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ampstat.h"
+#include "ampstat_blocked.h"
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"

@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat_cache.h"
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/roles.h"

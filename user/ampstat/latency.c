@@ -43,7 +43,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ampstat.h"
+#include "ampstat_latency.h"
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/proc.h"

@@ -91,7 +91,7 @@ int mode_targets_open(struct mode_targets *mt, int targets_fd, int fast_fd)
 	return 0;
 }
 
-/* the protocol of include/ampstat.h: our slots only, the slot before the
+/* the protocol of include/ampstat_targets.h: our slots only, the slot before the
  * count */
 int mode_targets_add(struct mode_targets *mt, pid_t tgid)
 {

@@ -7,7 +7,7 @@
  *       picks the role profile of the target's server (roles_target).
  *       0, or 1 (the exit status) with a message on stderr.
  *   mode_targets_open(&mt, targets_fd, fast_fd)
- *       maps the `fast` array of a loaded object (include/ampstat.h).
+ *       maps the `fast` array of a loaded object (include/ampstat_targets.h).
  *       0 / -errno.
  *   mode_targets_add(&mt, tgid)   puts a process in the traced set. 0 / -errno.
  *   mode_targets_children(&mt, pid)
@@ -63,7 +63,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
-#include "ampstat.h"
+#include "ampstat_targets.h"
 #include "ampstat/trace.h"
 
 struct bpf_object;

@@ -3,7 +3,7 @@
  * machine-wide kernel work, requests, ampstat's own BPF cost) as a
  * Prometheus text exposition (format 0.0.4) at http://ADDR:PORT/metrics.
  *
- * Prometheus wants counters: each thread's state times (include/ampstat.h)
+ * Prometheus wants counters: each thread's state times (include/ampstat_sched.h)
  * are read at every scrape and every second, and what each thread gained
  * since its last reading is added to its role's totals, so a role's
  * counters only grow, also when threads exit or are renamed.  On-CPU time

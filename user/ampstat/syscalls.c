@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat_syscalls.h"
 #include "ampstat/cmd.h"
 #include "ampstat/mode.h"
 #include "ampstat/roles.h"

@@ -1,7 +1,7 @@
 /* top — `ampstat top`: where the time of a running server goes, per role.
  *
  * Every interval it reads the per-thread state times the sched programs
- * keep (include/ampstat.h), takes the differences from the last reading,
+ * keep (include/ampstat_sched.h), takes the differences from the last reading,
  * splits on-CPU time into user and kernel by the thread's CPU-clock samples,
  * and sums threads into roles (roles.h).  Requests/s come from the server's
  * own counter (amped_current.requests_done, read with process_vm_readv):

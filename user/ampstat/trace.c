@@ -291,7 +291,7 @@ int tr_add_tgid(struct tr *tr, pid_t tgid)
 
 	if (bpf_map_update_elem(bpf_map__fd(tr->sched->maps.targets), &k, &one, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
-	/* our slots only (see include/ampstat.h): the slot, then the count */
+	/* our slots only (see include/ampstat_targets.h): the slot, then the count */
 	i = tr->fast->nuser;
 	if (i < AMPSTAT_FAST_USER) {
 		__atomic_store_n(&tr->fast->tgid[i], k, __ATOMIC_SEQ_CST);

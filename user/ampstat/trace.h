@@ -12,7 +12,7 @@
  *   tr_seed(tr)             gives every traced thread without an entry one
  *                           in its current state (a task iterator).  0 / -errno.
  *   tr_threads(tr, cb, ctx) calls cb for every thread entry, read
- *                           consistently (see include/ampstat.h), with its
+ *                           consistently (see include/ampstat_sched.h), with its
  *                           samples: first the exited threads, then the
  *                           live ones (a thread that exits in between is
  *                           seen at the next call, not twice).  Returns the
@@ -23,7 +23,7 @@
  *   tr_progs(tr, out, max)  cumulative run time and count per loaded program.
  *   tr_drops(tr, &d)        the kernel side's drop counters.
  *   tr_kern(tr, &k)         the kernel row's cumulative counters (maps
- *                           `kern` and `ksamp`, include/ampstat.h), summed
+ *                           `kern` and `ksamp`, include/ampstat_sched.h), summed
  *                           over the CPUs.  0 / -errno.
  *   tr_close(tr)            detaches, unpins, frees; accepts NULL.
  */
@@ -31,7 +31,7 @@
 #define AMPSTAT_TRACE_H
 #include <stdbool.h>
 #include <sys/types.h>
-#include "ampstat.h"
+#include "ampstat_sched.h"
 
 struct tr;
 
