@@ -32,38 +32,17 @@
 #include <unistd.h>
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/acct.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
 #include "ampstat/roles.h"
+#include "ampstat/sess.h"
 #include "ampstat/trace.h"
 
-#define MAX_PROGS 16
 #define MAX_TGIDS 1024
 #define MAX_CLIENTS 16
 #define REQ_MAX 8192
 #define CLIENT_TIMEOUT_NS 5000000000ULL
-
-enum { B_USER, B_KERNEL, B_BLOCKED, B_IDLE, B_OTHER, B_RUNQ, NB };
-static const char *bucket_name[NB] = { "user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq" };
-
-struct sthr {
-	__u32 tid;
-	__u64 start_ns;
-	int role;
-	bool dead, seen;
-	__u64 last_t;
-	__u64 prev[AMPSTAT_NSLOT];
-	__u64 prev_su, prev_sk, prev_nv, prev_niv;
-	__u64 prev_ca, prev_cm;
-};
-
-struct srole {
-	__u64 ns[NB];
-	__u64 nvcsw, nivcsw;
-	__u64 cache_access, cache_miss;
-	int live;
-};
 
 struct client {
 	int fd;
@@ -73,143 +52,32 @@ struct client {
 };
 
 struct serve {
-	pid_t pid;
-	char comm[32];
+	struct sess *s;
+	struct tr_opts to;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *listen_spec;
+	int lfd;
+	struct client cl[MAX_CLIENTS];
 	struct tr *tr;
-	struct sthr *th;
-	int nth, cap;
-	struct srole *roles;
+	struct acct a;
 	struct reqs req;
 	__u64 requests;
 	__u64 scrapes;
-	struct tr_prog p0[MAX_PROGS];
-	int nprogs;
 	struct tr_kern k0;
 	__u64 t0;
-	__u64 last_T;		/* the instant of the last update */
 };
 
 /* ---------------------------------------------------------------- figures */
 
-static struct sthr *find_thr(struct serve *s, __u32 tid, __u64 start_ns)
-{
-	for (int i = 0; i < s->nth; i++)
-		if (s->th[i].tid == tid && s->th[i].start_ns == start_ns)
-			return &s->th[i];
-	if (s->nth == s->cap) {
-		int n = s->cap ? s->cap * 2 : 64;
-		struct sthr *a = realloc(s->th, (size_t)n * sizeof(*a));
-		if (!a)
-			return NULL;
-		s->th = a;
-		s->cap = n;
-	}
-	struct sthr *u = &s->th[s->nth++];
-	memset(u, 0, sizeof(*u));
-	u->tid = tid;
-	u->start_ns = start_ns;
-	u->last_t = start_ns;
-	return u;
-}
-
-static __u64 sub0(__u64 a, __u64 b)
-{
-	return a > b ? a - b : 0;
-}
-
-struct upd {
-	struct serve *s;
-	__u64 T;
-	bool baseline;
-};
-
-static void on_thread(void *ctx, const struct ampstat_thread *t, const struct ampstat_samples *smp)
-{
-	struct upd *up = ctx;
-	struct serve *s = up->s;
-	struct sthr *u = find_thr(s, t->tid, t->start_ns);
-	__u64 cum[AMPSTAT_NSLOT], teff;
-	char comm[AMPSTAT_COMM_LEN];
-	int nroles = roles_count();
-
-	if (!u || u->dead)
-		return;
-	teff = t->exit_ns ? t->exit_ns : up->T;
-	memcpy(cum, t->state_ns, sizeof(cum));
-	if (!t->exit_ns && teff > t->ts_ns)
-		cum[t->state & (AMPSTAT_NSLOT - 1)] += teff - t->ts_ns;
-	memcpy(comm, t->comm, sizeof(comm));
-	comm[AMPSTAT_COMM_LEN - 1] = 0;
-	u->role = roles_of_task((pid_t)t->tgid, (pid_t)t->tid, comm);
-	u->seen = true;
-	if (!up->baseline && teff > u->last_t && u->role >= 0 && u->role < nroles) {
-		struct srole *r = &s->roles[u->role];
-		__u64 dsu = sub0(smp->user, u->prev_su), dsk = sub0(smp->kernel, u->prev_sk);
-		__u64 on = sub0(cum[AS_ONCPU], u->prev[AS_ONCPU]), user;
-
-		r->ns[B_BLOCKED] += sub0(cum[AS_BLOCKED], u->prev[AS_BLOCKED]);
-		r->ns[B_IDLE] += sub0(cum[AS_WAIT_IDLE], u->prev[AS_WAIT_IDLE]);
-		r->ns[B_OTHER] += sub0(cum[AS_WAIT_OTHER], u->prev[AS_WAIT_OTHER]);
-		r->ns[B_RUNQ] += sub0(cum[AS_RUNQ], u->prev[AS_RUNQ]);
-		if (dsu + dsk == 0) {
-			dsu = smp->user;
-			dsk = smp->kernel;
-		}
-		user = dsu + dsk ? (__u64)((double)on * (double)dsu / (double)(dsu + dsk)) : 0;
-		r->ns[B_USER] += user;
-		r->ns[B_KERNEL] += on - user;
-		r->nvcsw += sub0(t->nvcsw, u->prev_nv);
-		r->nivcsw += sub0(t->nivcsw, u->prev_niv);
-		r->cache_access += sub0(smp->cache_access, u->prev_ca);
-		r->cache_miss += sub0(smp->cache_miss, u->prev_cm);
-	}
-	memcpy(u->prev, cum, sizeof(cum));
-	u->prev_su = smp->user;
-	u->prev_sk = smp->kernel;
-	u->prev_nv = t->nvcsw;
-	u->prev_niv = t->nivcsw;
-	u->prev_ca = smp->cache_access;
-	u->prev_cm = smp->cache_miss;
-	if (teff > u->last_t)
-		u->last_t = teff;
-	if (t->exit_ns) {
-		u->dead = true;
-		tr_forget(s->tr, t->tid, t->start_ns);
-	}
-}
-
-static void read_requests(struct serve *s, bool baseline)
-{
-	pid_t tg[MAX_TGIDS];
-	int n = tr_tgids(s->tr, tg, MAX_TGIDS);
-
-	s->requests += reqs_read(&s->req, tg, n, baseline);
-}
-
 static void update(struct serve *s, bool baseline)
 {
-	struct upd up = { .s = s, .baseline = baseline };
-	int nroles = roles_count();
+	pid_t tg[MAX_TGIDS];
+	int n;
 
-	for (int i = 0; i < s->nth; i++)
-		s->th[i].seen = false;
-	up.T = mode_now_ns();
-	tr_threads(s->tr, on_thread, &up);
-	s->last_T = up.T;
-	for (int r = 0; r < nroles; r++)
-		s->roles[r].live = 0;
-	for (int i = 0; i < s->nth; i++)
-		if (!s->th[i].dead && s->th[i].seen && s->th[i].role >= 0 && s->th[i].role < nroles)
-			s->roles[s->th[i].role].live++;
-	/* forget exited threads once their time is in the totals */
-	if (s->nth > 4096) {
-		int j = 0;
-		for (int i = 0; i < s->nth; i++)
-			if (!s->th[i].dead)
-				s->th[j++] = s->th[i];
-		s->nth = j;
-	}
-	read_requests(s, baseline);
+	acct_update(&s->a, baseline);
+	n = tr_tgids(s->tr, tg, MAX_TGIDS);
+	s->requests += reqs_read(&s->req, tg, n, baseline);
 }
 
 /* ---------------------------------------------------------------- exposition */
@@ -262,48 +130,50 @@ static void blabel(struct buf *b, const char *s)
 
 static void expose(struct serve *s, struct buf *b)
 {
-	int nroles = roles_count();
-	struct tr_prog now[MAX_PROGS];
-	int np = tr_progs(s->tr, now, MAX_PROGS);
+	int nroles = s->a.nroles;
+	const struct acct_sum *rt = s->a.role_tot;
+	struct tr_prog now[SESS_PROG_MAX];
+	int np = sess_progs(s->s, now, SESS_PROG_MAX);
+	const struct tr_prog *p0 = s->s->p0;
 	struct tr_drops dr;
 	struct tr_kern k;
 
 	tr_drops(s->tr, &dr);
 	bprintf(b, "# HELP ampstat_target_info The process ampstat traces (with the processes it forks).\n"
-		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->pid);
-	blabel(b, s->comm);
+		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->s->pid);
+	blabel(b, s->s->comm);
 	bprintf(b, "\"} 1\n");
 	/* the instant the counters below were read: wall time for them */
 	bprintf(b, "# HELP ampstat_trace_seconds Seconds since ampstat attached, when the figures "
 		   "below were read.\n# TYPE ampstat_trace_seconds gauge\nampstat_trace_seconds %.9f\n",
-		(double)(s->last_T - s->t0) / 1e9);
+		(double)(s->a.t_ns - s->t0) / 1e9);
 	bprintf(b, "# HELP ampstat_role_threads Live threads of the role.\n# TYPE ampstat_role_threads gauge\n");
 	for (int r = 0; r < nroles; r++)
-		bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), s->roles[r].live);
+		bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), acct_live(&s->a, r));
 	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by bucket: user, kernel "
 		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
 		   "runq (runnable, not running).  The buckets of a role sum to its threads' wall time.\n"
 		   "# TYPE ampstat_role_seconds_total counter\n");
 	for (int r = 0; r < nroles; r++)
-		for (int k = 0; k < NB; k++)
+		for (int k = 0; k < AB_N; k++)
 			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",bucket=\"%s\"} %.9f\n", roles_name(r),
-				bucket_name[k], (double)s->roles[r].ns[k] / 1e9);
+				acct_bucket_name[k], (double)rt[r].ns[k] / 1e9);
 	bprintf(b, "# HELP ampstat_role_context_switches_total Context switches of the role's threads.\n"
 		   "# TYPE ampstat_role_context_switches_total counter\n");
 	for (int r = 0; r < nroles; r++) {
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"voluntary\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].nvcsw);
+			roles_name(r), (unsigned long long)rt[r].nvcsw);
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
+			roles_name(r), (unsigned long long)rt[r].nivcsw);
 	}
 	bprintf(b, "# HELP ampstat_role_cache_pages_total Page-cache pages the role's threads accessed "
 		   "(read, sendfile, mmap) and missed (added to the cache).\n"
 		   "# TYPE ampstat_role_cache_pages_total counter\n");
 	for (int r = 0; r < nroles; r++) {
 		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"access\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].cache_access);
+			roles_name(r), (unsigned long long)rt[r].cache_access);
 		bprintf(b, "ampstat_role_cache_pages_total{role=\"%s\",kind=\"miss\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].cache_miss);
+			roles_name(r), (unsigned long long)rt[r].cache_miss);
 	}
 	if (tr_kern(s->tr, &k) == 0) {
 		__u64 sq[3] = { k.s.softirq_target - s->k0.s.softirq_target,
@@ -328,14 +198,14 @@ static void expose(struct serve *s, struct buf *b)
 			   "ampstat_requests_total %llu\n", (unsigned long long)s->requests);
 	bprintf(b, "# HELP ampstat_bpf_run_seconds_total Run time of ampstat's BPF programs (bpf_stats).\n"
 		   "# TYPE ampstat_bpf_run_seconds_total counter\n");
-	for (int i = 0; i < np && i < s->nprogs; i++)
+	for (int i = 0; i < np && i < s->s->nprogs; i++)
 		bprintf(b, "ampstat_bpf_run_seconds_total{prog=\"%s\"} %.9f\n", now[i].name,
-			(double)(now[i].run_ns - s->p0[i].run_ns) / 1e9);
+			(double)(now[i].run_ns - p0[i].run_ns) / 1e9);
 	bprintf(b, "# HELP ampstat_bpf_runs_total Runs of ampstat's BPF programs.\n"
 		   "# TYPE ampstat_bpf_runs_total counter\n");
-	for (int i = 0; i < np && i < s->nprogs; i++)
+	for (int i = 0; i < np && i < s->s->nprogs; i++)
 		bprintf(b, "ampstat_bpf_runs_total{prog=\"%s\"} %llu\n", now[i].name,
-			(unsigned long long)(now[i].runs - s->p0[i].runs));
+			(unsigned long long)(now[i].runs - p0[i].runs));
 	bprintf(b, "# HELP ampstat_dropped_total Events ampstat lost (full maps, torn reads).\n"
 		   "# TYPE ampstat_dropped_total counter\n"
 		   "ampstat_dropped_total{what=\"threads\"} %llu\nampstat_dropped_total{what=\"tgids\"} %llu\n"
@@ -468,7 +338,7 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [--role NAME=PAT]...\n"
+"usage: ampstat serve -p PID [--listen ADDR:PORT] [-d SEC] [-i SEC] [--role NAME=PAT]...\n"
 "                     [--sample-hz N] [-v]\n"
 "\n"
 "Serves the figures of `ampstat top` in the Prometheus text format at\n"
@@ -481,6 +351,8 @@ static void usage(FILE *f)
 "  -l, --listen ADDR:PORT where to listen (default 127.0.0.1:9464; a\n"
 "                         loopback address; port 0 picks a free one)\n"
 "  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
+"  -i, --interval SEC     how often the counters take in the threads' time\n"
+"                         besides every scrape (default 1)\n"
 "      --role NAME=PAT    a role for the threads PAT matches, as in `top`\n"
 "                         (thread name, cmd:, exe:, leader:, thread:)\n"
 "      --sample-hz N      CPU-clock samples per second and CPU for the\n"
@@ -496,228 +368,206 @@ static void usage(FILE *f)
 "(not root, no BTF, no such process, cannot listen), 2 usage error.\n");
 }
 
-static void tick(void *ctx)
+static int option(struct sess *sess, void *ctx, int c, const char *arg)
 {
+	struct serve *s = ctx;
+	long v;
+
+	(void)sess;
+	switch (c) {
+	case 'l':
+		s->listen_spec = arg;
+		switch (parse_listen(arg, &s->ss, &s->sslen)) {
+		case 0:
+			return 0;
+		case -2:
+			fprintf(stderr, "ampstat: --listen %s: not a loopback address; ampstat serves "
+					"127.0.0.0/8 or ::1 only\n", arg);
+			return 2;
+		default:
+			fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
+				arg);
+			return 2;
+		}
+	case 'r': return roles_add(arg) ? 2 : 0;
+	case 's':
+		if (!mode_parse_long(arg, &v) || v < 10 || v > 20000) {
+			fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", arg);
+			return 2;
+		}
+		s->to.sample_hz = (int)v;
+		return 0;
+	}
+	return 2;
+}
+
+/* listens on s->ss; the address it got, as text, in addr */
+static int listen_on(struct serve *s, char *addr, size_t n)
+{
+	char h[INET6_ADDRSTRLEN];
+	int one = 1;
+
+	s->lfd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(s->lfd, (struct sockaddr *)&s->ss, s->sslen) || listen(s->lfd, 64)) {
+		fprintf(stderr, "ampstat: listen on %s: %s\n", s->listen_spec, strerror(errno));
+		return -1;
+	}
+	s->sslen = sizeof(s->ss);
+	getsockname(s->lfd, (struct sockaddr *)&s->ss, &s->sslen);
+	if (s->ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&s->ss;
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		snprintf(addr, n, "%s:%u", h, ntohs(a->sin_port));
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		snprintf(addr, n, "[%s]:%u", h, ntohs(a->sin6_port));
+	}
+	return 0;
+}
+
+static int start(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+	char addr[INET6_ADDRSTRLEN + 16];
+
+	s->s = sess;
+	if (listen_on(s, addr, sizeof(addr)))
+		return 1;
+	if (acct_open(&s->a, &s->tr, sess, &s->to))
+		return 1;
+	reqs_init(&s->req, sess->pid);
+	update(s, true);
+	s->t0 = s->a.t_ns;
+	tr_kern(s->tr, &s->k0);
+	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
+		(int)sess->pid, sess->comm, addr);
+	return 0;
+}
+
+static const char *tick(struct sess *sess, void *ctx)
+{
+	(void)sess;
 	update(ctx, false);
+	return NULL;
+}
+
+static void accept_clients(struct serve *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), slot = -1;
+
+		if (fd < 0)
+			return;	/* EAGAIN: all taken; other errors: try at the next poll */
+		for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+			if (s->cl[i].fd < 0)
+				slot = i;
+		if (slot < 0) {
+			respond(fd, "503 Service Unavailable", "text/plain", "busy\n", 5, false);
+			close(fd);
+			continue;
+		}
+		s->cl[slot].fd = fd;
+		s->cl[slot].len = 0;
+		s->cl[slot].since_ns = mode_now_ns();
+	}
+}
+
+static void read_client(struct serve *s, struct client *cc)
+{
+	ssize_t r = recv(cc->fd, cc->buf + cc->len, sizeof(cc->buf) - 1 - cc->len, 0);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r > 0) {
+		cc->len += (size_t)r;
+		cc->buf[cc->len] = 0;
+		if (!handle(s, cc) && cc->len < sizeof(cc->buf) - 1)
+			return;
+	}
+	close(cc->fd);
+	cc->fd = -1;
+}
+
+/* the HTTP side, between the session's ticks */
+static int poll_http(struct sess *sess, void *ctx, int timeout_ms)
+{
+	struct serve *s = ctx;
+	struct pollfd pf[MAX_CLIENTS + 1];
+	int n = 0, idx[MAX_CLIENTS + 1];
+	__u64 now = mode_now_ns();
+
+	(void)sess;
+	pf[n].fd = s->lfd;
+	pf[n].events = POLLIN;
+	idx[n++] = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (s->cl[i].fd < 0)
+			continue;
+		if (now - s->cl[i].since_ns > CLIENT_TIMEOUT_NS) {
+			close(s->cl[i].fd);
+			s->cl[i].fd = -1;
+			continue;
+		}
+		pf[n].fd = s->cl[i].fd;
+		pf[n].events = POLLIN;
+		idx[n++] = i;
+	}
+	if (poll(pf, (nfds_t)n, timeout_ms) <= 0)
+		return 0;
+	if (pf[0].revents & POLLIN)
+		accept_clients(s);
+	for (int k = 1; k < n; k++)
+		if (pf[k].revents & (POLLIN | POLLHUP | POLLERR))
+			read_client(s, &s->cl[idx[k]]);
+	return 0;
+}
+
+static int stop(struct sess *sess, void *ctx, const char *why)
+{
+	struct serve *s = ctx;
+
+	(void)sess;
+	fprintf(stderr, "ampstat: serve ends (%s) after %llu scrapes\n", why, (unsigned long long)s->scrapes);
+	return 0;
+}
+
+static void cleanup(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+
+	(void)sess;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->cl[i].fd >= 0)
+			close(s->cl[i].fd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	acct_free(&s->a);
+	tr_close(s->tr);
 }
 
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct serve s = { 0 };
-	struct tr_opts to = { .sample_hz = 1999, .pin = false, .follow_forks = true };
-	struct sockaddr_storage ss;
-	socklen_t sslen = 0;
-	struct client cl[MAX_CLIENTS];
-	const char *listen_spec = "127.0.0.1:9464", *why = "signal";
-	char err[256] = "", addr[INET6_ADDRSTRLEN + 16];
-	bool verbose = false;
-	double dur = 0;
-	int c, rc = 1, lfd = -1, one = 1;
-	__u64 end_ns = 0, next_tick;
+	static const struct sess_cmd cmd = {
+		.name = "serve", .usage = usage, .shortopts = "l:", .longopts = longopts,
+		.option = option, .flags = SESS_INTERVAL, .interval_s = 1, .interval_min_s = 0.05,
+		.start = start, .tick = tick, .poll = poll_http, .stop = stop, .cleanup = cleanup,
+	};
+	static struct serve s;
 
+	memset(&s, 0, sizeof(s));
+	s.to = (struct tr_opts){ .sample_hz = 1999, .pin = false, .follow_forks = true };
+	s.lfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		cl[i].fd = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:l:d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &s.pid))
-				return 2;
-			break;
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &dur))
-				return 2;
-			break;
-		case 'r':
-			if (roles_add(optarg))
-				return 2;
-			break;
-		case 's': {
-			char *e;
-			long v = strtol(optarg, &e, 10);
-			if (e == optarg || *e || v < 10 || v > 20000) {
-				fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", optarg);
-				return 2;
-			}
-			to.sample_hz = (int)v;
-			break;
-		}
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !s.pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: serve needs -p PID\n");
-		usage(stderr);
-		return 2;
-	}
-	switch (parse_listen(listen_spec, &ss, &sslen)) {
-	case 0:
-		break;
-	case -2:
-		fprintf(stderr, "ampstat: --listen %s: not a loopback address; ampstat serves "
-				"127.0.0.0/8 or ::1 only\n", listen_spec);
-		return 2;
-	default:
-		fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
-			listen_spec);
-		return 2;
-	}
-	if ((rc = mode_check(&s.pid, s.comm, sizeof(s.comm))))
-		goto cleanup;
-	rc = 1;
-	mode_libbpf_print(verbose);
-	mode_signals();
-	s.roles = calloc((size_t)roles_count(), sizeof(*s.roles));
-	if (!s.roles) {
-		fprintf(stderr, "ampstat: out of memory\n");
-		goto cleanup;
-	}
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&ss, sslen) || listen(lfd, 64)) {
-		fprintf(stderr, "ampstat: listen on %s: %s\n", listen_spec, strerror(errno));
-		goto cleanup;
-	}
-	sslen = sizeof(ss);
-	getsockname(lfd, (struct sockaddr *)&ss, &sslen);
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		char h[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		snprintf(addr, sizeof(addr), "%s:%u", h, ntohs(a->sin_port));
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		char h[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		snprintf(addr, sizeof(addr), "[%s]:%u", h, ntohs(a->sin6_port));
-	}
-	to.pid = s.pid;
-	if (tr_open(&s.tr, &to, err, sizeof(err))) {
-		fprintf(stderr, "ampstat: %s\n", err);
-		goto cleanup;
-	}
-	{
-		pid_t kids[MAX_TGIDS];
-		int nk = proc_children(s.pid, kids, MAX_TGIDS);
-		for (int i = 0; i < nk; i++)
-			tr_add_tgid(s.tr, kids[i]);
-	}
-	if (tr_seed(s.tr) < 0) {
-		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
-		goto cleanup;
-	}
-	reqs_init(&s.req, s.pid);
-	s.t0 = mode_now_ns();
-	update(&s, true);
-	s.nprogs = tr_progs(s.tr, s.p0, MAX_PROGS);
-	tr_kern(s.tr, &s.k0);
-	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
-		(int)s.pid, s.comm, addr);
-	if (dur > 0)
-		end_ns = s.t0 + (__u64)(dur * 1e9);
-	next_tick = s.t0 + 1000000000ULL;
-	rc = 0;
-	for (;;) {
-		struct pollfd pf[MAX_CLIENTS + 1];
-		int n = 0, idx[MAX_CLIENTS + 1];
-		__u64 now = mode_now_ns();
-
-		if (mode_exiting)
-			break;
-		if (end_ns && now >= end_ns) {
-			why = "duration";
-			break;
-		}
-		if (!proc_alive(s.pid)) {
-			why = "target exited";
-			break;
-		}
-		if (now >= next_tick) {
-			tick(&s);
-			next_tick = now + 1000000000ULL;
-		}
-		pf[n].fd = lfd;
-		pf[n].events = POLLIN;
-		idx[n++] = -1;
-		for (int i = 0; i < MAX_CLIENTS; i++) {
-			if (cl[i].fd < 0)
-				continue;
-			if (now - cl[i].since_ns > CLIENT_TIMEOUT_NS) {
-				close(cl[i].fd);
-				cl[i].fd = -1;
-				continue;
-			}
-			pf[n].fd = cl[i].fd;
-			pf[n].events = POLLIN;
-			idx[n++] = i;
-		}
-		if (poll(pf, (nfds_t)n, 100) <= 0)
-			continue;
-		if (pf[0].revents & POLLIN) {
-			for (;;) {
-				int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), slot = -1;
-				if (fd < 0)
-					break;	/* EAGAIN: all taken; other errors: try at the next poll */
-				for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
-					if (cl[i].fd < 0)
-						slot = i;
-				if (slot < 0) {
-					respond(fd, "503 Service Unavailable", "text/plain", "busy\n", 5, false);
-					close(fd);
-					continue;
-				}
-				cl[slot].fd = fd;
-				cl[slot].len = 0;
-				cl[slot].since_ns = mode_now_ns();
-			}
-		}
-		for (int k = 1; k < n; k++) {
-			struct client *cc = &cl[idx[k]];
-			ssize_t r;
-
-			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			r = recv(cc->fd, cc->buf + cc->len, sizeof(cc->buf) - 1 - cc->len, 0);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (r > 0) {
-				cc->len += (size_t)r;
-				cc->buf[cc->len] = 0;
-				if (!handle(&s, cc) && cc->len < sizeof(cc->buf) - 1)
-					continue;
-			}
-			close(cc->fd);
-			cc->fd = -1;
-		}
-	}
-	fprintf(stderr, "ampstat: serve ends (%s) after %llu scrapes\n", why, (unsigned long long)s.scrapes);
-cleanup:
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (cl[i].fd >= 0)
-			close(cl[i].fd);
-	if (lfd >= 0)
-		close(lfd);
-	tr_close(s.tr);
-	free(s.th);
-	free(s.roles);
-	roles_free();
-	return rc;
+		s.cl[i].fd = -1;
+	s.listen_spec = "127.0.0.1:9464";
+	parse_listen(s.listen_spec, &s.ss, &s.sslen);
+	return sess_run(&cmd, &s, argc, argv);
 }
