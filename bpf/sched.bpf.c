@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* sched — per-thread time accounting for ampstat top (see include/ampstat.h).
+/* sched — per-thread time accounting for ampstat top (see include/ampstat_sched.h).
  *
  * Every nanosecond of a traced thread is in one state: on CPU, blocked (D),
  * waiting idle (interruptible sleep in epoll_wait), waiting other, or on the
@@ -35,7 +35,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "ampstat.h"
+#include "ampstat_sched.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_cache.bpf.h"
 #include "ampstat_tp.bpf.h"
@@ -98,7 +98,7 @@ __u64 dropped_tgids = 0;	/* a forked process found `targets` full */
 
 #define barrier() asm volatile("" ::: "memory")
 
-/* ---- kernel threads (include/ampstat.h: map `kern`) */
+/* ---- kernel threads (include/ampstat_sched.h: map `kern`) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

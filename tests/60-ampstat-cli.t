@@ -27,40 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- usage errors: exit 2, no root needed
-for args in "" "top" "top -p" "top -p abc" "top -p 1 -i 0" "top -p 1 -n 0" "top -p 1 --bogus" \
-	"top -p 1 extra" "top -p 1 --role noequals" "top -p 1 --role x=(" "frobnicate"; do
+# ---- the command-line contract (ampstat_lib.sh), and top's own usage errors
+for args in "" "top" "frobnicate"; do
 	# shellcheck disable=SC2086
 	timeout 10 $A $args >/dev/null 2>"$T/err"
 	is "$?" 2 "usage error exits 2: ampstat $args"
 done
-out=$(timeout 10 $A top -h)
-is "$?" 0 "top -h exits 0"
-like "$out" "examples:" "top -h shows usage with examples"
-
-# ---- runtime errors: exit 1
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A top -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A top -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A top -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+as_cli_contract "-i 0" "-n 0" "--role noequals" "--role x=("
 
 make_docroot "$ROOT"
 stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)

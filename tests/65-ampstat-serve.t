@@ -26,46 +26,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- usage errors: exit 2, no root needed
-for args in "serve" "serve -p" "serve -p abc" "serve -p 1 --listen 10.1.2.3:9464" \
-	"serve -p 1 --listen 0.0.0.0:9464" "serve -p 1 --listen [::]:9464" "serve -p 1 --listen nonsense" \
-	"serve -p 1 --listen 127.0.0.1:99999" "serve -p 1 --listen 127.0.0.1:" "serve -p 1 extra" \
-	"serve -p 1 -d 0" "serve -p 1 --bogus" "serve --pidfile x --exe amped" "serve --exe a/b" "serve --exe"; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
+# ---- the command-line contract (ampstat_lib.sh), a non-loopback --listen
+# without --allow-remote among the usage errors
+as_cli_contract -x "--listen 127.0.0.1:0" "--listen 10.1.2.3:9464" "--listen 0.0.0.0:9464" \
+	"--listen [::]:9464" "--listen nonsense" "--listen 127.0.0.1:99999" "--listen 127.0.0.1:" "--json" "-i 0" \
+	"--pidfile x --exe amped" "--exe a/b" "--exe" "--listen nonsense --allow-remote"
 timeout 10 $A serve -p 1 --listen 192.168.1.1:9464 >/dev/null 2>"$T/err"
 like "$(cat "$T/err")" "not a loopback address.*needs --allow-remote" "a non-loopback address is refused, with a message"
-timeout 10 $A serve -p 1 --listen nonsense --allow-remote >/dev/null 2>"$T/err"
-is "$?" 2 "usage error exits 2: --allow-remote with a malformed address"
-out=$(timeout 10 $A serve -h)
-is "$?" 0 "serve -h exits 0"
-like "$out" "examples:" "serve -h shows usage with examples"
-
-# ---- runtime errors: exit 1
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A serve -p $$ --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A serve -p $$ --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A serve -p "$gone" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
 timeout 10 $A serve --pidfile "$T/no-such-pidfile" --listen 127.0.0.1:0 >/dev/null 2>"$T/err"
 is "$?" 1 "--pidfile without the file: exits 1"
 like "$(cat "$T/err")" "no-such-pidfile: No such file" "--pidfile without the file: says so"

@@ -25,42 +25,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for args in "offcpu" "offcpu -p" "offcpu -p abc" "offcpu -p 1 -d 0" "offcpu -p 1 --min-us x" \
-	"offcpu -p 1 --bogus" "offcpu -p 1 extra" "offcpu -p 1 --role x=("; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
+# ---- the command-line contract (ampstat_lib.sh)
+as_cli_contract "--min-us x" "--role x=(" "--json" "--svg"
 out=$(timeout 10 $A offcpu -h)
-is "$?" 0 "offcpu -h exits 0"
-like "$out" "examples:" "offcpu -h shows usage with examples"
 unlike "$out" "flamegraph.pl" "offcpu -h does not send users to a tool they do not have"
 like "$out" "--svg FILE" "offcpu -h offers --svg"
-timeout 10 $A offcpu -p 1 --svg >/dev/null 2>&1
-is "$?" 2 "usage error exits 2: --svg without a file"
-
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A offcpu -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A offcpu -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A offcpu -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
 timeout 10 $A offcpu -p $$ --svg /nonexistent/dir/off.svg >/dev/null 2>"$T/err"
 is "$?" 1 "unwritable --svg: exits 1 before tracing"
 like "$(cat "$T/err")" "cannot write /nonexistent/dir/off.svg" "unwritable --svg: says so"

@@ -1,9 +1,11 @@
 /* serve — `ampstat serve`: the figures of `ampstat top` (per-role time in
- * each bucket, context switches, page-cache accesses and misses, the
- * machine-wide kernel work, requests, ampstat's own BPF cost) as a
- * Prometheus text exposition (format 0.0.4) at http://ADDR:PORT/metrics.
+ * each state, context switches, page-cache accesses and misses, the
+ * machine-wide kernel work, requests, ampstat's own BPF cost) live: as a
+ * Prometheus text exposition (format 0.0.4) at http://ADDR:PORT/metrics,
+ * as JSON at /api/now, and as a web page at / that draws /api/now
+ * (user/ampstat/web/, bundled into the binary at build time).
  *
- * Prometheus wants counters: each thread's state times (include/ampstat.h)
+ * Prometheus wants counters: each thread's state times (include/ampstat_sched.h)
  * are read at every scrape and every second, and what each thread gained
  * since its last reading is added to its role's totals, so a role's
  * counters only grow, also when threads exit or are renamed.  On-CPU time
@@ -11,13 +13,17 @@
  * stretch (with none, by all its samples so far; with none at all, kernel),
  * as top does.
  *
+ * With --pidfile or --exe it follows the target through restarts: the
+ * BPF programs stay loaded, the new process joins the traced set, and
+ * every counter goes on from where it was.
+ *
  * The HTTP server is deliberately tiny: one thread, poll(2), one request
- * per connection (Connection: close), GET /metrics and GET / only,
- * requests over 8 KiB or slower than 5 s are dropped.  It listens on a
- * loopback address unless --allow-remote: the figures describe a
- * process's behaviour (its thread names, its request rate) and are not for
- * the network by default; a Prometheus on another host needs the flag,
- * and gets a warning on stderr with it. */
+ * per connection (Connection: close), GET and HEAD of /, /metrics and
+ * /api/now only, requests over 8 KiB or slower than 5 s are dropped.  It
+ * listens on a loopback address unless --allow-remote: the figures
+ * describe a process's behaviour (its thread names, its request rate) and
+ * are not for the network by default; a Prometheus on another host needs
+ * the flag, and gets a warning on stderr with it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -36,43 +42,22 @@
 #include <bpf/libbpf.h>
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/acct.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
 #include "ampstat/roles.h"
+#include "ampstat/sess.h"
 #include "ampstat/trace.h"
 #include "ampstat_web.h"	/* build/: the live page, bundled by user/ampstat/web/bundle.mjs */
 
-#define MAX_PROGS 16
 #define MAX_TGIDS 1024
 #define MAX_CLIENTS 16
 #define REQ_MAX 8192
 #define CLIENT_TIMEOUT_NS 5000000000ULL
+#define LOOK_EVERY_NS 200000000ULL	/* for a restarted target */
 #ifndef AMPSTAT_VERSION
 #define AMPSTAT_VERSION "unknown"	/* ampstat.mk passes `git describe` */
 #endif
-
-enum { B_USER, B_KERNEL, B_BLOCKED, B_IDLE, B_OTHER, B_RUNQ, NB };
-static const char *bucket_name[NB] = { "user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq" };
-
-struct sthr {
-	__u32 tid;
-	__u64 start_ns;
-	int role;
-	bool dead, seen;
-	__u64 last_t;
-	__u64 prev[AMPSTAT_NSLOT];
-	__u64 prev_su, prev_sk, prev_nv, prev_niv;
-	__u64 prev_ca, prev_cm;
-};
-
-struct srole {
-	__u64 ns[NB];
-	__u64 nvcsw, nivcsw;
-	__u64 cache_access, cache_miss;
-	int live;
-	bool ever;	/* had a live thread: a role the target's model has */
-};
 
 struct client {
 	int fd;
@@ -82,151 +67,42 @@ struct client {
 };
 
 struct serve {
-	pid_t pid;
-	char comm[32];
-	const char *pidfile;	/* --pidfile: follow the target through restarts */
-	const char *exe;	/* --exe: the same, by executable name */
-	bool gone;		/* the target exited; waiting for the next one */
-	__u64 restarts;		/* targets followed after the first */
-	__u64 next_look_ns;	/* when to look for the next target */
+	struct sess *s;
+	struct tr_opts to;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	const char *listen_spec;
+	bool remote, allow_remote;	/* a non-loopback --listen; --allow-remote */
+	const char *pidfile;		/* --pidfile: follow the target through restarts */
+	const char *exe;		/* --exe: the same, by executable name */
+	bool gone;			/* the target exited; waiting for the next one */
+	__u64 restarts;			/* targets followed after the first */
+	__u64 next_look_ns;		/* when to look for the next target */
+	bool *ever;			/* per role: it has had a thread */
+	int lfd;
+	struct client cl[MAX_CLIENTS];
 	struct tr *tr;
-	struct sthr *th;
-	int nth, cap;
-	struct srole *roles;
+	struct acct a;
 	struct reqs req;
 	__u64 requests;
 	__u64 scrapes;
-	struct tr_prog p0[MAX_PROGS];
-	int nprogs;
 	struct tr_kern k0;
 	__u64 t0;
-	__u64 last_T;		/* the instant of the last update */
 };
 
 /* ---------------------------------------------------------------- figures */
 
-static struct sthr *find_thr(struct serve *s, __u32 tid, __u64 start_ns)
-{
-	for (int i = 0; i < s->nth; i++)
-		if (s->th[i].tid == tid && s->th[i].start_ns == start_ns)
-			return &s->th[i];
-	if (s->nth == s->cap) {
-		int n = s->cap ? s->cap * 2 : 64;
-		struct sthr *a = realloc(s->th, (size_t)n * sizeof(*a));
-		if (!a)
-			return NULL;
-		s->th = a;
-		s->cap = n;
-	}
-	struct sthr *u = &s->th[s->nth++];
-	memset(u, 0, sizeof(*u));
-	u->tid = tid;
-	u->start_ns = start_ns;
-	u->last_t = start_ns;
-	return u;
-}
-
-static __u64 sub0(__u64 a, __u64 b)
-{
-	return a > b ? a - b : 0;
-}
-
-struct upd {
-	struct serve *s;
-	__u64 T;
-	bool baseline;
-};
-
-static void on_thread(void *ctx, const struct ampstat_thread *t, const struct ampstat_samples *smp)
-{
-	struct upd *up = ctx;
-	struct serve *s = up->s;
-	struct sthr *u = find_thr(s, t->tid, t->start_ns);
-	__u64 cum[AMPSTAT_NSLOT], teff;
-	char comm[AMPSTAT_COMM_LEN];
-	int nroles = roles_count();
-
-	if (!u || u->dead)
-		return;
-	teff = t->exit_ns ? t->exit_ns : up->T;
-	memcpy(cum, t->state_ns, sizeof(cum));
-	if (!t->exit_ns && teff > t->ts_ns)
-		cum[t->state & (AMPSTAT_NSLOT - 1)] += teff - t->ts_ns;
-	memcpy(comm, t->comm, sizeof(comm));
-	comm[AMPSTAT_COMM_LEN - 1] = 0;
-	u->role = roles_of_task((pid_t)t->tgid, (pid_t)t->tid, comm);
-	u->seen = true;
-	if (!up->baseline && teff > u->last_t && u->role >= 0 && u->role < nroles) {
-		struct srole *r = &s->roles[u->role];
-		__u64 dsu = sub0(smp->user, u->prev_su), dsk = sub0(smp->kernel, u->prev_sk);
-		__u64 on = sub0(cum[AS_ONCPU], u->prev[AS_ONCPU]), user;
-
-		r->ns[B_BLOCKED] += sub0(cum[AS_BLOCKED], u->prev[AS_BLOCKED]);
-		r->ns[B_IDLE] += sub0(cum[AS_WAIT_IDLE], u->prev[AS_WAIT_IDLE]);
-		r->ns[B_OTHER] += sub0(cum[AS_WAIT_OTHER], u->prev[AS_WAIT_OTHER]);
-		r->ns[B_RUNQ] += sub0(cum[AS_RUNQ], u->prev[AS_RUNQ]);
-		if (dsu + dsk == 0) {
-			dsu = smp->user;
-			dsk = smp->kernel;
-		}
-		user = dsu + dsk ? (__u64)((double)on * (double)dsu / (double)(dsu + dsk)) : 0;
-		r->ns[B_USER] += user;
-		r->ns[B_KERNEL] += on - user;
-		r->nvcsw += sub0(t->nvcsw, u->prev_nv);
-		r->nivcsw += sub0(t->nivcsw, u->prev_niv);
-		r->cache_access += sub0(smp->cache_access, u->prev_ca);
-		r->cache_miss += sub0(smp->cache_miss, u->prev_cm);
-	}
-	memcpy(u->prev, cum, sizeof(cum));
-	u->prev_su = smp->user;
-	u->prev_sk = smp->kernel;
-	u->prev_nv = t->nvcsw;
-	u->prev_niv = t->nivcsw;
-	u->prev_ca = smp->cache_access;
-	u->prev_cm = smp->cache_miss;
-	if (teff > u->last_t)
-		u->last_t = teff;
-	if (t->exit_ns) {
-		u->dead = true;
-		tr_forget(s->tr, t->tid, t->start_ns);
-	}
-}
-
-static void read_requests(struct serve *s, bool baseline)
-{
-	pid_t tg[MAX_TGIDS];
-	int n = tr_tgids(s->tr, tg, MAX_TGIDS);
-
-	s->requests += reqs_read(&s->req, tg, n, baseline);
-}
-
 static void update(struct serve *s, bool baseline)
 {
-	struct upd up = { .s = s, .baseline = baseline };
-	int nroles = roles_count();
+	pid_t tg[MAX_TGIDS];
+	int n;
 
-	for (int i = 0; i < s->nth; i++)
-		s->th[i].seen = false;
-	up.T = mode_now_ns();
-	tr_threads(s->tr, on_thread, &up);
-	s->last_T = up.T;
-	for (int r = 0; r < nroles; r++)
-		s->roles[r].live = 0;
-	for (int i = 0; i < s->nth; i++)
-		if (!s->th[i].dead && s->th[i].seen && s->th[i].role >= 0 && s->th[i].role < nroles)
-			s->roles[s->th[i].role].live++;
-	for (int r = 0; r < nroles; r++)
-		if (s->roles[r].live)
-			s->roles[r].ever = true;
-	/* forget exited threads once their time is in the totals */
-	if (s->nth > 4096) {
-		int j = 0;
-		for (int i = 0; i < s->nth; i++)
-			if (!s->th[i].dead)
-				s->th[j++] = s->th[i];
-		s->nth = j;
-	}
-	read_requests(s, baseline);
+	acct_update(&s->a, baseline);
+	for (int r = 0; r < s->a.nroles; r++)
+		if (acct_live(&s->a, r) || acct_role_threads(&s->a, r))
+			s->ever[r] = true;
+	n = tr_tgids(s->tr, tg, MAX_TGIDS);
+	s->requests += reqs_read(&s->req, tg, n, baseline);
 }
 
 /* ---------------------------------------------------------------- exposition */
@@ -282,12 +158,15 @@ static void blabel(struct buf *b, const char *s)
  * partition the metric (summing over it means something): the states of
  * a role's time, the classes of the kernel row.  Series only for roles the
  * target's model has (that have had a thread).  Counters are ampstat's
- * own since it attached; they never go down while it runs. */
+ * own since it attached; they never go down while it runs, also through
+ * restarts of the target it follows. */
 static void expose(struct serve *s, struct buf *b)
 {
-	int nroles = roles_count();
-	struct tr_prog now[MAX_PROGS];
-	int np = tr_progs(s->tr, now, MAX_PROGS);
+	int nroles = s->a.nroles;
+	const struct acct_sum *rt = s->a.role_tot;
+	struct tr_prog now[SESS_PROG_MAX];
+	int np = sess_progs(s->s, now, SESS_PROG_MAX);
+	const struct tr_prog *p0 = s->s->p0;
 	struct tr_drops dr;
 	struct tr_kern k;
 	struct utsname un;
@@ -302,8 +181,8 @@ static void expose(struct serve *s, struct buf *b)
 	blabel(b, un.release);
 	bprintf(b, "\"} 1\n");
 	bprintf(b, "# HELP ampstat_target_info The process ampstat traces (with the processes it forks).\n"
-		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->pid);
-	blabel(b, s->comm);
+		   "# TYPE ampstat_target_info gauge\nampstat_target_info{pid=\"%d\",comm=\"", (int)s->s->pid);
+	blabel(b, s->s->comm);
 	bprintf(b, "\"} 1\n");
 	bprintf(b, "# HELP ampstat_target_up 1 while the target runs, 0 while serve waits for it to come "
 		   "back (--pidfile, --exe).\n# TYPE ampstat_target_up gauge\nampstat_target_up %d\n", !s->gone);
@@ -314,43 +193,43 @@ static void expose(struct serve *s, struct buf *b)
 	/* the instant the counters below were read: wall time for them */
 	bprintf(b, "# HELP ampstat_trace_seconds Seconds since ampstat attached, when the figures "
 		   "below were read.\n# TYPE ampstat_trace_seconds gauge\nampstat_trace_seconds %.9f\n",
-		(double)(s->last_T - s->t0) / 1e9);
+		(double)(s->a.t_ns - s->t0) / 1e9);
 	bprintf(b, "# HELP ampstat_role_threads Live threads of the role.\n# TYPE ampstat_role_threads gauge\n");
 	for (int r = 0; r < nroles; r++)
-		if (s->roles[r].ever)
-			bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), s->roles[r].live);
+		if (s->ever[r])
+			bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), acct_live(&s->a, r));
 	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by state: user, kernel "
 		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
 		   "runq (runnable, not running).  The states of a role sum to its threads' wall time.\n"
 		   "# TYPE ampstat_role_seconds_total counter\n");
 	for (int r = 0; r < nroles; r++)
-		for (int st = 0; st < NB && s->roles[r].ever; st++)
+		for (int st = 0; st < AB_N && s->ever[r]; st++)
 			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",state=\"%s\"} %.9f\n", roles_name(r),
-				bucket_name[st], (double)s->roles[r].ns[st] / 1e9);
+				acct_bucket_name[st], (double)rt[r].ns[st] / 1e9);
 	bprintf(b, "# HELP ampstat_role_context_switches_total Context switches of the role's threads.\n"
 		   "# TYPE ampstat_role_context_switches_total counter\n");
 	for (int r = 0; r < nroles; r++) {
-		if (!s->roles[r].ever)
+		if (!s->ever[r])
 			continue;
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"voluntary\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].nvcsw);
+			roles_name(r), (unsigned long long)rt[r].nvcsw);
 		bprintf(b, "ampstat_role_context_switches_total{role=\"%s\",kind=\"involuntary\"} %llu\n",
-			roles_name(r), (unsigned long long)s->roles[r].nivcsw);
+			roles_name(r), (unsigned long long)rt[r].nivcsw);
 	}
 	bprintf(b, "# HELP ampstat_role_cache_accessed_pages_total Page-cache pages the role's threads "
 		   "accessed (read, sendfile, mmap).\n# TYPE ampstat_role_cache_accessed_pages_total counter\n");
 	for (int r = 0; r < nroles; r++)
-		if (s->roles[r].ever)
+		if (s->ever[r])
 			bprintf(b, "ampstat_role_cache_accessed_pages_total{role=\"%s\"} %llu\n", roles_name(r),
-				(unsigned long long)s->roles[r].cache_access);
+				(unsigned long long)rt[r].cache_access);
 	bprintf(b, "# HELP ampstat_role_cache_missed_pages_total Page-cache pages the role's threads "
 		   "brought into the cache (misses, readahead included): the miss ratio is this over "
 		   "ampstat_role_cache_accessed_pages_total.\n"
 		   "# TYPE ampstat_role_cache_missed_pages_total counter\n");
 	for (int r = 0; r < nroles; r++)
-		if (s->roles[r].ever)
+		if (s->ever[r])
 			bprintf(b, "ampstat_role_cache_missed_pages_total{role=\"%s\"} %llu\n", roles_name(r),
-				(unsigned long long)s->roles[r].cache_miss);
+				(unsigned long long)rt[r].cache_miss);
 	if (tr_kern(s->tr, &k) == 0) {
 		static const char *ctx[3] = { "target", "kernel_threads", "elsewhere" };
 		__u64 sq[3] = { k.s.softirq_target - s->k0.s.softirq_target,
@@ -376,20 +255,20 @@ static void expose(struct serve *s, struct buf *b)
 			bprintf(b, "ampstat_softirq_seconds_total{context=\"%s\"} %.9f\n", ctx[i],
 				(double)sq[i] * (double)k.period_ns / 1e9);
 	}
-	if (s->req.known)
+	if (s->req.known || s->requests)
 		bprintf(b, "# HELP ampstat_requests_total Requests the server finished (amped's "
 			   "amped_current.requests_done).\n# TYPE ampstat_requests_total counter\n"
 			   "ampstat_requests_total %llu\n", (unsigned long long)s->requests);
 	bprintf(b, "# HELP ampstat_bpf_run_seconds_total Run time of ampstat's BPF programs (bpf_stats).\n"
 		   "# TYPE ampstat_bpf_run_seconds_total counter\n");
-	for (int i = 0; i < np && i < s->nprogs; i++)
+	for (int i = 0; i < np && i < s->s->nprogs; i++)
 		bprintf(b, "ampstat_bpf_run_seconds_total{prog=\"%s\"} %.9f\n", now[i].name,
-			(double)(now[i].run_ns - s->p0[i].run_ns) / 1e9);
+			(double)(now[i].run_ns - p0[i].run_ns) / 1e9);
 	bprintf(b, "# HELP ampstat_bpf_runs_total Runs of ampstat's BPF programs.\n"
 		   "# TYPE ampstat_bpf_runs_total counter\n");
-	for (int i = 0; i < np && i < s->nprogs; i++)
+	for (int i = 0; i < np && i < s->s->nprogs; i++)
 		bprintf(b, "ampstat_bpf_runs_total{prog=\"%s\"} %llu\n", now[i].name,
-			(unsigned long long)(now[i].runs - s->p0[i].runs));
+			(unsigned long long)(now[i].runs - p0[i].runs));
 	bprintf(b, "# HELP ampstat_dropped_total Events ampstat lost (full maps, torn reads).\n"
 		   "# TYPE ampstat_dropped_total counter\n"
 		   "ampstat_dropped_total{what=\"threads\"} %llu\nampstat_dropped_total{what=\"tgids\"} %llu\n"
@@ -411,34 +290,33 @@ static char *expose_json(struct serve *s, size_t *len)
 {
 	char *p = NULL;
 	FILE *f = open_memstream(&p, len);
-	int nroles = roles_count(), first = 1;
-	struct tr_prog now[MAX_PROGS];
-	int np = tr_progs(s->tr, now, MAX_PROGS);
+	const struct acct_sum *rt = s->a.role_tot;
+	struct tr_prog now[SESS_PROG_MAX];
+	int np = sess_progs(s->s, now, SESS_PROG_MAX), first = 1;
 	struct tr_kern k;
 	__u64 bpf_ns = 0;
 
 	if (!f)
 		return NULL;
-	fprintf(f, "{\"schema\":1,\"target\":{\"pid\":%d,\"comm\":", (int)s->pid);
-	mode_json_str(f, s->comm);
+	fprintf(f, "{\"schema\":1,\"target\":{\"pid\":%d,\"comm\":", (int)s->s->pid);
+	mode_json_str(f, s->s->comm);
 	fprintf(f, ",\"restarts\":%llu,\"up\":%s},\"t_s\":%.9f,\"states\":[", (unsigned long long)s->restarts,
-		s->gone ? "false" : "true", (double)(s->last_T - s->t0) / 1e9);
-	for (int b = 0; b < NB; b++)
-		fprintf(f, "%s\"%s\"", b ? "," : "", bucket_name[b]);
+		s->gone ? "false" : "true", (double)(s->a.t_ns - s->t0) / 1e9);
+	for (int b = 0; b < AB_N; b++)
+		fprintf(f, "%s\"%s\"", b ? "," : "", acct_bucket_name[b]);
 	fprintf(f, "],\"roles\":[");
-	for (int r = 0; r < nroles; r++) {
-		const struct srole *ro = &s->roles[r];
-		if (!ro->ever)
+	for (int r = 0; r < s->a.nroles; r++) {
+		if (!s->ever[r])
 			continue;
 		fprintf(f, "%s{\"role\":", first ? "" : ",");
 		first = 0;
 		mode_json_str(f, roles_name(r));
-		fprintf(f, ",\"threads\":%d,\"seconds\":[", ro->live);
-		for (int b = 0; b < NB; b++)
-			fprintf(f, "%s%.9f", b ? "," : "", (double)ro->ns[b] / 1e9);
+		fprintf(f, ",\"threads\":%d,\"seconds\":[", acct_live(&s->a, r));
+		for (int b = 0; b < AB_N; b++)
+			fprintf(f, "%s%.9f", b ? "," : "", (double)rt[r].ns[b] / 1e9);
 		fprintf(f, "],\"cs_voluntary\":%llu,\"cs_involuntary\":%llu,\"cache_accessed\":%llu,"
-			"\"cache_missed\":%llu}", (unsigned long long)ro->nvcsw, (unsigned long long)ro->nivcsw,
-			(unsigned long long)ro->cache_access, (unsigned long long)ro->cache_miss);
+			"\"cache_missed\":%llu}", (unsigned long long)rt[r].nvcsw, (unsigned long long)rt[r].nivcsw,
+			(unsigned long long)rt[r].cache_access, (unsigned long long)rt[r].cache_miss);
 	}
 	fprintf(f, "],\"kernel\":[");
 	if (tr_kern(s->tr, &k) == 0) {
@@ -449,12 +327,12 @@ static char *expose_json(struct serve *s, size_t *len)
 			(double)(k.s.softirq_other - s->k0.s.softirq_other) * (double)k.period_ns / 1e9);
 	}
 	fprintf(f, "],\"requests\":");
-	if (s->req.known)
+	if (s->req.known || s->requests)
 		fprintf(f, "%llu", (unsigned long long)s->requests);
 	else
 		fprintf(f, "null");
-	for (int i = 0; i < np && i < s->nprogs; i++)
-		bpf_ns += now[i].run_ns - s->p0[i].run_ns;
+	for (int i = 0; i < np && i < s->s->nprogs; i++)
+		bpf_ns += now[i].run_ns - s->s->p0[i].run_ns;
 	fprintf(f, ",\"stalls\":null,\"latency\":null,\"bpf_seconds\":%.9f}\n", (double)bpf_ns / 1e9);
 	if (fclose(f)) {
 		free(p);
@@ -602,50 +480,11 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t
 	return -1;
 }
 
-/* --pidfile / --exe: the target's successor, once the target is gone.
- * The BPF programs stay loaded: the new process joins the traced set and
- * its threads get entries, the old one's threads were accounted at their
- * exit, so every counter goes on from where it was (none resets; a
- * restart of ampstat itself is a reset, which rate() expects).  Returns
- * true when a new target is traced. */
-static bool follow(struct serve *s)
-{
-	pid_t np = s->pidfile ? proc_read_pidfile(s->pidfile) : proc_find_exe(s->exe);
-	pid_t kids[MAX_TGIDS];
-	int nk;
-
-	if (np <= 0 || np == s->pid || !proc_alive(np))
-		return false;
-	if (tr_add_tgid(s->tr, np)) {
-		fprintf(stderr, "ampstat: cannot trace the new target %d: %s\n", (int)np, strerror(errno));
-		return false;
-	}
-	nk = proc_children(np, kids, MAX_TGIDS);
-	for (int i = 0; i < nk; i++)
-		tr_add_tgid(s->tr, kids[i]);
-	if (tr_seed(s->tr) < 0)
-		fprintf(stderr, "ampstat: seeding the new target's threads: %s\n", strerror(errno));
-	s->pid = np;
-	if (proc_comm(np, s->comm, sizeof(s->comm)))
-		snprintf(s->comm, sizeof(s->comm), "?");
-	s->gone = false;
-	s->restarts++;
-	/* amped's request counter starts again at 0 in the new process */
-	reqs_init(&s->req, np);
-	{
-		pid_t tg[MAX_TGIDS];
-		int n = tr_tgids(s->tr, tg, MAX_TGIDS);
-		reqs_read(&s->req, tg, n, true);
-	}
-	fprintf(stderr, "ampstat: following the restarted target: pid %d (%s)\n", (int)np, s->comm);
-	return true;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ampstat serve -p PID | --pidfile FILE | --exe NAME\n"
-"                     [--listen ADDR:PORT [--allow-remote]] [-d SEC]\n"
+"                     [--listen ADDR:PORT [--allow-remote]] [-d SEC] [-i SEC]\n"
 "                     [--role NAME=PAT]... [--sample-hz N] [-v]\n"
 "\n"
 "Serves what `ampstat top` shows, live: a web page at http://ADDR:PORT/\n"
@@ -675,6 +514,8 @@ static void usage(FILE *f)
 "                         for a Prometheus elsewhere; with a warning, as\n"
 "                         anyone who reaches it reads the figures\n"
 "  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
+"  -i, --interval SEC     how often the counters take in the threads' time\n"
+"                         besides every scrape (default 1)\n"
 "      --role NAME=PAT    a role for the threads PAT matches, as in `top`\n"
 "                         (thread name, cmd:, exe:, leader:, thread:)\n"
 "      --sample-hz N      CPU-clock samples per second and CPU for the\n"
@@ -693,279 +534,309 @@ static void usage(FILE *f)
 "listen), 2 usage error.\n");
 }
 
-static void tick(void *ctx)
+static int option(struct sess *sess, void *ctx, int c, const char *arg)
 {
+	struct serve *s = ctx;
+	long v;
+
+	(void)sess;
+	switch (c) {
+	case 'l':
+		s->listen_spec = arg;
+		switch (parse_listen(arg, &s->ss, &s->sslen)) {
+		case 0:
+			s->remote = false;
+			return 0;
+		case 1:
+			s->remote = true;	/* check() wants --allow-remote with it */
+			return 0;
+		default:
+			fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
+				arg);
+			return 2;
+		}
+	case 'R': s->allow_remote = true; return 0;
+	case 'P': s->pidfile = arg; return 0;
+	case 'E':
+		if (!*arg || strchr(arg, '/')) {
+			fprintf(stderr, "ampstat: --exe wants an executable's name (e.g. amped), got '%s'\n", arg);
+			return 2;
+		}
+		s->exe = arg;
+		return 0;
+	case 'r': return roles_add(arg) ? 2 : 0;
+	case 's':
+		if (!mode_parse_long(arg, &v) || v < 10 || v > 20000) {
+			fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", arg);
+			return 2;
+		}
+		s->to.sample_hz = (int)v;
+		return 0;
+	}
+	return 2;
+}
+
+/* after the options: --allow-remote for a non-loopback --listen; the
+ * first target from --pidfile or --exe when there is no -p */
+static int check(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+	pid_t p;
+
+	if (s->remote && !s->allow_remote) {
+		fprintf(stderr, "ampstat: --listen %s: not a loopback address; serving the figures beyond "
+				"this host needs --allow-remote\n", s->listen_spec);
+		return 2;
+	}
+	if (s->pidfile && s->exe) {
+		fprintf(stderr, "ampstat: --pidfile or --exe, not both\n");
+		return 2;
+	}
+	if (sess->pid || (!s->pidfile && !s->exe))
+		return 0;
+	p = s->pidfile ? proc_read_pidfile(s->pidfile) : proc_find_exe(s->exe);
+	if (p <= 0) {
+		if (s->pidfile)
+			fprintf(stderr, "ampstat: --pidfile %s: %s\n", s->pidfile,
+				p == -EINVAL ? "no pid in it" : strerror(-p));
+		else
+			fprintf(stderr, "ampstat: --exe %s: no such process running\n", s->exe);
+		return 1;
+	}
+	sess->pid = p;
+	return 0;
+}
+
+/* The target exited.  Without --pidfile or --exe the session ends (false).
+ * Else it goes on (true) and looks for the successor now and then: the
+ * BPF programs stay loaded, the new process joins the traced set and its
+ * threads get entries, the old one's threads were accounted at their
+ * exit, so every counter goes on from where it was. */
+static bool gone(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+	__u64 now = mode_now_ns();
+	pid_t np;
+
+	if (!s->pidfile && !s->exe)
+		return false;
+	if (!s->gone) {
+		s->gone = true;
+		update(s, false);	/* the exited threads' last stretches */
+		fprintf(stderr, "ampstat: pid %d exited; waiting for the next one (%s %s)\n", (int)sess->pid,
+			s->pidfile ? "--pidfile" : "--exe", s->pidfile ? s->pidfile : s->exe);
+	}
+	if (now < s->next_look_ns)
+		return true;
+	s->next_look_ns = now + LOOK_EVERY_NS;
+	np = s->pidfile ? proc_read_pidfile(s->pidfile) : proc_find_exe(s->exe);
+	if (np <= 0 || np == sess->pid || !proc_alive(np))
+		return true;
+	if (mode_targets_add(&sess->mt, np)) {
+		fprintf(stderr, "ampstat: cannot trace the new target %d\n", (int)np);
+		return true;
+	}
+	mode_targets_children(&sess->mt, np);
+	if (tr_seed(s->tr) < 0)
+		fprintf(stderr, "ampstat: seeding the new target's threads: %s\n", strerror(errno));
+	sess->pid = np;
+	if (proc_comm(np, sess->comm, sizeof(sess->comm)))
+		snprintf(sess->comm, sizeof(sess->comm), "?");
+	s->gone = false;
+	s->restarts++;
+	/* amped's request counter starts again at 0 in the new process */
+	reqs_init(&s->req, np);
+	{
+		pid_t tg[MAX_TGIDS];
+		int n = tr_tgids(s->tr, tg, MAX_TGIDS);
+		reqs_read(&s->req, tg, n, true);
+	}
+	update(s, false);
+	fprintf(stderr, "ampstat: following the restarted target: pid %d (%s)\n", (int)np, sess->comm);
+	return true;
+}
+
+/* listens on s->ss; the address it got, as text, in addr */
+static int listen_on(struct serve *s, char *addr, size_t n)
+{
+	char h[INET6_ADDRSTRLEN];
+	int one = 1;
+
+	s->lfd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(s->lfd, (struct sockaddr *)&s->ss, s->sslen) || listen(s->lfd, 64)) {
+		fprintf(stderr, "ampstat: listen on %s: %s\n", s->listen_spec, strerror(errno));
+		return -1;
+	}
+	s->sslen = sizeof(s->ss);
+	getsockname(s->lfd, (struct sockaddr *)&s->ss, &s->sslen);
+	if (s->ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&s->ss;
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
+		snprintf(addr, n, "%s:%u", h, ntohs(a->sin_port));
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
+		snprintf(addr, n, "[%s]:%u", h, ntohs(a->sin6_port));
+	}
+	return 0;
+}
+
+static int start(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+	char addr[INET6_ADDRSTRLEN + 16];
+
+	s->s = sess;
+	if (listen_on(s, addr, sizeof(addr)))
+		return 1;
+	if (s->remote)
+		fprintf(stderr, "ampstat: warning: serving on %s, beyond this host: whoever reaches it "
+				"reads pid %d's thread names, roles and request rate (no authentication, "
+				"no TLS; a firewall or a reverse proxy should guard it)\n", addr, (int)sess->pid);
+	if (acct_open(&s->a, &s->tr, sess, &s->to))
+		return 1;
+	s->ever = calloc((size_t)(s->a.nroles > 0 ? s->a.nroles : 1), sizeof(*s->ever));
+	if (!s->ever) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
+	}
+	reqs_init(&s->req, sess->pid);
+	update(s, true);
+	s->t0 = s->a.t_ns;
+	tr_kern(s->tr, &s->k0);
+	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
+		(int)sess->pid, sess->comm, addr);
+	return 0;
+}
+
+static const char *tick(struct sess *sess, void *ctx)
+{
+	(void)sess;
 	update(ctx, false);
+	return NULL;
+}
+
+static void accept_clients(struct serve *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), slot = -1;
+
+		if (fd < 0)
+			return;	/* EAGAIN: all taken; other errors: try at the next poll */
+		for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+			if (s->cl[i].fd < 0)
+				slot = i;
+		if (slot < 0) {
+			respond(fd, "503 Service Unavailable", "text/plain", "busy\n", 5, false);
+			close(fd);
+			continue;
+		}
+		s->cl[slot].fd = fd;
+		s->cl[slot].len = 0;
+		s->cl[slot].since_ns = mode_now_ns();
+	}
+}
+
+static void read_client(struct serve *s, struct client *cc)
+{
+	ssize_t r = recv(cc->fd, cc->buf + cc->len, sizeof(cc->buf) - 1 - cc->len, 0);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r > 0) {
+		cc->len += (size_t)r;
+		cc->buf[cc->len] = 0;
+		if (!handle(s, cc) && cc->len < sizeof(cc->buf) - 1)
+			return;
+	}
+	close(cc->fd);
+	cc->fd = -1;
+}
+
+/* the HTTP side, between the session's ticks */
+static int poll_http(struct sess *sess, void *ctx, int timeout_ms)
+{
+	struct serve *s = ctx;
+	struct pollfd pf[MAX_CLIENTS + 1];
+	int n = 0, idx[MAX_CLIENTS + 1];
+	__u64 now = mode_now_ns();
+
+	(void)sess;
+	pf[n].fd = s->lfd;
+	pf[n].events = POLLIN;
+	idx[n++] = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (s->cl[i].fd < 0)
+			continue;
+		if (now - s->cl[i].since_ns > CLIENT_TIMEOUT_NS) {
+			close(s->cl[i].fd);
+			s->cl[i].fd = -1;
+			continue;
+		}
+		pf[n].fd = s->cl[i].fd;
+		pf[n].events = POLLIN;
+		idx[n++] = i;
+	}
+	if (poll(pf, (nfds_t)n, timeout_ms) <= 0)
+		return 0;
+	if (pf[0].revents & POLLIN)
+		accept_clients(s);
+	for (int k = 1; k < n; k++)
+		if (pf[k].revents & (POLLIN | POLLHUP | POLLERR))
+			read_client(s, &s->cl[idx[k]]);
+	return 0;
+}
+
+static int stop(struct sess *sess, void *ctx, const char *why)
+{
+	struct serve *s = ctx;
+
+	(void)sess;
+	fprintf(stderr, "ampstat: serve ends (%s) after %llu scrapes\n", why, (unsigned long long)s->scrapes);
+	return 0;
+}
+
+static void cleanup(struct sess *sess, void *ctx)
+{
+	struct serve *s = ctx;
+
+	(void)sess;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (s->cl[i].fd >= 0)
+			close(s->cl[i].fd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	acct_free(&s->a);
+	tr_close(s->tr);
+	free(s->ever);
 }
 
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "allow-remote", no_argument, NULL, 'R' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "exe", required_argument, NULL, 'E' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct serve s = { 0 };
-	struct tr_opts to = { .sample_hz = 1999, .pin = false, .follow_forks = true };
-	struct sockaddr_storage ss;
-	socklen_t sslen = 0;
-	struct client cl[MAX_CLIENTS];
-	const char *listen_spec = "127.0.0.1:9464", *why = "signal";
-	char err[256] = "", addr[INET6_ADDRSTRLEN + 16];
-	bool verbose = false, allow_remote = false, remote = false;
-	double dur = 0;
-	int c, rc = 1, lfd = -1, one = 1;
-	__u64 end_ns = 0, next_tick;
+	static const struct sess_cmd cmd = {
+		.name = "serve", .usage = usage, .shortopts = "l:", .longopts = longopts,
+		.option = option, .flags = SESS_INTERVAL, .interval_s = 1, .interval_min_s = 0.05,
+		.check = check, .gone = gone,
+		.start = start, .tick = tick, .poll = poll_http, .stop = stop, .cleanup = cleanup,
+	};
+	static struct serve s;
 
+	memset(&s, 0, sizeof(s));
+	s.to = (struct tr_opts){ .sample_hz = 1999, .pin = false, .follow_forks = true };
+	s.lfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		cl[i].fd = -1;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:l:d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &s.pid))
-				return 2;
-			break;
-		case 'l':
-			listen_spec = optarg;
-			break;
-		case 'R':
-			allow_remote = true;
-			break;
-		case 'P':
-			s.pidfile = optarg;
-			break;
-		case 'E':
-			if (!*optarg || strchr(optarg, '/')) {
-				fprintf(stderr, "ampstat: --exe wants an executable's name (e.g. amped), got '%s'\n",
-					optarg);
-				return 2;
-			}
-			s.exe = optarg;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &dur))
-				return 2;
-			break;
-		case 'r':
-			if (roles_add(optarg))
-				return 2;
-			break;
-		case 's': {
-			char *e;
-			long v = strtol(optarg, &e, 10);
-			if (e == optarg || *e || v < 10 || v > 20000) {
-				fprintf(stderr, "ampstat: --sample-hz must be 10-20000, got '%s'\n", optarg);
-				return 2;
-			}
-			to.sample_hz = (int)v;
-			break;
-		}
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || (s.pidfile && s.exe) || (!s.pid && !s.pidfile && !s.exe)) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else if (s.pidfile && s.exe)
-			fprintf(stderr, "ampstat: --pidfile or --exe, not both\n");
-		else
-			fprintf(stderr, "ampstat: serve needs -p PID, --pidfile FILE or --exe NAME\n");
-		usage(stderr);
-		return 2;
-	}
-	/* the first target: -p, else the one the pid file or name gives now */
-	if (!s.pid) {
-		pid_t p = s.pidfile ? proc_read_pidfile(s.pidfile) : proc_find_exe(s.exe);
-		if (p <= 0) {
-			if (s.pidfile)
-				fprintf(stderr, "ampstat: --pidfile %s: %s\n", s.pidfile,
-					p == -EINVAL ? "no pid in it" : strerror(-p));
-			else
-				fprintf(stderr, "ampstat: --exe %s: no such process running\n", s.exe);
-			return 1;
-		}
-		s.pid = p;
-	}
-	switch (parse_listen(listen_spec, &ss, &sslen)) {
-	case 0:
-		break;
-	case 1:
-		if (!allow_remote) {
-			fprintf(stderr, "ampstat: --listen %s: not a loopback address; serving the "
-					"figures beyond this host needs --allow-remote\n", listen_spec);
-			return 2;
-		}
-		remote = true;
-		break;
-	default:
-		fprintf(stderr, "ampstat: --listen wants ADDR:PORT, e.g. 127.0.0.1:9464, got '%s'\n",
-			listen_spec);
-		return 2;
-	}
-	if ((rc = mode_check(&s.pid, s.comm, sizeof(s.comm))))
-		goto cleanup;
-	rc = 1;
-	mode_libbpf_print(verbose);
-	mode_signals();
-	s.roles = calloc((size_t)roles_count(), sizeof(*s.roles));
-	if (!s.roles) {
-		fprintf(stderr, "ampstat: out of memory\n");
-		goto cleanup;
-	}
-	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(lfd, (struct sockaddr *)&ss, sslen) || listen(lfd, 64)) {
-		fprintf(stderr, "ampstat: listen on %s: %s\n", listen_spec, strerror(errno));
-		goto cleanup;
-	}
-	sslen = sizeof(ss);
-	getsockname(lfd, (struct sockaddr *)&ss, &sslen);
-	if (ss.ss_family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		char h[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &a->sin_addr, h, sizeof(h));
-		snprintf(addr, sizeof(addr), "%s:%u", h, ntohs(a->sin_port));
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		char h[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof(h));
-		snprintf(addr, sizeof(addr), "[%s]:%u", h, ntohs(a->sin6_port));
-	}
-	if (remote)
-		fprintf(stderr, "ampstat: warning: serving on %s, beyond this host: whoever reaches it "
-				"reads pid %d's thread names, roles and request rate (no authentication, "
-				"no TLS; a firewall or a reverse proxy should guard it)\n", addr, (int)s.pid);
-	to.pid = s.pid;
-	if (tr_open(&s.tr, &to, err, sizeof(err))) {
-		fprintf(stderr, "ampstat: %s\n", err);
-		goto cleanup;
-	}
-	{
-		pid_t kids[MAX_TGIDS];
-		int nk = proc_children(s.pid, kids, MAX_TGIDS);
-		for (int i = 0; i < nk; i++)
-			tr_add_tgid(s.tr, kids[i]);
-	}
-	if (tr_seed(s.tr) < 0) {
-		fprintf(stderr, "ampstat: seeding thread states (iter/task): %s\n", strerror(errno));
-		goto cleanup;
-	}
-	reqs_init(&s.req, s.pid);
-	s.t0 = mode_now_ns();
-	update(&s, true);
-	s.nprogs = tr_progs(s.tr, s.p0, MAX_PROGS);
-	tr_kern(s.tr, &s.k0);
-	fprintf(stderr, "ampstat: tracing pid %d (%s): serving http://%s/metrics; Ctrl-C to stop\n",
-		(int)s.pid, s.comm, addr);
-	if (dur > 0)
-		end_ns = s.t0 + (__u64)(dur * 1e9);
-	next_tick = s.t0 + 1000000000ULL;
-	rc = 0;
-	for (;;) {
-		struct pollfd pf[MAX_CLIENTS + 1];
-		int n = 0, idx[MAX_CLIENTS + 1];
-		__u64 now = mode_now_ns();
-
-		if (mode_exiting)
-			break;
-		if (end_ns && now >= end_ns) {
-			why = "duration";
-			break;
-		}
-		if (!s.gone && !proc_alive(s.pid)) {
-			if (!s.pidfile && !s.exe) {
-				why = "target exited";
-				break;
-			}
-			s.gone = true;
-			update(&s, false);	/* the exited threads' last stretches */
-			fprintf(stderr, "ampstat: pid %d exited; waiting for the next one (%s %s)\n", (int)s.pid,
-				s.pidfile ? "--pidfile" : "--exe", s.pidfile ? s.pidfile : s.exe);
-		}
-		if (s.gone && now >= s.next_look_ns) {
-			s.next_look_ns = now + 200000000ULL;
-			if (follow(&s))
-				update(&s, false);
-		}
-		if (now >= next_tick) {
-			tick(&s);
-			next_tick = now + 1000000000ULL;
-		}
-		pf[n].fd = lfd;
-		pf[n].events = POLLIN;
-		idx[n++] = -1;
-		for (int i = 0; i < MAX_CLIENTS; i++) {
-			if (cl[i].fd < 0)
-				continue;
-			if (now - cl[i].since_ns > CLIENT_TIMEOUT_NS) {
-				close(cl[i].fd);
-				cl[i].fd = -1;
-				continue;
-			}
-			pf[n].fd = cl[i].fd;
-			pf[n].events = POLLIN;
-			idx[n++] = i;
-		}
-		if (poll(pf, (nfds_t)n, 100) <= 0)
-			continue;
-		if (pf[0].revents & POLLIN) {
-			for (;;) {
-				int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), slot = -1;
-				if (fd < 0)
-					break;	/* EAGAIN: all taken; other errors: try at the next poll */
-				for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
-					if (cl[i].fd < 0)
-						slot = i;
-				if (slot < 0) {
-					respond(fd, "503 Service Unavailable", "text/plain", "busy\n", 5, false);
-					close(fd);
-					continue;
-				}
-				cl[slot].fd = fd;
-				cl[slot].len = 0;
-				cl[slot].since_ns = mode_now_ns();
-			}
-		}
-		for (int k = 1; k < n; k++) {
-			struct client *cc = &cl[idx[k]];
-			ssize_t r;
-
-			if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			r = recv(cc->fd, cc->buf + cc->len, sizeof(cc->buf) - 1 - cc->len, 0);
-			if (r < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (r > 0) {
-				cc->len += (size_t)r;
-				cc->buf[cc->len] = 0;
-				if (!handle(&s, cc) && cc->len < sizeof(cc->buf) - 1)
-					continue;
-			}
-			close(cc->fd);
-			cc->fd = -1;
-		}
-	}
-	fprintf(stderr, "ampstat: serve ends (%s) after %llu scrapes\n", why, (unsigned long long)s.scrapes);
-cleanup:
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (cl[i].fd >= 0)
-			close(cl[i].fd);
-	if (lfd >= 0)
-		close(lfd);
-	tr_close(s.tr);
-	free(s.th);
-	free(s.roles);
-	roles_free();
-	return rc;
+		s.cl[i].fd = -1;
+	s.listen_spec = "127.0.0.1:9464";
+	parse_listen(s.listen_spec, &s.ss, &s.sslen);
+	return sess_run(&cmd, &s, argc, argv);
 }
