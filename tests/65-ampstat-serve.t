@@ -83,9 +83,16 @@ for line in open(sys.argv[1]).read().splitlines():
     else:
         m = sample.match(line)
         n += 1
-        if not m or m.group(1) not in types or m.group(1) not in helps:
+        name = m.group(1) if m else ""
+        # a histogram's series: NAME_bucket (with le), NAME_sum, NAME_count
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        if base != name and types.get(base) == "histogram":
+            name = base
+            if line.startswith(base + "_bucket") and 'le="' not in line:
+                bad.append("bucket without le: " + line)
+        if not m or name not in types or name not in helps:
             bad.append(line)
-        elif types[m.group(1)] == "counter" and not m.group(1).endswith("_total"):
+        elif types[name] == "counter" and not name.endswith("_total"):
             bad.append("counter without _total: " + line)
 print("samples=%d bad=%d %s" % (n, len(bad), " | ".join(bad[:3])))
 EOF
@@ -187,6 +194,25 @@ srv_stop TERM
 if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
 AS_PID=''
 like "$(cat "$T/as.err")" "serve ends \(target exited\)" "target exits: says so"
+
+# ---- --latency: the request-latency histogram (every request traced
+# below 4,000/s: its count is the requests made)
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+as_start -p "$SRV_PID" --listen 127.0.0.1:0 --latency || bpf_unavailable
+for i in $(seq 1 50); do get /1k.txt >/dev/null; done
+curl -s -o "$T/l1" --max-time 10 "$MURL"
+check=$("$PY" "$T/check.py" "$T/l1")
+like "$check" "^samples=[1-9][0-9]* bad=0 " "--latency: the exposition parses ($check)"
+is "$(metric "$T/l1" ampstat_request_duration_seconds_count)" 50 "--latency: the histogram counts the 50 requests"
+is "$(metric "$T/l1" 'ampstat_request_duration_seconds_bucket{le="+Inf"}')" 50 "--latency: +Inf bucket = count"
+nondec=$(awk '/^ampstat_request_duration_seconds_bucket/ { if ($2 < last) bad = 1; last = $2; n++ } END { print n, bad + 0 }' "$T/l1")
+is "$nondec" "26 0" "--latency: 26 buckets (1 us .. 17 s, +Inf), cumulative"
+like "$(cat "$T/l1")" 'ampstat_request_phase_seconds_total\{phase="sending"\} [0-9.]+' "--latency: time by phase"
+lat=$(curl -s --max-time 10 "${MURL%/metrics}/api/now" | "$PY" -c 'import json, sys; l = json.load(sys.stdin)["latency"]; print(sum(l["counts"]), len(l["counts"]), len(l["le_s"]))')
+is "$lat" "50 26 25" "--latency: /api/now has the histogram (per bucket, +Inf last)"
+as_stop
+is "$RC_AS" 0 "--latency: SIGINT: exits 0"
+srv_stop TERM
 
 # ---- --pidfile: serve follows the target through a restart, and its
 # counters go on (none decreases; requests add up over both processes)

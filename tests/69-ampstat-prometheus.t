@@ -9,7 +9,8 @@
 # loads the rules and scrapes serve (up == 1); PromQL through its HTTP API:
 # rates per role sum to each role's live threads (5%), the request rate is
 # the offered rate (20%: a Poisson count over a few seconds), the hit ratio
-# of a cached file is near 1; every query of the Grafana dashboard
+# of a cached file is near 1, latency quantiles from the histogram
+# (serve --latency) are ordered and under a second; every query of the Grafana dashboard
 # (scripts/prometheus/ampstat-dashboard.json, its variables set to All)
 # returns series, the role panels name dispatcher and helpers.  The values
 # are printed as diagnostics (# lines).
@@ -43,11 +44,11 @@ fi
 
 make_docroot "$ROOT"
 srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
-as_start -p "$SRV_PID" --listen 127.0.0.1:0 || bpf_unavailable
+as_start -p "$SRV_PID" --listen 127.0.0.1:0 --latency || bpf_unavailable
 TARGET=$(sed -n 's|.*serving http://\([^ ;/]*\)/metrics;.*|\1|p' "$T/as.err")
 ok 0 "ampstat serve attaches ($TARGET)"
 RATE=800
-LATENCY=0	# serve has no --latency yet: the latency panel's queries may be empty
+LATENCY=1	# serve --latency: the latency panel's queries must return series too
 build/ampload -m open -r $RATE -d 100 -w 0 "$SRV_URL/1k.txt" >"$T/load.out" 2>&1 &
 LOAD_PID=$!
 
@@ -136,6 +137,14 @@ ok "$(awk -v r="$r" -v o=$RATE 'BEGIN { exit !(r >= 0.8 * o && r <= 1.2 * o) }';
 h=$(q 'instance:ampstat_cache_hit_ratio:rate1m' | cut -f2)
 diag "instance:ampstat_cache_hit_ratio:rate1m = $h"
 ok "$(awk -v h="$h" 'BEGIN { exit !(h >= 0.9 && h <= 1) }'; echo $?)" "page-cache hit ratio of one cached file: 0.9-1 ($h)"
+p50=$(q 'instance:ampstat_request_duration_seconds:p50_rate1m' | cut -f2)
+p99=$(q 'instance:ampstat_request_duration_seconds:p99_rate1m' | cut -f2)
+diag "latency quantiles (histogram_quantile over rate[1m]): p50 $p50 s, p99 $p99 s"
+ok "$(awk -v a="$p50" -v b="$p99" 'BEGIN { exit !(a > 0 && a <= b && b < 1) }'; echo $?)" \
+	"latency quantiles: 0 < p50 <= p99 < 1 s on a cached file ($p50, $p99)"
+n=$(q 'sum(rate(ampstat_request_duration_seconds_count[1m])) / sum(rate(ampstat_requests_total[1m]))' | cut -f2)
+ok "$(awk -v n="$n" 'BEGIN { exit !(n >= 0.95 && n <= 1.05) }'; echo $?)" \
+	"the histogram counts the requests (every one below 4,000/s): ratio $n"
 k=$(q 'sum(instance_class:ampstat_kernel_seconds:rate1m)' | cut -f2)
 diag "sum(instance_class:ampstat_kernel_seconds:rate1m) = $k"
 ok "$(awk -v k="$k" 'BEGIN { exit !(k > 0 && k < 2) }'; echo $?)" "kernel row: between 0 and the 2 CPUs ($k)"

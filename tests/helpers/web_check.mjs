@@ -75,6 +75,8 @@ try {
 			kernel: [...document.querySelectorAll('#kernel tr[data-class]')].map((e) => e.getAttribute('data-class')),
 			stalls: document.getElementById('stalls').textContent,
 			latency: document.getElementById('latency').textContent,
+			latCanvas: document.querySelectorAll('#latency canvas').length,
+			latCount: (/^(\d+) requests/.exec((document.getElementById('lat-summary') || {}).textContent || '') || [])[1],
 		};
 	});
 	const m2 = await scrape();
@@ -125,6 +127,13 @@ try {
 	info('hit_ratio', shown.hit);
 	check(shown.kernel.includes('ksoftirqd') && shown.kernel.includes('kworker'),
 		`the kernel row lists kernel-thread classes (${shown.kernel.join(', ')})`);
+	{
+		const c1 = m1.get('ampstat_request_duration_seconds_count'), c2 = m2.get('ampstat_request_duration_seconds_count');
+		const c = Number(shown.latCount);
+		info('latency_count', `${c1} <= ${c} <= ${c2}`);
+		check(shown.latCanvas === 1 && c1 <= c && c <= c2 && c > 0,
+			`the latency histogram is drawn, its count between the scrapes' (${c1} <= ${c} <= ${c2})`);
+	}
 	info('stalls_view', JSON.stringify(shown.stalls.slice(0, 120)));
 	info('latency_view', JSON.stringify(shown.latency.slice(0, 120)));
 	await page.screenshot({ path: shot, fullPage: true });

@@ -45,6 +45,7 @@
 #include <bpf/libbpf.h>
 #include "ampstat_latency.h"
 #include "ampstat/cmd.h"
+#include "ampstat/latency.h"
 #include "ampstat/sess.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
@@ -378,7 +379,7 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 }
 
 /* Sum the per-CPU copies. */
-static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
+static int read_lat(const struct latency_bpf *skel, struct ampstat_lat *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct ampstat_lat *v;
@@ -535,9 +536,8 @@ static int attach_probes(struct lat_ctx *x, pid_t pid, const char *exe)
 	return 0;
 }
 
-static int start(struct sess *s, void *ctx)
+int lat_begin(struct sess *s, struct lat_ctx *x)
 {
-	struct lat_ctx *x = ctx;
 	char exe[4096];
 	ssize_t n;
 	int c;
@@ -588,6 +588,15 @@ static int start(struct sess *s, void *ctx)
 		fprintf(stderr, "ampstat: warning: cannot ask %d for phase marks (amped_current.trace: %s): "
 				"its requests' time shows as dispatcher work\n", (int)s->pid, strerror(-c));
 	x->masked = c == 0;
+	return 0;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct lat_ctx *x = ctx;
+
+	if (lat_begin(s, x))
+		return 1;
 	fprintf(stderr, "ampstat: tracing pid %d (%s): request latency from amped:request_done in %d "
 			"process%s; %s\n", (int)s->pid, s->comm, x->nlinks, x->nlinks == 1 ? "" : "es",
 		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
@@ -595,17 +604,26 @@ static int start(struct sess *s, void *ctx)
 }
 
 /* --sample auto: N follows the request rate */
-static const char *tick(struct sess *s, void *ctx)
+void lat_tick(struct sess *s, struct lat_ctx *x)
 {
-	struct lat_ctx *x = ctx;
 	__u64 n2;
 
 	if (x->sample || !x->masked)
-		return NULL;
+		return;
 	n2 = auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, x->cur);
 	if (n2 != x->cur && !set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, n2 - 1, 1))
 		x->cur = n2;
+}
+
+static const char *tick(struct sess *s, void *ctx)
+{
+	lat_tick(s, ctx);
 	return NULL;
+}
+
+int lat_read(struct lat_ctx *x, struct ampstat_lat *out)
+{
+	return read_lat(x->skel, out);
 }
 
 static void unmask(struct sess *s, struct lat_ctx *x)
@@ -647,6 +665,30 @@ static void cleanup(struct sess *s, void *ctx)
 	latency_bpf__destroy(x->skel);
 }
 
+static void lat_defaults(struct lat_ctx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->hit_rate = 4000;
+	x->cur = 1;
+}
+
+struct lat_ctx *lat_new(void)
+{
+	struct lat_ctx *x = malloc(sizeof(*x));
+
+	if (x)
+		lat_defaults(x);
+	return x;
+}
+
+void lat_end(struct sess *s, struct lat_ctx *x)
+{
+	if (!x)
+		return;
+	cleanup(s, x);
+	free(x);
+}
+
 int cmd_latency(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -661,8 +703,6 @@ int cmd_latency(int argc, char **argv)
 	};
 	static struct lat_ctx x;
 
-	memset(&x, 0, sizeof(x));
-	x.hit_rate = 4000;
-	x.cur = 1;
+	lat_defaults(&x);
 	return sess_run(&cmd, &x, argc, argv);
 }

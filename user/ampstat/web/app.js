@@ -176,13 +176,16 @@
 			return;
 		}
 		var L = now.latency, x = L.counts.map(function (_, i) { return i; });
-		var labels = L.le_s.map(function (s) { return s < 1e-3 ? (s * 1e6) + ' µs' : s < 1 ? (s * 1e3) + ' ms' : s + ' s'; });
-		labels.push('+Inf');
+		/* bucket bounds are powers of two in ns: 3 digits are enough */
+		var labels = L.le_s.map(function (s) {
+			return '≤' + (s < 1e-3 ? +(s * 1e6).toPrecision(3) + ' µs' : s < 1 ? +(s * 1e3).toPrecision(3) + ' ms' : +s.toPrecision(3) + ' s');
+		});
+		labels.push('> ' + labels[labels.length - 1].slice(1));
 		if (!latChart) {
 			box.textContent = '';
 			latChart = new uPlot({
 				width: width(box), height: 200,
-				series: [{ label: '≤', value: function (u, v) { return v === null ? '–' : labels[v]; } },
+				series: [{ label: 'bucket', value: function (u, v) { return v === null ? '–' : labels[v]; } },
 					{ label: 'requests', stroke: '#5e35b1', fill: '#9575cd', width: 1,
 					  paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false } }],
 				scales: { x: { time: false } },
