@@ -19,6 +19,7 @@ AS_CMD=serve
 [ -x $A ] || { echo "Bail out! $A missing (run make)"; exit 1; }
 AS_PID=''
 cleanup() {
+	if declare -F umount_fs >/dev/null && [ -n "${MNT:-}" ]; then umount_fs; fi
 	if [ -n "$AS_PID" ] && kill -0 "$AS_PID" 2>/dev/null; then
 		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
 	fi
@@ -213,6 +214,42 @@ is "$lat" "50 26 25" "--latency: /api/now has the histogram (per bucket, +Inf la
 as_stop
 is "$RC_AS" 0 "--latency: SIGINT: exits 0"
 srv_stop TERM
+
+# ---- --stalls: a SPED dispatcher reading cold files behind a slow disk
+# (slowfs, one arm, 200 ms a read) stalls in D state; serve lists each
+# stall with the request it served, and counts them by state
+SRC=$T/src MNT=$T/mnt LAT_MS=200 FS_PID=''
+mkdir -p "$SRC" "$MNT"
+cold_files 2 65
+if mount_fs; then
+	ROOT_SAVED=$ROOT ROOT=$MNT
+	srv_start "$AMPED_BIN" sped || { ok 1 "server starts"; done_testing; exit 1; }
+	ROOT=$ROOT_SAVED
+	as_start -p "$SRV_PID" --listen 127.0.0.1:0 --stalls || bpf_unavailable
+	codes=$(get /cold0.bin --max-time 30)$(get /cold1.bin --max-time 30)
+	is "$codes" 200200 "--stalls: two cold files served through the slow disk"
+	sleep 0.3
+	curl -s -o "$T/s1" --max-time 10 "$MURL"
+	curl -s -o "$T/s1.json" --max-time 10 "${MURL%/metrics}/api/now"
+	n=$(metric "$T/s1" 'ampstat_dispatcher_stalls_total{state="blocked_io"}')
+	ok "$([ "${n:-0}" -ge 2 ]; echo $?)" "--stalls: at least 2 blocked_io stalls counted ($n)"
+	sec=$(metric "$T/s1" 'ampstat_dispatcher_stall_seconds_total{state="blocked_io"}')
+	ok "$(awk -v s="${sec:-0}" -v l=$LAT_MS 'BEGIN { exit !(s >= 2 * l / 1000 / 2) }'; echo $?)" \
+		"--stalls: their time is at least half the modelled disk time ($sec s)"
+	reqs=$("$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(sorted(set(s["request"] for s in d["stalls"] if s["state"] == "blocked-io" and s["ms"] >= 50))))' "$T/s1.json")
+is "$reqs" "GET /cold0.bin GET /cold1.bin" "--stalls: /api/now lists the stalls with the requests they served"
+	check=$("$PY" "$T/check.py" "$T/s1")
+	like "$check" "^samples=[1-9][0-9]* bad=0 " "--stalls: the exposition parses ($check)"
+	as_stop
+	is "$RC_AS" 0 "--stalls: SIGINT: exits 0"
+	srv_stop TERM
+else
+	ok 1 "slowfs mounts" "$(cat "$T/slowfs.err")"
+fi
+umount_fs
 
 # ---- --pidfile: serve follows the target through a restart, and its
 # counters go on (none decreases; requests add up over both processes)

@@ -9,7 +9,10 @@
 # scrapes of /metrics taken around one of its readings (M1 <= page <= M2:
 # the counters only grow, so the only slack is the page's rounding, 0.5 ms);
 # it shows requests/s under load, the kernel row, and (serve --latency)
-# the latency histogram with its count between the two scrapes'.  Screenshots go to
+# the latency histogram with its count between the two scrapes', and
+# (--stalls) the stalls view: a table of stalls or "no stall yet" (an
+# AMPED dispatcher hands its blocking work to helpers; 65 checks stalls
+# with their requests on SPED behind a slow disk).  Screenshots go to
 # build/ampstat-web.png and build/ampstat-flame.png (the flame graph of
 # `ampstat offcpu --html`, zoomed by a click).
 # Root only (BPF); without BPF it skips, unless AMPED_REQUIRE_BPF=1.
@@ -37,7 +40,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 make_docroot "$ROOT"
 srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
-as_start -p "$SRV_PID" --listen 127.0.0.1:0 --latency || bpf_unavailable
+as_start -p "$SRV_PID" --listen 127.0.0.1:0 --latency --stalls || bpf_unavailable
 BASE=$(sed -n 's|.*serving \(http://[^ ;]*\)/metrics;.*|\1|p' "$T/as.err")
 ok 0 "ampstat serve attaches ($BASE)"
 code=$(curl -s -o "$T/page.html" -D "$T/page.h" -w '%{http_code}' --max-time 10 "$BASE/")
@@ -62,7 +65,7 @@ grep '^INFO ' "$T/web.out" | sed 's/^INFO /# /'
 while read -r tag st desc; do
 	[ "$tag" = CHECK ] && ok "$st" "$desc"
 done <"$T/web.out"
-is "$(grep -c '^CHECK ' "$T/web.out")" 11 "all 11 browser checks ran"
+is "$(grep -c '^CHECK ' "$T/web.out")" 12 "all 12 browser checks ran"
 ok "$([ -s build/ampstat-web.png ]; echo $?)" "screenshot saved: build/ampstat-web.png"
 kill "$LOAD_PID" 2>/dev/null; wait "$LOAD_PID" 2>/dev/null; LOAD_PID=''
 as_stop

@@ -135,6 +135,8 @@ try {
 			`the latency histogram is drawn, its count between the scrapes' (${c1} <= ${c} <= ${c2})`);
 	}
 	info('stalls_view', JSON.stringify(shown.stalls.slice(0, 120)));
+	check(/^(no stall yet|when \(s ago\)ms)/.test(shown.stalls),
+		`the stalls view is on: a table or "no stall yet" (${shown.stalls.slice(0, 40)})`);
 	info('latency_view', JSON.stringify(shown.latency.slice(0, 120)));
 	await page.screenshot({ path: shot, fullPage: true });
 	check(errors.length === 0, `no console errors${errors.length ? ': ' + errors.slice(0, 3).join(' | ') : ''}`);

@@ -29,6 +29,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ampstat_blocked.h"
+#include "ampstat/blocked.h"
 #include "ampstat/cmd.h"
 #include "ampstat/sess.h"
 #include "ampstat/proc.h"
@@ -68,7 +69,7 @@ static const char *sysname(int nr, char *buf, size_t n)
 }
 
 static const char *state_text[] = { "D (blocked-io)", "S (waiting)", "R (preempted)" };
-static const char *state_name[] = { "blocked-io", "waiting", "preempted" };
+const char *const blk_state_name[3] = { "blocked-io", "waiting", "preempted" };
 static const char state_letter[] = { 'D', 'S', 'R' };
 
 struct blk_cost {
@@ -88,6 +89,8 @@ struct blk {
 	struct { pid_t pid; struct sym *s; } syms[MAX_SYMS];
 	int nsyms;
 	bool stacks, json;
+	blk_event_fn fn;		/* blk_new's: events go there, not to stdout */
+	void *fn_arg;
 	__u64 mono_to_real_ns;
 	char frames[MAX_STACK][256];	/* one stack, symbolized */
 	/* summary */
@@ -175,7 +178,7 @@ static void json_event(struct blk *b, const struct ampstat_blk_event *e, __u32 s
 	       (unsigned long long)e->dur_ns, e->tgid, e->tid);
 	mode_json_str(stdout, e->comm);
 	printf(",\"role\":\"dispatcher\",\"state\":\"%c\",\"state_name\":\"%s\",\"syscall\":",
-	       state_letter[st], state_name[st]);
+	       state_letter[st], blk_state_name[st]);
 	mode_json_str(stdout, sysname(e->syscall, sb, sizeof(sb)));
 	printf(",\"syscall_nr\":%d,\"request\":", e->syscall);
 	if (e->req_id) {
@@ -259,6 +262,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		snprintf(key, sizeof(key), "%s %s", meth[0] ? meth : "?", e.path[0] ? e.path : "?");
 	else
 		snprintf(key, sizeof(key), "(no request)");
+	if (b->fn) {
+		b->fn(b->fn_arg, &e, st, sysname(e.syscall, sb, sizeof(sb)), e.req_id ? key : "");
+		return 0;
+	}
 	add_row(b->reqs, &b->nreqs, MAX_REQS, key, e.dur_ns, &b->reqs_other);
 
 	{
@@ -462,6 +469,7 @@ struct blk_ctx {
 	struct bpf_link *link;
 	struct bpf_program *prog;
 	long min_us;
+	bool by_comm, have_cur;	/* what blk_begin found */
 };
 
 static int option(struct sess *s, void *ctx, int c, const char *arg)
@@ -483,9 +491,8 @@ static int option(struct sess *s, void *ctx, int c, const char *arg)
 	return 2;
 }
 
-static int start(struct sess *s, void *ctx)
+int blk_begin(struct sess *s, struct blk_ctx *x)
 {
-	struct blk_ctx *x = ctx;
 	struct blk *b = &x->b;
 	bool by_comm = has_amped_disp(s->pid);
 	uint64_t cur = 0;
@@ -525,11 +532,32 @@ static int start(struct sess *s, void *ctx)
 		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
 		return 1;
 	}
+	x->by_comm = by_comm;
+	x->have_cur = cur != 0;
+	return 0;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct blk_ctx *x = ctx;
+
+	if (blk_begin(s, x))
+		return 1;
 	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)s->pid, s->comm,
-		by_comm ? "threads named amped-disp" : "the main thread",
-		cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
+		x->by_comm ? "threads named amped-disp" : "the main thread",
+		x->have_cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
 		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
 	return 0;
+}
+
+int blk_poll_fd(struct blk_ctx *x)
+{
+	return ring_buffer__epoll_fd(x->rb);
+}
+
+void blk_consume(struct blk_ctx *x)
+{
+	ring_buffer__consume(x->rb);
 }
 
 static int poll_events(struct sess *s, void *ctx, int timeout_ms)
@@ -572,6 +600,26 @@ static void cleanup(struct sess *s, void *ctx)
 	for (int i = 0; i < x->b.nsyms; i++)
 		sym_close(x->b.syms[i].s);
 	sym_close(x->b.kern);
+}
+
+struct blk_ctx *blk_new(long min_us, blk_event_fn fn, void *arg)
+{
+	struct blk_ctx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->min_us = min_us;
+	x->b.fn = fn;
+	x->b.fn_arg = arg;
+	return x;
+}
+
+void blk_end(struct sess *s, struct blk_ctx *x)
+{
+	if (!x)
+		return;
+	cleanup(s, x);
+	free(x);
 }
 
 int cmd_blocked(int argc, char **argv)

@@ -43,6 +43,7 @@
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
 #include "ampstat/acct.h"
+#include "ampstat/blocked.h"
 #include "ampstat/latency.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
@@ -60,6 +61,10 @@
  * (include/ampstat_latency.h), exposed from 2^10 ns (1 us) to 2^34 ns
  * (17 s); what lies below goes in the first, above in +Inf */
 #define LAT_LE_MIN_LOG2 10
+/* --stalls: a dispatcher's time off CPU (not idle) of at least this much
+ * is a stall; the page lists the latest STALLS_KEEP */
+#define STALL_MIN_US 1000
+#define STALLS_KEEP 20
 #define LAT_LE_MAX_LOG2 34
 #ifndef AMPSTAT_VERSION
 #define AMPSTAT_VERSION "unknown"	/* ampstat.mk passes `git describe` */
@@ -87,6 +92,16 @@ struct serve {
 	bool *ever;			/* per role: it has had a thread */
 	bool latency;			/* --latency */
 	struct lat_ctx *lat;		/* its tracer, while on */
+	bool stalls;			/* --stalls */
+	struct blk_ctx *blk;		/* its tracer, while on */
+	__u64 stall_n[3], stall_ns[3];	/* by state (blk_state_name) */
+	struct stall {
+		__u64 out_ns, dur_ns;
+		unsigned state;
+		char syscall[24];
+		char request[AMPSTAT_BLK_METHOD + AMPSTAT_BLK_PATH + 2];
+	} last[STALLS_KEEP];		/* a ring: the latest stalls */
+	int nlast;			/* stalls seen (the ring holds the last ones) */
 	int lfd;
 	struct client cl[MAX_CLIENTS];
 	struct tr *tr;
@@ -159,6 +174,64 @@ static void blabel(struct buf *b, const char *s)
 		else
 			bprintf(b, "%c", *s);
 	}
+}
+
+/* --stalls: one dispatcher stall, from the ring buffer */
+static void on_stall(void *arg, const struct ampstat_blk_event *e, unsigned state, const char *syscall,
+		     const char *request)
+{
+	struct serve *s = arg;
+	struct stall *st = &s->last[s->nlast++ % STALLS_KEEP];
+
+	s->stall_n[state]++;
+	s->stall_ns[state] += e->dur_ns;
+	st->out_ns = e->out_ns;
+	st->dur_ns = e->dur_ns;
+	st->state = state;
+	snprintf(st->syscall, sizeof(st->syscall), "%s", syscall);
+	snprintf(st->request, sizeof(st->request), "%s", request);
+}
+
+static void expose_stalls(struct serve *s, struct buf *b)
+{
+	if (!s->blk)
+		return;
+	bprintf(b, "# HELP ampstat_dispatcher_stalls_total Times a dispatcher left the CPU for at least "
+		   "%d us other than for its idle wait (--stalls), by state: blocked_io (D), waiting "
+		   "(S, not in epoll_wait), preempted (R).\n# TYPE ampstat_dispatcher_stalls_total counter\n",
+		STALL_MIN_US);
+	for (int i = 0; i < 3; i++)
+		bprintf(b, "ampstat_dispatcher_stalls_total{state=\"%s\"} %llu\n", i ? blk_state_name[i] : "blocked_io",
+			(unsigned long long)s->stall_n[i]);
+	bprintf(b, "# HELP ampstat_dispatcher_stall_seconds_total The time of those stalls.\n"
+		   "# TYPE ampstat_dispatcher_stall_seconds_total counter\n");
+	for (int i = 0; i < 3; i++)
+		bprintf(b, "ampstat_dispatcher_stall_seconds_total{state=\"%s\"} %.9f\n",
+			i ? blk_state_name[i] : "blocked_io", (double)s->stall_ns[i] / 1e9);
+}
+
+/* the latest stalls for the page, oldest first */
+static void json_stalls(struct serve *s, FILE *f)
+{
+	int n = s->nlast < STALLS_KEEP ? s->nlast : STALLS_KEEP;
+
+	if (!s->blk) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "[");
+	for (int k = 0; k < n; k++) {
+		const struct stall *st = &s->last[(s->nlast - n + k) % STALLS_KEEP];
+
+		fprintf(f, "%s{\"t_s\":%.6f,\"ms\":%.3f,\"state\":\"%s\",\"syscall\":", k ? "," : "",
+			st->out_ns > s->t0 ? (double)(st->out_ns - s->t0) / 1e9 : 0.0, (double)st->dur_ns / 1e6,
+			blk_state_name[st->state]);
+		mode_json_str(f, st->syscall);
+		fprintf(f, ",\"request\":");
+		mode_json_str(f, st->request);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]");
 }
 
 /* --latency: request latency as a Prometheus histogram (cumulative
@@ -298,6 +371,7 @@ static void expose(struct serve *s, struct buf *b)
 				(double)sq[i] * (double)k.period_ns / 1e9);
 	}
 	expose_latency(s, b);
+	expose_stalls(s, b);
 	if (s->req.known || s->requests)
 		bprintf(b, "# HELP ampstat_requests_total Requests the server finished (amped's "
 			   "amped_current.requests_done).\n# TYPE ampstat_requests_total counter\n"
@@ -401,7 +475,9 @@ static char *expose_json(struct serve *s, size_t *len)
 		fprintf(f, "null");
 	for (int i = 0; i < np && i < s->s->nprogs; i++)
 		bpf_ns += now[i].run_ns - s->s->p0[i].run_ns;
-	fprintf(f, ",\"stalls\":null,\"latency\":");
+	fprintf(f, ",\"stalls\":");
+	json_stalls(s, f);
+	fprintf(f, ",\"latency\":");
 	json_latency(s, f);
 	fprintf(f, ",\"bpf_seconds\":%.9f}\n", (double)bpf_ns / 1e9);
 	if (fclose(f)) {
@@ -554,7 +630,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ampstat serve -p PID | --pidfile FILE | --exe NAME\n"
-"                     [--listen ADDR:PORT [--allow-remote]] [--latency] [-d SEC] [-i SEC]\n"
+"                     [--listen ADDR:PORT [--allow-remote]] [--latency] [--stalls]\n"
+"                     [-d SEC] [-i SEC]\n"
 "                     [--role NAME=PAT]... [--sample-hz N] [-v]\n"
 "\n"
 "Serves what `ampstat top` shows, live: a web page at http://ADDR:PORT/\n"
@@ -589,6 +666,11 @@ static void usage(FILE *f)
 "                         phase; the page draws the histogram.  Each traced\n"
 "                         request costs ~1 us; above 4,000 requests/s they\n"
 "                         are sampled 1 in N and counted N times\n"
+"      --stalls           also the dispatcher's stalls (as `ampstat blocked`):\n"
+"                         every time it leaves the CPU for 1 ms or more other\n"
+"                         than to wait in epoll_wait, with the request it was\n"
+"                         serving; counted by state in /metrics, the latest\n"
+"                         20 listed on the page\n"
 "  -d, --duration SEC     stop after SEC seconds (default: Ctrl-C or exit)\n"
 "  -i, --interval SEC     how often the counters take in the threads' time\n"
 "                         besides every scrape (default 1)\n"
@@ -633,6 +715,7 @@ static int option(struct sess *sess, void *ctx, int c, const char *arg)
 		}
 	case 'R': s->allow_remote = true; return 0;
 	case 'L': s->latency = true; return 0;
+	case 'T': s->stalls = true; return 0;
 	case 'P': s->pidfile = arg; return 0;
 	case 'E':
 		if (!*arg || strchr(arg, '/')) {
@@ -730,7 +813,7 @@ static bool gone(struct sess *sess, void *ctx)
 	}
 	update(s, false);
 	fprintf(stderr, "ampstat: following the restarted target: pid %d (%s)%s\n", (int)np, sess->comm,
-		s->lat ? "; its request latency is not traced (--latency traces the first target)" : "");
+		s->lat || s->blk ? "; --latency and --stalls trace the first target only" : "");
 	return true;
 }
 
@@ -781,6 +864,11 @@ static int start(struct sess *sess, void *ctx)
 	}
 	if (s->lat && lat_begin(sess, s->lat))
 		return 1;
+	if (s->stalls && (!(s->blk = blk_new(STALL_MIN_US, on_stall, s)) || blk_begin(sess, s->blk))) {
+		if (!s->blk)
+			fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
+	}
 	reqs_init(&s->req, sess->pid);
 	update(s, true);
 	s->t0 = s->a.t_ns;
@@ -841,14 +929,19 @@ static void read_client(struct serve *s, struct client *cc)
 static int poll_http(struct sess *sess, void *ctx, int timeout_ms)
 {
 	struct serve *s = ctx;
-	struct pollfd pf[MAX_CLIENTS + 1];
-	int n = 0, idx[MAX_CLIENTS + 1];
+	struct pollfd pf[MAX_CLIENTS + 2];
+	int n = 0, idx[MAX_CLIENTS + 2];
 	__u64 now = mode_now_ns();
 
 	(void)sess;
 	pf[n].fd = s->lfd;
 	pf[n].events = POLLIN;
 	idx[n++] = -1;
+	if (s->blk) {	/* the stalls' ring buffer wakes the poll too */
+		pf[n].fd = blk_poll_fd(s->blk);
+		pf[n].events = POLLIN;
+		idx[n++] = -1;
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (s->cl[i].fd < 0)
 			continue;
@@ -863,10 +956,12 @@ static int poll_http(struct sess *sess, void *ctx, int timeout_ms)
 	}
 	if (poll(pf, (nfds_t)n, timeout_ms) <= 0)
 		return 0;
+	if (s->blk)
+		blk_consume(s->blk);
 	if (pf[0].revents & POLLIN)
 		accept_clients(s);
 	for (int k = 1; k < n; k++)
-		if (pf[k].revents & (POLLIN | POLLHUP | POLLERR))
+		if (idx[k] >= 0 && (pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
 			read_client(s, &s->cl[idx[k]]);
 	return 0;
 }
@@ -891,6 +986,7 @@ static void cleanup(struct sess *sess, void *ctx)
 	if (s->lfd >= 0)
 		close(s->lfd);
 	lat_end(sess, s->lat);
+	blk_end(sess, s->blk);
 	acct_free(&s->a);
 	tr_close(s->tr);
 	free(s->ever);
@@ -902,6 +998,7 @@ int cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "allow-remote", no_argument, NULL, 'R' },
 		{ "latency", no_argument, NULL, 'L' },
+		{ "stalls", no_argument, NULL, 'T' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "exe", required_argument, NULL, 'E' },
 		{ "role", required_argument, NULL, 'r' },
