@@ -103,7 +103,7 @@ import json, sys
 s = json.load(sys.stdin)
 bad = []
 for t in s["threads"]:
-    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq"))
+    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq", "steal"))
     if abs(b - t["wall_ns"]) > 0.01 * t["wall_ns"]:
         bad.append("%s %d: %d vs %d" % (t["comm"], t["tid"], b, t["wall_ns"]))
 d = [r for r in s["roles"] if r["role"] == "dispatcher"]

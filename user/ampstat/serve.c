@@ -154,10 +154,13 @@ static void expose(struct serve *s, struct buf *b)
 		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
 		   "runq (runnable, not running).  The buckets of a role sum to its threads' wall time.\n"
 		   "# TYPE ampstat_role_seconds_total counter\n");
+	/* six buckets here: steal time counts as kernel time (the web view
+	 * will name its metrics anew) */
 	for (int r = 0; r < nroles; r++)
-		for (int k = 0; k < AB_N; k++)
+		for (int k = 0; k < AB_STEAL; k++)
 			bprintf(b, "ampstat_role_seconds_total{role=\"%s\",bucket=\"%s\"} %.9f\n", roles_name(r),
-				acct_bucket_name[k], (double)rt[r].ns[k] / 1e9);
+				acct_bucket_name[k],
+				(double)(rt[r].ns[k] + (k == AB_KERNEL ? rt[r].ns[AB_STEAL] : 0)) / 1e9);
 	bprintf(b, "# HELP ampstat_role_context_switches_total Context switches of the role's threads.\n"
 		   "# TYPE ampstat_role_context_switches_total counter\n");
 	for (int r = 0; r < nroles; r++) {

@@ -375,6 +375,13 @@ static void print_threads(struct top *tp, bool total, double dt)
 			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
 			       u->dead ? "true" : "false", u->unwoken);
 			json_acc(a, dt, true, tp->syscalls);
+			if (!total && u->ref.ok)
+				printf(",\"schedstat\":{\"oncpu_ns\":%llu,\"runq_ns\":%llu,\"runq_open_ns\":%llu,"
+				       "\"skew_ns\":%llu}", (unsigned long long)u->ref.run_ns,
+				       (unsigned long long)u->ref.delay_ns, (unsigned long long)u->ref.runq_open_ns,
+				       (unsigned long long)u->ref.skew_ns);
+			else if (!total)
+				printf(",\"schedstat\":null");
 			printf("}");
 		} else {
 			char hit[16], sc[24];
@@ -409,6 +416,8 @@ static void report_json(struct top *tp, bool summary, const char *why, double dt
 	} else {
 		printf(",\"requests\":null,\"requests_per_s\":null");
 	}
+	if (!summary)
+		printf(",\"snapshot_ns\":%llu", (unsigned long long)tp->a.snap_ns);
 	printf(",\"roles\":[");
 	for (int r = 0; r < tp->a.nroles; r++) {
 		int thr = summary ? acct_role_threads(&tp->a, r) : ra[r].threads;
