@@ -186,7 +186,7 @@ else
 	# the text report has the kernel row
 	as_start -p "$SRV_PID" -i 3600 || bpf_unavailable
 	as_stop
-	like "$(cat "$T/as.out")" $'\n''kernel +- +[0-9.]+ +\(machine-wide' "text report: the kernel row"
+	like "$(cat "$T/as.out")" $'\n''kernel +- +[0-9.]+ = CPUs used outside the target, machine-wide' "text report: the kernel row"
 	srv_stop TERM
 fi
 
