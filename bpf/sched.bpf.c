@@ -128,14 +128,14 @@ struct rq_clocks {
 	__u64 clk, task;
 };
 
-static __always_inline struct rq_clocks rq_clock_of(struct task_struct *task)
+static __always_inline struct rq_clocks rq_clock_of(struct task_struct *task, const bool raw)
 {
-	struct rq *rq = BPF_CORE_READ(task, se.cfs_rq, rq);
+	struct rq *rq = raw ? BPF_CORE_READ(task, se.cfs_rq, rq) : task->se.cfs_rq->rq;
 	struct rq_clocks c = {};
 
 	if (rq) {
-		c.clk = BPF_CORE_READ(rq, clock);
-		c.task = BPF_CORE_READ(rq, clock_task);
+		c.clk = AS_LD(raw, rq, clock);
+		c.task = AS_LD(raw, rq, clock_task);
 	}
 	return c;
 }
@@ -272,7 +272,14 @@ static __always_inline void close_state(struct ampstat_thread *t, __u64 now, str
 			d = run;
 		}
 	}
-	t->state_ns[t->state & (AMPSTAT_NSLOT - 1)] += d;
+	{
+		__u32 i = t->state;
+
+		/* the compiler may know the state's range on this path and drop
+		 * the mask the verifier needs */
+		asm volatile("" : "+r"(i));
+		t->state_ns[i & (AMPSTAT_NSLOT - 1)] += d;
+	}
 	t->ts_ns = now;
 	t->ts_clk = c.clk;
 	t->ts_clk_task = c.task;
@@ -340,7 +347,7 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 	kern_switch(prev, next, raw);
 	if (is_target(prev, raw)) {
 		now = bpf_ktime_get_ns();
-		clk = rq_clock_of(prev);
+		clk = rq_clock_of(prev, raw);
 		t = get_thread(prev, now, AS_ONCPU, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
@@ -373,14 +380,24 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 	if (is_target(next, raw)) {
 		if (!now) {
 			now = bpf_ktime_get_ns();
-			clk = rq_clock_of(next);
+			clk = rq_clock_of(next, raw);
 		}
 		t = get_thread(next, now, AS_RUNQ, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
-			/* a wakeup we did not see: its wait is charged to the sleep */
-			if (t->state == AS_BLOCKED || t->state == AS_WAIT_IDLE || t->state == AS_WAIT_OTHER)
+			if (t->state == AS_BLOCKED || t->state == AS_WAIT_IDLE || t->state == AS_WAIT_OTHER) {
+				/* a wakeup not seen: the sleep ended when the kernel
+				 * queued it (sched_info_arrive reads last_queued after
+				 * this tracepoint); none: a task preempted in a sleep
+				 * state, whose wait the kernel does not count */
+				struct rq_clocks q = { .clk = AS_LD(raw, next, sched_info.last_queued) };
+
 				t->unwoken++;
+				if (q.clk) {
+					close_state(t, now, q);
+					t->state = AS_RUNQ;
+				}
+			}
 			close_state(t, now, clk);
 			t->state = AS_ONCPU;
 			wr_end(t);
