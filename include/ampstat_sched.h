@@ -7,7 +7,12 @@
  * nanosecond after that is in exactly one state: state_ns[s] holds the
  * closed time per state, and the open stretch since ts_ns belongs to
  * `state`.  A reader computes the value at time T as state_ns[s] plus
- * (T - ts_ns) for s == state (until exit_ns, once that is set).
+ * (T - ts_ns) for s == state (until exit_ns, once that is set).  Closed
+ * stretches are measured between the instants the kernel's own accounting
+ * uses (the run queue's clock, ts_clk), so on-CPU and run-queue time agree
+ * with /proc/PID/task/TID/schedstat; see bpf/sched.bpf.c.  Of an on-CPU
+ * stretch, the time the hypervisor ran something else (steal: the run
+ * queue's clock went on, its task clock did not) goes to slot AS_STEAL.
  *
  * seq is odd while the kernel updates an entry: a reader copies the entry
  * twice and uses it only when both copies are equal and seq is even.
@@ -37,7 +42,9 @@ enum ampstat_state {
 	AS_WAIT_IDLE = 3,	/* off CPU, interruptible, in epoll_wait/epoll_pwait(2) */
 	AS_WAIT_OTHER = 4,	/* off CPU, interruptible, any other sleep */
 	AS_RUNQ = 5,		/* runnable, not running: preempted or woken */
-	AS_NSTATE = 6,
+	AS_STEAL = 6,		/* a slot only, never a state: time the hypervisor
+				 * took from the CPU while the thread was on it */
+	AS_NSTATE = 7,
 };
 #define AMPSTAT_NSLOT 8		/* state_ns size: a power of two, so an index is capped with & 7 */
 
@@ -46,6 +53,9 @@ struct ampstat_thread {
 	__u64 start_ns;
 	__u64 exit_ns;			/* 0 while the thread lives */
 	__u64 ts_ns;
+	__u64 ts_clk;			/* the open stretch's start by the run queue's
+					 * clock (sched.bpf.c), 0: unknown */
+	__u64 ts_clk_task;		/* and by its task clock (less steal time) */
 	__u64 state_ns[AMPSTAT_NSLOT];
 	__u64 nvcsw;			/* voluntary switches (as the kernel counts nvcsw) */
 	__u64 nivcsw;			/* involuntary switches (nivcsw) */

@@ -129,7 +129,7 @@ else
 		AS_PID=''
 		sct=$(awk 'f && NF == 2 && $2 ~ /^[0-9]+$/ { s += $2 } /^SYSCALL/ { f = 1 } END { print s + 0 }' "$T/sc.out")
 		ast=$(js "s['calls']")
-		diag "syscount: $sct calls, ampstat: $ast calls; ampstat BPF cost: $(js "'%.1f ms = %.1f%% of target CPU' % (s['bpf']['run_ns'] / 1e6, s['bpf']['pct_of_target_cpu'])")"
+		diag "syscount: $sct calls, ampstat: $ast calls; ampstat BPF cost: $(js "'%.1f ms = %.1f%% of target CPU' % (s['bpf']['run_ns'] / 1e6, 100 * (s['bpf']['target_cpu_ratio'] or 0))")"
 		ok "$([ "${sct:-0}" -gt 2000 ]; echo $?)" "syscount saw the load ($sct calls)" "$(head -20 "$T/sc.out")"
 		ok "$("$PY" -c "import sys; a, s = int('${ast:-0}'), int('${sct:-0}'); sys.exit(0 if s and abs(a - s) <= 0.02 * s else 1)"; echo $?)" \
 			"totals agree with syscount within 2% (ampstat $ast, syscount $sct)"

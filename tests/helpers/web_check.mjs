@@ -89,8 +89,8 @@ try {
 	check(live.length >= 2 && live.every((r) => shown.roles.includes(r)),
 		`the page has a chart for each role with threads in /metrics (${live.join(', ')})`);
 	check(shown.canvases >= shown.roles.length && shown.legends.every((l) => ['user', 'kernel', 'blocked_io',
-		'wait_idle', 'wait_other', 'runq'].every((s) => l.includes(s))),
-		`each role's chart is drawn (${shown.canvases} canvases) with the six states in its legend`);
+		'wait_idle', 'wait_other', 'runq', 'steal'].every((s) => l.includes(s))),
+		`each role's chart is drawn (${shown.canvases} canvases) with the seven states in its legend`);
 
 	// sandwich: M1 <= page <= M2 for every role x state counter
 	const ts1 = m1.get('ampstat_trace_seconds'), ts2 = m2.get('ampstat_trace_seconds');
@@ -99,7 +99,7 @@ try {
 	for (const [key, text] of Object.entries(shown.cells)) {
 		const [role, state] = key.split('/');
 		let series;
-		if (['user', 'kernel', 'blocked_io', 'wait_idle', 'wait_other', 'runq'].includes(state))
+		if (['user', 'kernel', 'blocked_io', 'wait_idle', 'wait_other', 'runq', 'steal'].includes(state))
 			series = [`ampstat_role_seconds_total{role="${role}",state="${state}"}`];
 		else if (state === 'cache_accessed')
 			series = [`ampstat_role_cache_accessed_pages_total{role="${role}"}`];

@@ -10,7 +10,7 @@
 #include "ampstat/sess.h"
 
 const char *const acct_bucket_name[AB_N] = { "user", "kernel", "blocked_io", "wait_idle",
-					     "wait_other", "runq" };
+					     "wait_other", "runq", "steal" };
 
 static __u64 sub0(__u64 a, __u64 b)
 {
@@ -124,6 +124,7 @@ static void stretch(struct acct_thread *u, const struct ampstat_thread *t,
 	d->ns[AB_IDLE] = sub0(cum[AS_WAIT_IDLE], u->prev[AS_WAIT_IDLE]);
 	d->ns[AB_OTHER] = sub0(cum[AS_WAIT_OTHER], u->prev[AS_WAIT_OTHER]);
 	d->ns[AB_RUNQ] = sub0(cum[AS_RUNQ], u->prev[AS_RUNQ]);
+	d->ns[AB_STEAL] = sub0(cum[AS_STEAL], u->prev[AS_STEAL]);
 	if (dsu + dsk == 0) {
 		dsu = s->user;
 		dsk = s->kernel;
@@ -136,6 +137,50 @@ static void stretch(struct acct_thread *u, const struct ampstat_thread *t,
 	d->cache_miss = sub0(s->cache_miss, u->prev_cm);
 	add_sum(&u->tot, d);
 	u->tot.threads = 1;
+}
+
+/* field 1 (on CPU) and 2 (run-queue wait) of a thread's schedstat */
+static int schedstat(__u32 tgid, __u32 tid, __u64 *run, __u64 *delay)
+{
+	char path[64];
+	unsigned long long r, d;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/schedstat", tgid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fscanf(f, "%llu %llu", &r, &d);
+	fclose(f);
+	if (n != 2)
+		return -1;
+	*run = r;
+	*delay = d;
+	return 0;
+}
+
+/* the kernel's figures for the stretch just accounted (acct.h) */
+static void reference(struct acct_thread *u, const struct ampstat_thread *t, __u64 T, bool baseline)
+{
+	__u64 run, delay;
+	bool had = u->ref_run || u->ref_delay;
+
+	memset(&u->ref, 0, sizeof(u->ref));
+	if (t->exit_ns || schedstat(t->tgid, t->tid, &run, &delay)) {
+		u->ref_run = u->ref_delay = 0;
+		return;
+	}
+	if (had && !baseline) {
+		u->ref.ok = true;
+		u->ref.skew_ns = mode_now_ns() - T;
+		u->ref.run_ns = sub0(run, u->ref_run);
+		u->ref.delay_ns = sub0(delay, u->ref_delay);
+		if (t->state == AS_RUNQ && T > t->ts_ns)
+			u->ref.runq_open_ns = T - t->ts_ns;
+	}
+	u->ref_run = run;
+	u->ref_delay = delay;
 }
 
 static void one_thread(struct acct *a, const struct ampstat_thread *t,
@@ -169,6 +214,7 @@ static void one_thread(struct acct *a, const struct ampstat_thread *t,
 	u->prev_niv = t->nivcsw;
 	u->prev_ca = s->cache_access;
 	u->prev_cm = s->cache_miss;
+	reference(u, t, T, baseline);
 	if (teff > u->last_t)
 		u->last_t = teff;
 	if (t->exit_ns) {
@@ -195,13 +241,14 @@ static void forget_dead(struct acct *a)
 
 void acct_update(struct acct *a, bool baseline)
 {
-	__u64 T;
+	__u64 T, t0 = mode_now_ns();
 
 	a->nsnap = 0;
 	tr_threads(a->tr, collect, a);
 	/* T after the reads: every entry's open stretch is then extended to
 	 * the same instant, and its states sum to T - start exactly */
 	T = mode_now_ns();
+	a->snap_ns = T - t0;
 	memset(a->role_d, 0, (size_t)a->nroles * sizeof(*a->role_d));
 	memset(a->role_live, 0, (size_t)a->nroles * sizeof(*a->role_live));
 	for (int i = 0; i < a->nth; i++) {

@@ -31,6 +31,17 @@
  *                          none accessed.
  *   acct_free(&a)          frees; accepts a zeroed one.
  *
+ * The kernel's own figures for the same stretch, to compare with: at every
+ * update, right after the maps are read, each live thread's
+ * /proc/PID/task/TID/schedstat (field 1: ns on CPU, field 2: ns waiting on
+ * a run queue); their differences from the last update are the thread's
+ * struct acct_ref.  The kernel adds a run-queue wait to field 2 only when
+ * it ends, so runq_open_ns is the part of the thread's runq time that is
+ * a wait still open at the update (ampstat counts it up to then); field 1
+ * of a running thread lags by up to a tick.  skew_ns is how long after the
+ * update's instant the thread's schedstat was read, a->snap_ns how long
+ * reading the maps took before that instant: an entry is as old as that.
+ *
  * Past ACCT_MAX_DEAD exited threads, exited ones are forgotten (a->forgotten
  * counts them; their time stays in the role totals), so a server that keeps
  * making threads does not grow the table without bound.
@@ -43,7 +54,10 @@
 
 #define ACCT_MAX_DEAD 4096
 
-enum acct_bucket { AB_USER, AB_KERNEL, AB_BLOCKED, AB_IDLE, AB_OTHER, AB_RUNQ, AB_N };
+/* AB_STEAL: on CPU by the guest's reckoning while the hypervisor ran
+ * something else; the kernel counts it neither as run time nor as run
+ * delay */
+enum acct_bucket { AB_USER, AB_KERNEL, AB_BLOCKED, AB_IDLE, AB_OTHER, AB_RUNQ, AB_STEAL, AB_N };
 
 /* the buckets as top's JSON and serve's labels name them */
 extern const char *const acct_bucket_name[AB_N];
@@ -55,6 +69,13 @@ struct acct_sum {
 	__u64 nvcsw, nivcsw;
 	__u64 cache_access, cache_miss;	/* pages */
 	__u64 syscalls;			/* top --syscalls adds them */
+};
+
+struct acct_ref {
+	bool ok;			/* both ends read (a live thread) */
+	__u64 run_ns, delay_ns;		/* schedstat differences */
+	__u64 runq_open_ns;		/* open run-queue wait at the update */
+	__u64 skew_ns;			/* read this long after the update's instant */
 };
 
 struct acct_thread {
@@ -69,6 +90,8 @@ struct acct_thread {
 	__u64 prev_su, prev_sk, prev_nv, prev_niv, prev_ca, prev_cm;
 	int sc_fd;			/* top --syscalls: its counting event, -1: none */
 	__u64 prev_sc;
+	__u64 ref_run, ref_delay;	/* schedstat at the last update, 0 0: none */
+	struct acct_ref ref;		/* the last update's */
 	struct acct_sum d;		/* the last update's */
 	struct acct_sum tot;		/* since the baseline */
 };
@@ -85,6 +108,7 @@ struct acct {
 	int *role_live;
 	__u64 t_ns, t_prev_ns;		/* instants of the last two updates */
 	long forgotten;
+	__u64 snap_ns;			/* the last update's reading of the maps */
 };
 
 struct sess;

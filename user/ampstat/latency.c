@@ -288,10 +288,10 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 		}
 		printf("],\"phases\":[");
 		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
-			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.3f,"
+			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.5f,"
 			       "\"p50_ns\":%.0f,\"p90_ns\":%.0f,\"p99_ns\":%.0f}", ph == AL_RECV ? "" : ",",
 			       phase_json[ph], (unsigned long long)l->sum_ns[ph],
-			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns),
+			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns) / 100,
 			       hist_pct(l->hist[ph], n, 0.50, 0), hist_pct(l->hist[ph], n, 0.90, 0),
 			       hist_pct(l->hist[ph], n, 0.99, 0));
 		}

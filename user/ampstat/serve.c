@@ -315,7 +315,8 @@ static void expose(struct serve *s, struct buf *b)
 			bprintf(b, "ampstat_role_threads{role=\"%s\"} %d\n", roles_name(r), acct_live(&s->a, r));
 	bprintf(b, "# HELP ampstat_role_seconds_total Thread time of the role by state: user, kernel "
 		   "(on CPU), blocked_io (D state), wait_idle (epoll_wait), wait_other (other sleeps), "
-		   "runq (runnable, not running).  The states of a role sum to its threads' wall time.\n"
+		   "runq (runnable, not running), steal (on CPU by the guest's clock while the hypervisor "
+		   "ran something else).  The states of a role sum to its threads' wall time.\n"
 		   "# TYPE ampstat_role_seconds_total counter\n");
 	for (int r = 0; r < nroles; r++)
 		for (int st = 0; st < AB_N && s->ever[r]; st++)

@@ -206,12 +206,12 @@ void sess_cost(FILE *f, bool json, const struct tr_prog *from, const struct tr_p
 		total += to[i].run_ns - from[i].run_ns;
 	if (json) {
 		fprintf(f, "\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"target_idle\":%s,"
-			"\"pct_of_target_cpu\":", (unsigned long long)total,
+			"\"target_cpu_ratio\":", (unsigned long long)total,
 			(unsigned long long)cpu_ns, idle ? "true" : "false");
 		if (idle)
 			fprintf(f, "null");
 		else
-			fprintf(f, "%.4f", 100.0 * (double)total / (double)cpu_ns);
+			fprintf(f, "%.6f", (double)total / (double)cpu_ns);
 		fprintf(f, ",\"progs\":[");
 		for (int i = 0; i < n; i++)
 			fprintf(f, "%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu,\"missed\":%llu}",

@@ -54,8 +54,8 @@
  *                            ns per run of each program.  When the target
  *                            was idle (under SESS_IDLE_PCT of one CPU), it
  *                            says so instead of a share (JSON:
- *                            "target_idle": true, "pct_of_target_cpu":
- *                            null).
+ *                            "target_idle": true, "target_cpu_ratio":
+ *                            null; otherwise BPF time / target CPU time).
  */
 #ifndef AMPSTAT_SESS_H
 #define AMPSTAT_SESS_H

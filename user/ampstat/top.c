@@ -16,26 +16,33 @@
  * samples so far; with none at all it counts as kernel time (a thread that
  * runs for a few microseconds at a time mostly runs system calls).
  *
- * --json: one object per line.  {"type":"interval"|"summary", "pid",
- * "comm", "time", "interval_s"|"duration_s", ["end": "signal"|"count"|
- * "target exited", "intervals", "threads_forgotten"], "requests",
- * "requests_per_s" (null when the target has no amped_current counter),
+ * --json: one object per line, by the JSON convention of every subcommand
+ * (README): times in ns (*_ns), rates per second (*_per_s), every share or
+ * ratio a fraction of 1 ("share", *_ratio).  {"type":"interval"|"summary",
+ * "pid", "comm", "time", "interval_s"|"duration_s", ["end": "signal"|
+ * "count"|"duration"|"target exited", "intervals", "threads_forgotten"],
+ * "requests", "requests_per_s" (null when the target has no amped_current
+ * counter), "snapshot_ns" (intervals: how long reading the maps took),
  * "roles": [{"role", "threads", "wall_ns", "oncpu_ns", "user_ns",
  * "kernel_ns", "blocked_io_ns", "wait_idle_ns", "wait_other_ns", "runq_ns",
- * "share": {bucket: percent of wall_ns}, "vcsw_per_s", "ivcsw_per_s" (and
- * "vcsw", "ivcsw" in the summary), "cache_accesses", "cache_misses" (pages),
- * "cache_hit_ratio" (null: no access), "syscalls", "syscalls_per_s" (null
- * without --syscalls)}], "kernel": {"scope": "machine", "cpus", "samples",
- * "cpu_ns", "cpu_pct", "softirq_ns", "softirq_in_target_ns",
+ * "steal_ns", "share": {bucket: fraction of wall_ns}, "vcsw_per_s",
+ * "ivcsw_per_s" (and "vcsw", "ivcsw" in the summary), "cache_accesses",
+ * "cache_misses" (pages), "cache_hit_ratio" (null: no access), "syscalls",
+ * "syscalls_per_s" (null without --syscalls)}], "kernel": {"scope":
+ * "machine", "cpus", "samples", "cpu_ns", "cpu_ratio" (cpu_ns over the
+ * interval: 1 = one CPU), "softirq_ns", "softirq_in_target_ns",
  * "softirq_in_kthreads_ns", "softirq_elsewhere_ns", "ksoftirqd_ns",
- * "kworker_ns", "block_ns", "other_kthreads_ns"}, "threads": [the same per thread, with
- * "tid", "tgid", "comm", "role", "exited", "unwoken" (switch-ins with no
- * wakeup seen); always in the summary, with --threads in intervals],
- * "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
- * [{"name", "run_ns", "runs", "missed"}]}, "dropped": {"threads", "tgids",
- * "samples", "torn_reads"}}.  wall_ns is the sum over the threads of the
- * time each was traced; the six buckets sum to it.  Once more than
- * MAX_DEAD threads were seen, exited ones are dropped from the list
+ * "kworker_ns", "block_ns", "other_kthreads_ns"}, "threads": [the same per
+ * thread, with "tid", "tgid", "comm", "role", "exited", "unwoken"
+ * (switch-ins with no wakeup seen) and, in intervals, "schedstat" (the
+ * kernel's figures for the interval, acct.h: {"oncpu_ns", "runq_ns",
+ * "runq_open_ns", "skew_ns"}, null for a thread that exited); always in the
+ * summary, with --threads in intervals], "bpf": {"run_ns",
+ * "target_cpu_ns", "target_idle", "target_cpu_ratio" (null when idle),
+ * "progs": [{"name", "run_ns", "runs", "missed"}]}, "dropped": {"threads",
+ * "tgids", "samples", "torn_reads"}}.  wall_ns is the sum over the threads
+ * of the time each was traced; the seven buckets sum to it.  Once more than
+ * ACCT_MAX_DEAD threads were seen, exited ones are dropped from the list
  * (threads_forgotten counts them; their time stays in the role totals).
  */
 #include <errno.h>
@@ -199,9 +206,16 @@ static void read_requests(struct top *tp, bool baseline)
 
 /* ---------------------------------------------------------------- output */
 
-static double pct(__u64 a, __u64 b)
+static double ratio(__u64 a, __u64 b)
 {
-	return b ? 100.0 * (double)a / (double)b : 0.0;
+	return b ? (double)a / (double)b : 0.0;
+}
+
+/* ns of a state over an interval of dt seconds: how many threads were in
+ * it on average (the unit of the text table; on CPU: CPUs used) */
+static double thr(__u64 ns, double dt)
+{
+	return dt > 0 ? (double)ns / (dt * 1e9) : 0.0;
 }
 
 static void bpf_cost(struct top *tp, const struct tr_prog *from, __u64 target_cpu_ns, double dt,
@@ -237,7 +251,7 @@ static void json_acc(const struct acct_sum *a, double dt, bool counts, bool sysc
 		printf(",\"%s_ns\":%llu", acct_bucket_name[b], (unsigned long long)a->ns[b]);
 	printf(",\"share\":{");
 	for (int b = 0; b < AB_N; b++)
-		printf("%s\"%s\":%.4f", b ? "," : "", acct_bucket_name[b], pct(a->ns[b], a->wall_ns));
+		printf("%s\"%s\":%.6f", b ? "," : "", acct_bucket_name[b], ratio(a->ns[b], a->wall_ns));
 	printf("}");
 	if (counts)
 		printf(",\"vcsw\":%llu,\"ivcsw\":%llu", (unsigned long long)a->nvcsw,
@@ -257,10 +271,25 @@ static void json_acc(const struct acct_sum *a, double dt, bool counts, bool sysc
 		printf(",\"syscalls\":null,\"syscalls_per_s\":null");
 }
 
+/* The text table has one unit: threads, on average over the interval, in
+ * each state; a role's states add up to its threads (THR, unless threads
+ * came or went), and ONCPU = USER + KERN is the CPUs it used.  (Shares of
+ * the role's thread time beside a CPU% read as contradictions: a role of 32
+ * threads at 3% USER "was" 96% of a CPU.) */
 static void text_header(void)
 {
-	printf("%-12s %4s %6s %6s %6s %7s %6s %6s %6s %9s %9s %6s %9s\n", "ROLE", "THR", "CPU%", "USER%",
-	       "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%", "VCSW/s", "ICSW/s", "HIT%", "SYSC/s");
+	printf("threads on average in each state (they add up to THR; ONCPU = USER + KERN = CPUs used)\n");
+	printf("%-12s %4s %6s %6s %6s %6s %6s %6s %6s %6s %9s %9s %6s %9s\n", "ROLE", "THR", "ONCPU", "USER",
+	       "KERN", "BLKIO", "IDLE", "WAIT", "RUNQ", "STEAL", "VCSW/s", "ICSW/s", "HIT%", "SYSC/s");
+}
+
+/* the state columns of a role or thread row */
+static void text_states(const struct acct_sum *a, double dt)
+{
+	printf(" %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f %6.2f", thr(a->ns[AB_USER] + a->ns[AB_KERNEL], dt),
+	       thr(a->ns[AB_USER], dt), thr(a->ns[AB_KERNEL], dt), thr(a->ns[AB_BLOCKED], dt),
+	       thr(a->ns[AB_IDLE], dt), thr(a->ns[AB_OTHER], dt), thr(a->ns[AB_RUNQ], dt),
+	       thr(a->ns[AB_STEAL], dt));
 }
 
 /* HIT% and SYSC/s (per second, or the count when !rate) as text: '-' when
@@ -284,15 +313,12 @@ static void hit_sc_text(const struct acct_sum *a, double dt, bool syscalls, bool
 
 static void text_row(const char *name, const struct acct_sum *a, double dt, bool syscalls)
 {
-	__u64 on = a->ns[AB_USER] + a->ns[AB_KERNEL];
 	char hit[16], sc[24];
 
 	hit_sc_text(a, dt, syscalls, true, hit, sizeof(hit), sc, sizeof(sc));
-	printf("%-12.12s %4d %6.1f %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %9.0f %9.0f %6s %9s\n", name,
-	       a->threads, dt > 0 ? (double)on / (dt * 1e7) : 0.0, pct(a->ns[AB_USER], a->wall_ns),
-	       pct(a->ns[AB_KERNEL], a->wall_ns), pct(a->ns[AB_BLOCKED], a->wall_ns),
-	       pct(a->ns[AB_IDLE], a->wall_ns), pct(a->ns[AB_OTHER], a->wall_ns),
-	       pct(a->ns[AB_RUNQ], a->wall_ns), dt > 0 ? (double)a->nvcsw / dt : 0.0,
+	printf("%-12.12s %4d", name, a->threads);
+	text_states(a, dt);
+	printf(" %9.0f %9.0f %6s %9s\n", dt > 0 ? (double)a->nvcsw / dt : 0.0,
 	       dt > 0 ? (double)a->nivcsw / dt : 0.0, hit, sc);
 }
 
@@ -327,16 +353,18 @@ static void kern_row(const struct tr_kern *from, const struct tr_kern *to, doubl
 	r->cpu_ns += r->softirq_other_ns;
 }
 
+/* The kernel row's ONCPU is what no role holds: kernel threads plus
+ * softirq in other processes or idle, the parts it lists; softirq taken in
+ * the target's threads (or in kernel threads) is already in their time and
+ * is shown apart, so no figure of the row exceeds its total. */
 static void kern_print(const struct krow *r, double dt, bool json)
 {
-	double one = dt > 0 ? dt * 1e7 : 1;	/* ns per percent of one CPU */
-
 	if (json) {
 		printf(",\"kernel\":{\"scope\":\"machine\",\"cpus\":%d,\"samples\":%llu,\"cpu_ns\":%llu,"
-		       "\"cpu_pct\":%.3f,\"softirq_ns\":%llu,\"softirq_in_target_ns\":%llu,"
+		       "\"cpu_ratio\":%.6f,\"softirq_ns\":%llu,\"softirq_in_target_ns\":%llu,"
 		       "\"softirq_in_kthreads_ns\":%llu,\"softirq_elsewhere_ns\":%llu",
 		       r->ncpu, (unsigned long long)r->samples, (unsigned long long)r->cpu_ns,
-		       (double)r->cpu_ns / one, (unsigned long long)r->softirq_ns,
+		       thr(r->cpu_ns, dt), (unsigned long long)r->softirq_ns,
 		       (unsigned long long)r->softirq_target_ns, (unsigned long long)r->softirq_kthread_ns,
 		       (unsigned long long)r->softirq_other_ns);
 		for (int i = 0; i < AK_N; i++)
@@ -344,13 +372,14 @@ static void kern_print(const struct krow *r, double dt, bool json)
 		printf("}");
 		return;
 	}
-	printf("%-12s %4s %6.1f   (machine-wide, %% of one CPU) softirq %.1f (in the target %.1f, kernel "
-	       "threads %.1f, elsewhere %.1f)  ksoftirqd %.1f  kworker %.1f  block/loop %.1f  other %.1f\n",
-	       "kernel", "-", (double)r->cpu_ns / one, (double)r->softirq_ns / one,
-	       (double)r->softirq_target_ns / one, (double)r->softirq_kthread_ns / one,
-	       (double)r->softirq_other_ns / one, (double)r->cls_ns[AK_KSOFTIRQD] / one,
-	       (double)r->cls_ns[AK_KWORKER] / one, (double)r->cls_ns[AK_BLOCK] / one,
-	       (double)r->cls_ns[AK_OTHER] / one);
+	printf("%-12s %4s %6.2f = CPUs used outside the target, machine-wide: kernel threads %.2f (ksoftirqd "
+	       "%.2f, kworker %.2f, block/loop %.2f, other %.2f) + softirq in other processes and idle %.2f\n",
+	       "kernel", "-", thr(r->cpu_ns, dt), thr(r->cpu_ns - r->softirq_other_ns, dt),
+	       thr(r->cls_ns[AK_KSOFTIRQD], dt), thr(r->cls_ns[AK_KWORKER], dt), thr(r->cls_ns[AK_BLOCK], dt),
+	       thr(r->cls_ns[AK_OTHER], dt), thr(r->softirq_other_ns, dt));
+	printf("%-12s %4s %6s   (not in the total: softirq in the target's threads %.2f, already in its KERN; "
+	       "in kernel threads %.2f, already in theirs)\n", "", "", "", thr(r->softirq_target_ns, dt),
+	       thr(r->softirq_kthread_ns, dt));
 }
 
 static void print_threads(struct top *tp, bool total, double dt)
@@ -360,8 +389,8 @@ static void print_threads(struct top *tp, bool total, double dt)
 	if (tp->s->json)
 		printf(",\"threads\":[");
 	else
-		printf("%-8s %-8s %-16s %-12s %6s %6s %7s %6s %6s %6s %8s %8s %6s %9s\n", "TGID", "TID",
-		       "COMM", "ROLE", "USER%", "KERN%", "BLKIO%", "IDLE%", "WAIT%", "RUNQ%",
+		printf("%-8s %-8s %-16s %-12s %6s %6s %6s %6s %6s %6s %6s %6s %8s %8s %6s %9s\n", "TGID", "TID",
+		       "COMM", "ROLE", "ONCPU", "USER", "KERN", "BLKIO", "IDLE", "WAIT", "RUNQ", "STEAL",
 		       total ? "VCSW" : "VCSW/s", total ? "ICSW" : "ICSW/s", "HIT%", total ? "SYSC" : "SYSC/s");
 	for (int i = 0; i < tp->a.nth; i++) {
 		struct acct_thread *u = &tp->a.th[i];
@@ -375,16 +404,21 @@ static void print_threads(struct top *tp, bool total, double dt)
 			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
 			       u->dead ? "true" : "false", u->unwoken);
 			json_acc(a, dt, true, tp->syscalls);
+			if (!total && u->ref.ok)
+				printf(",\"schedstat\":{\"oncpu_ns\":%llu,\"runq_ns\":%llu,\"runq_open_ns\":%llu,"
+				       "\"skew_ns\":%llu}", (unsigned long long)u->ref.run_ns,
+				       (unsigned long long)u->ref.delay_ns, (unsigned long long)u->ref.runq_open_ns,
+				       (unsigned long long)u->ref.skew_ns);
+			else if (!total)
+				printf(",\"schedstat\":null");
 			printf("}");
 		} else {
 			char hit[16], sc[24];
 
 			hit_sc_text(a, dt, tp->syscalls, !total, hit, sizeof(hit), sc, sizeof(sc));
-			printf("%-8u %-8u %-16s %-12s %6.1f %6.1f %7.1f %6.1f %6.1f %6.1f %8.0f %8.0f %6s %9s\n",
-			       u->tgid, u->tid, u->comm, roles_name(u->role), pct(a->ns[AB_USER], a->wall_ns),
-			       pct(a->ns[AB_KERNEL], a->wall_ns), pct(a->ns[AB_BLOCKED], a->wall_ns),
-			       pct(a->ns[AB_IDLE], a->wall_ns), pct(a->ns[AB_OTHER], a->wall_ns),
-			       pct(a->ns[AB_RUNQ], a->wall_ns),
+			printf("%-8u %-8u %-16s %-12s", u->tgid, u->tid, u->comm, roles_name(u->role));
+			text_states(a, dt);
+			printf(" %8.0f %8.0f %6s %9s\n",
 			       total ? (double)a->nvcsw : (dt > 0 ? (double)a->nvcsw / dt : 0.0),
 			       total ? (double)a->nivcsw : (dt > 0 ? (double)a->nivcsw / dt : 0.0), hit, sc);
 		}
@@ -409,6 +443,8 @@ static void report_json(struct top *tp, bool summary, const char *why, double dt
 	} else {
 		printf(",\"requests\":null,\"requests_per_s\":null");
 	}
+	if (!summary)
+		printf(",\"snapshot_ns\":%llu", (unsigned long long)tp->a.snap_ns);
 	printf(",\"roles\":[");
 	for (int r = 0; r < tp->a.nroles; r++) {
 		int thr = summary ? acct_role_threads(&tp->a, r) : ra[r].threads;
@@ -501,28 +537,34 @@ static void usage(FILE *f)
 "\n"
 "Where the time of a running server goes: for each role (dispatcher, helpers,\n"
 "workers, boss, io_uring workers, other; from thread names, or nginx's and\n"
-"lighttpd's processes and threads; --role for others) the share of wall\n"
-"time in user, kernel, blocked-io (D state), idle wait (epoll_wait), other waits\n"
-"and the run queue; context switches/s; the page-cache hit ratio (HIT%%: pages\n"
-"read or mapped that were cached, of all it accessed; '-': none accessed);\n"
-"system calls/s with --syscalls; requests/s; and ampstat's own BPF cost.\n"
+"lighttpd's processes and threads; --role for others) how many of its threads\n"
+"were, on average over the interval, in each state: on CPU in user or kernel\n"
+"mode (ONCPU = USER + KERN = the CPUs the role used), blocked-io (D state),\n"
+"idle wait (epoll_wait), other waits, the run queue, and steal (on a CPU the\n"
+"hypervisor gave to someone else).  One unit throughout: a role's states add\n"
+"up to its THR.  Also context switches/s, the page-cache hit ratio (HIT%%:\n"
+"pages read or mapped that were cached, of all it accessed; '-': none),\n"
+"system calls/s with --syscalls, requests/s and ampstat's own BPF cost.\n"
+"On-CPU and run-queue time are the kernel's own (schedstat's).\n"
 "The target is PID and every process it forks.\n"
 "\n"
 "The row 'kernel' is kernel work outside the target's threads, machine-wide\n"
-"(nothing tells which process a kworker or a softirq served): on-CPU time of\n"
+"(nothing tells which process a kworker or a softirq served), in CPUs used:\n"
 "kernel threads (ksoftirqd, kworkers, block/loop: loop*, jbd2, and kworkers of\n"
-"kblockd, loop*, *blk*, writeback; other kernel threads), exact, and softirq\n"
-"time estimated from the CPU-clock samples of every CPU.  Softirq taken in the\n"
-"target's own threads is shown apart: it is already in their kernel time.  Its\n"
-"CPU%% is kernel threads plus softirq outside the target and kernel threads,\n"
-"in %% of one CPU; every CPU of the machine adds to it.\n"
+"kblockd, loop*, *blk*, writeback; other kernel threads), exact, plus softirq\n"
+"in other processes and idle, estimated from the CPU-clock samples of every\n"
+"CPU; the parts add up to its ONCPU.  Softirq taken in the target's own\n"
+"threads is on a line of its own, outside that total: it is already in their\n"
+"KERN.\n"
 "\n"
 "  -p, --pid PID        the server to trace (with its child processes)\n"
 "  -i, --interval SEC   seconds between reports (default 1, at least 0.05)\n"
 "  -n, --count N        stop after N reports (default: until Ctrl-C or exit)\n"
 "  -d, --duration SEC   stop after SEC seconds (the summary counts a last\n"
 "                       partial interval)\n"
-"      --json           one JSON object per interval, and a summary object\n"
+"      --json           one JSON object per interval, and a summary object:\n"
+"                       times in ns, rates per second, every share or ratio\n"
+"                       a fraction of 1 (README)\n"
 "      --threads        also one row per thread\n"
 "      --syscalls       count system calls (SYSC/s) with a perf counting event\n"
 "                       per thread (raw_syscalls:sys_enter); threads and\n"

@@ -5,7 +5,7 @@
  *   { "schema": 1,
  *     "target":  { "pid": 123, "comm": "amped", "restarts": 0 },
  *     "t_s":     seconds since ampstat attached, when the counters were read,
- *     "states":  ["user","kernel","blocked_io","wait_idle","wait_other","runq"],
+ *     "states":  ["user","kernel","blocked_io","wait_idle","wait_other","runq","steal"],
  *     "roles":   [ { "role": "dispatcher", "threads": 1,
  *                    "seconds": [one counter per state, in "states" order],
  *                    "cs_voluntary": n, "cs_involuntary": n,
@@ -24,7 +24,7 @@
 	var POLL_MS = 1000, KEEP = 120;
 	var COLOURS = {
 		user: '#43a047', kernel: '#e53935', blocked_io: '#8e24aa',
-		wait_idle: '#b0bec5', wait_other: '#ffb300', runq: '#1e88e5'
+		wait_idle: '#b0bec5', wait_other: '#ffb300', runq: '#1e88e5', steal: '#6d4c41'
 	};
 	var prev = null, charts = {}, rpsChart = null, latChart = null;
 	var hist = { t: [], rps: [] };
