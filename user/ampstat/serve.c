@@ -126,6 +126,9 @@ static void update(struct serve *s, bool baseline)
 			s->ever[r] = true;
 	n = tr_tgids(s->tr, tg, MAX_TGIDS);
 	s->requests += reqs_read(&s->req, tg, n, baseline);
+	/* a followed target was found before it named its main thread */
+	if (s->restarts && !s->gone)
+		proc_comm(s->s->pid, s->s->comm, sizeof(s->s->comm));
 }
 
 /* ---------------------------------------------------------------- exposition */
