@@ -1,6 +1,6 @@
 /* ampstat_follow.bpf.h — the opt-in modes' (syscalls, cache, offcpu) way of
  * following the target's forks: a child process of a traced process joins
- * `targets` and the kernel half of `fast` (see include/ampstat.h), and a
+ * `targets` and the kernel half of `fast` (see include/ampstat_targets.h), and a
  * process whose last thread exits leaves them.  The same protocol as
  * bpf/sched.bpf.c, for objects loaded without it.  Include after
  * ampstat_targets.bpf.h and ampstat_tp.bpf.h; the object sets follow_forks

@@ -20,14 +20,17 @@ struct {
 	__type(value, struct ampstat_fast);
 } fast SEC(".maps");
 
+#ifdef AMPSTAT_SCHED_H
 /* Samples of user/kernel mode per thread, written by oncpu and read (and
- * deleted with the thread) by sched. */
+ * deleted with the thread) by sched: only the objects of top and serve
+ * (include/ampstat_sched.h) have it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, AMPSTAT_MAX_THREADS);
 	__type(key, __u32);
 	__type(value, struct ampstat_samples);
 } samples SEC(".maps");
+#endif
 
 /* The first few tgids are scanned in a small array (no hash lookup on the
  * hot path); past that the hash map decides. */

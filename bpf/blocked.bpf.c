@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* blocked — the dispatcher's every departure from the CPU other than its
- * idle wait, for ampstat blocked (see include/ampstat.h).
+ * idle wait, for ampstat blocked (see include/ampstat_blocked.h).
  *
  * At switch-out of a dispatcher thread the program takes what only then is
  * at hand: the state, the syscall it sleeps in (its saved orig_ax), its
@@ -13,7 +13,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "ampstat.h"
+#include "ampstat_blocked.h"
 #include "amped_names.h"
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"

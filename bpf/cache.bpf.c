@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* cache — `ampstat cache`: page-cache accesses and misses of the traced
- * processes, by thread and by file (include/ampstat.h), counted by
+ * processes, by thread and by file (include/ampstat_cache.h), counted by
  * the rules in ampstat_cache.bpf.h (shared with ampstat top). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
-#include "ampstat.h"
+#include "ampstat_cache.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_follow.bpf.h"
 #include "ampstat_cache.bpf.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* latency — per-request latency and its phases for ampstat latency (see
- * include/ampstat.h).
+ * include/ampstat_latency.h).
  *
  * The hot path is one USDT hit per request (request_done, ~650 ns attached
  * here): the server keeps its phase marks in the connection and passes their
@@ -14,7 +14,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
-#include "ampstat.h"
+#include "ampstat_latency.h"
+#include "ampstat_sched.h"
 #include "amped_usdt.h"
 #define AMPSTAT_TP_SWITCH_IN
 #include "ampstat_tp.bpf.h"

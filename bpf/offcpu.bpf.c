@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* offcpu — `ampstat offcpu`: where the traced threads leave the CPU and for
- * how long (include/ampstat.h).  At sched_switch the outgoing thread, which
+ * how long (include/ampstat_offcpu.h).  At sched_switch the outgoing thread, which
  * is still `current`, has its kernel and user stacks taken and its
  * switch-out time and category kept in task storage; when it is switched
  * in again the time off CPU is added to its (thread, stacks, category) entry.
@@ -11,7 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "ampstat.h"
+#include "ampstat_offcpu.h"
 #include "ampstat_targets.bpf.h"
 #define AMPSTAT_TP_SWITCH_IN
 #include "ampstat_tp.bpf.h"

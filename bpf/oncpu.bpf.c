@@ -5,7 +5,7 @@
  * kernel here uses tick-based CPU accounting, so /proc utime/stime cannot
  * split it; sampling at a few kHz costs far less than hooking syscalls.
  * `targets` and `fast` are the sched program's maps (shared by fd before
- * load); see include/ampstat.h.
+ * load); see include/ampstat_sched.h.
  *
  * Every sample of every CPU also counts in `ksamp`, and when it interrupted
  * softirq processing, by whose context that ran in: the softirq share of
@@ -21,7 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "ampstat.h"
+#include "ampstat_sched.h"
 #include "ampstat_targets.bpf.h"
 
 __u64 dropped_samples = 0;

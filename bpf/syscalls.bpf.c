@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* syscalls — `ampstat syscalls`: count and time every system call of the
- * traced processes, by thread and syscall number (include/ampstat.h).
+ * traced processes, by thread and syscall number (include/ampstat_syscalls.h).
  *
  * An opt-in mode: sys_enter and sys_exit fire for every system call on the
  * machine (an empty program costs ~65 ns a run here), so the tgid filter
@@ -11,7 +11,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "ampstat.h"
+#include "ampstat_syscalls.h"
 #include "ampstat_targets.bpf.h"
 #include "ampstat_follow.bpf.h"
 #include "ampstat_tp.bpf.h"

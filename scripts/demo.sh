@@ -55,7 +55,7 @@ load_and_watch() {
 			sed 's/^/    /' "$work/ampstat-$name.txt" >&2
 			return 1
 		fi
-		echo "   where the time went (ampstat top -p $pid, shares of wall time per thread):"
+		echo "   where the time went (ampstat top -p $pid, threads on average in each state):"
 		# The interval report; the summary repeats it.
 		awk '/^ampstat top .*summary/ { exit } /^(ROLE|[a-z])/ && !/^ampstat/ { print "     " $0 }' \
 			"$work/ampstat-$name.txt"
@@ -123,10 +123,10 @@ echo
 echo "Both models serve a cached 1 KiB file from the dispatcher alone, so they"
 echo "should be close here, and the helpers of amped sit idle; the difference"
 echo "appears on cold data behind a slow disk (scripts/flash-experiment.sh), where"
-echo "SPED's dispatcher shows BLKIO% and AMPED's helpers take it instead."
+echo "SPED's dispatcher shows BLKIO (threads blocked on the disk) and AMPED's helpers take it instead."
 if [ "$peers" = 1 ]; then
 	echo "nginx's worker plays the dispatcher and its aio-threads the helpers; with"
 	echo "sendfile and aio threads, nginx on Linux hands every sendfile to its pool,"
 	echo "so the aio-threads work even here, on cached data (their VCSW/s).  lighttpd"
-	echo "has one event loop, like SPED: on cold data it shows BLKIO% itself."
+	echo "has one event loop, like SPED: on cold data it shows BLKIO itself."
 fi

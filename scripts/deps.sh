@@ -7,7 +7,11 @@ set -eu
 
 PKGS="build-essential make clang llvm libclang-rt-14-dev valgrind libbpf-dev bpftool libelf-dev zlib1g-dev
 pkg-config systemtap-sdt-dev fuse3 libfuse3-dev curl wrk apache2-utils httperf
-perl coreutils procps iproute2 python3 liburing-dev libbpf-tools $*"
+perl coreutils procps iproute2 python3 liburing-dev libbpf-tools xxd nodejs
+chromium prometheus $*"
+# npm ships inside some nodejs builds (e.g. NodeSource's); Debian's is a package
+# of its own, which conflicts with those builds, so ask for it only when absent.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do
@@ -29,7 +33,7 @@ fi
 echo "deps.sh: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 # A stale or absent package list makes install fail; refresh once.
-apt-get update -qq >/dev/null
+apt-get update -qq -o DPkg::Lock::Timeout=600 >/dev/null
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null
 echo "deps.sh: done" >&2

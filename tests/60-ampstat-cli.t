@@ -27,40 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- usage errors: exit 2, no root needed
-for args in "" "top" "top -p" "top -p abc" "top -p 1 -i 0" "top -p 1 -n 0" "top -p 1 --bogus" \
-	"top -p 1 extra" "top -p 1 --role noequals" "top -p 1 --role x=(" "frobnicate"; do
+# ---- the command-line contract (ampstat_lib.sh), and top's own usage errors
+for args in "" "top" "frobnicate"; do
 	# shellcheck disable=SC2086
 	timeout 10 $A $args >/dev/null 2>"$T/err"
 	is "$?" 2 "usage error exits 2: ampstat $args"
 done
-out=$(timeout 10 $A top -h)
-is "$?" 0 "top -h exits 0"
-like "$out" "examples:" "top -h shows usage with examples"
-
-# ---- runtime errors: exit 1
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A top -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A top -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A top -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+as_cli_contract "-i 0" "-n 0" "--role noequals" "--role x=("
 
 make_docroot "$ROOT"
 stats0=$(cat /proc/sys/kernel/bpf_stats_enabled)
@@ -130,7 +103,7 @@ import json, sys
 s = json.load(sys.stdin)
 bad = []
 for t in s["threads"]:
-    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq"))
+    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq", "steal"))
     if abs(b - t["wall_ns"]) > 0.01 * t["wall_ns"]:
         bad.append("%s %d: %d vs %d" % (t["comm"], t["tid"], b, t["wall_ns"]))
 d = [r for r in s["roles"] if r["role"] == "dispatcher"]
@@ -143,6 +116,47 @@ print(len(s["threads"]), s["requests"], d[0]["oncpu_ns"] if d else 0, "|".join(b
 		"wrk load: requests counted ($req) = wrk's ($nreq) + at most 20 in flight" \
 		"ampstat: $how; wrk: $(grep -E 'requests in|Socket|Non-2xx' "$T/wrk.out" | tr '\n' ' ')"
 	ok "$([ "${disp_cpu:-0}" -gt 0 ]; echo $?)" "wrk load: the dispatcher was on CPU"
+	# one JSON convention: every share or ratio a fraction of 1, no percent
+	res=$("$PY" -c '
+import json, sys
+bad = []
+def walk(o, path):
+    if isinstance(o, dict):
+        for k, v in o.items():
+            if "pct" in k or "percent" in k:
+                bad.append(path + k)
+            if k in ("share", "target_cpu_ratio", "cache_hit_ratio", "cpu_ratio") and v is not None:
+                vals = list(v.values()) if isinstance(v, dict) else [v]
+                if any(x < 0 or (x > 1 and k != "cpu_ratio") for x in vals) or (k == "share" and abs(sum(vals) - 1) > 0.01):
+                    bad.append("%s%s=%s" % (path, k, v))
+            walk(v, path + k + ".")
+    elif isinstance(o, list):
+        for x in o:
+            walk(x, path)
+for l in open(sys.argv[1]):
+    walk(json.loads(l), "")
+print("|".join(bad[:5]) or "none")' "$T/as.out")
+	is "$res" none "JSON: shares and ratios are fractions of 1 (shares sum to 1), no percentages"
+	# the text table has one unit: a role's states add up to its THR
+	timeout 20 wrk -t1 -c20 -d3s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1 &
+	wp=$!
+	sleep 0.5
+	timeout 20 $A top -p "$SRV_PID" -i 1 -n 1 --no-pin >"$T/text.out" 2>/dev/null
+	wait "$wp"
+	res=$(awk '
+		/^ROLE/ { h = 1; next }
+		h && $1 == "kernel" && $2 == "-" { k = 1; tot = $3; se = $NF
+			line = $0; sub(/.*kernel threads /, "", line); split(line, w, " "); kt = w[1]
+			if ((tot - kt - se) ^ 2 > 0.0002) bad = bad " kernel:" tot "!=" kt "+" se; next }
+		h && NF >= 14 && $2 ~ /^[0-9]+$/ { n++
+			s = $4 + $5 + $6 + $7 + $8 + $9 + $10
+			if ((s - $2) ^ 2 > (0.02 + 0.01 * $2) ^ 2) bad = bad " " $1 ":" s "!=" $2
+			if (($3 - $4 - $5) ^ 2 > 0.0002) bad = bad " " $1 ":oncpu" }
+		END { print n + 0, k + 0, (bad == "" ? "none" : bad) }' "$T/text.out")
+	read -r nrows krow bad <<<"$res"
+	ok "$([ "${nrows:-0}" -ge 2 ] && [ "${krow:-0}" = 1 ]; echo $?)" "text: role rows ($nrows) and the kernel row" "$(cat "$T/text.out")"
+	is "$bad" none "text: each role's states add up to its THR, ONCPU = USER + KERN, the kernel row's parts to its total" \
+		"$(cat "$T/text.out")"
 fi
 srv_stop TERM
 

@@ -185,7 +185,7 @@ def run(raw):
             if t is None or a is None:
                 ok(False, "%s (%d) is in the summary" % (name, tid))
                 continue
-            buckets = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq"))
+            buckets = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq", "steal"))
             ok(abs(buckets - t["wall_ns"]) <= 0.01 * t["wall_ns"],
                "%s: buckets sum to wall time within 1%% (%d vs %d ns)" % (name, buckets, t["wall_ns"]))
             ok(abs(t["wall_ns"] - dur_ns) <= 0.01 * dur_ns,
@@ -227,7 +227,7 @@ def run(raw):
         kids = [x for x in summ["threads"] if x["exited"] and x["tgid"] != pid]
         ok(len(kids) == ROUNDS, "the %d vfork children were followed (forked processes: %d)" % (ROUNDS, len(kids)))
         bad = [x for x in kids if abs(sum(x[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle",
-                                                                  "wait_other", "runq")) - x["wall_ns"]) > 0.01 * x["wall_ns"]]
+                                                                  "wait_other", "runq", "steal")) - x["wall_ns"]) > 0.01 * x["wall_ns"]]
         ok(not bad, "children too: buckets sum to wall time within 1%", bad[:2])
         ok(not os.path.exists("/sys/fs/bpf/amped/%d" % pid), "pinned maps removed on exit")
         if failed:

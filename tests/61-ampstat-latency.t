@@ -21,40 +21,8 @@ AS_CMD=latency
 AS_PID='' FS_PID=''
 SRC=$T/src MNT=$T/mnt
 
-# ---- usage errors: exit 2, no root needed
-for args in "latency" "latency -p" "latency -p x" "latency -p 1 -d 0" "latency -p 1 -d x" \
-	"latency -p 1 --bogus" "latency -p 1 extra" "latency -p 1 --sample 3" "latency -p 1 --sample 0" \
-	"latency -p 1 --sample autox" "latency -p 1 --hit-rate 0" "latency -p 1 --hit-rate x"; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
-out=$(timeout 10 $A latency -h)
-is "$?" 0 "latency -h exits 0"
-like "$out" "examples:" "latency -h shows usage with examples"
-
-# ---- not root, no such process: exit 1 with a message
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A latency -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	timeout 10 $A latency -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A latency -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+# ---- the command-line contract (ampstat_lib.sh)
+as_cli_contract "--sample 3" "--sample 0" "--sample autox" "--hit-rate 0" "--hit-rate x" "-i 1"
 
 cleanup() {
 	stop_ampstat

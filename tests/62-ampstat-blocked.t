@@ -25,39 +25,8 @@ SRC=$T/src MNT=$T/mnt
 FS_PID='' AS_PID=''
 LAT_MS=300 NFILES=2
 
-# ---- usage errors: exit 2, no root needed
-for args in "blocked" "blocked -p" "blocked -p x" "blocked -p 1 -d 0" "blocked -p 1 --min-us -1" \
-	"blocked -p 1 --bogus" "blocked -p 1 extra"; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
-out=$(timeout 10 $A blocked -h)
-is "$?" 0 "blocked -h exits 0"
-like "$out" "examples:" "blocked -h shows usage with examples"
-
-# ---- not root, no such process: exit 1 with a message
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A blocked -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	timeout 10 $A blocked -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A blocked -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+# ---- the command-line contract (ampstat_lib.sh)
+as_cli_contract "--min-us -1" "-i 1"
 
 if [ ! -c /dev/fuse ] || ! command -v fusermount3 >/dev/null || [ ! -x build/slowfs ]; then
 	skip "cold-file runs" "no FUSE or build/slowfs"

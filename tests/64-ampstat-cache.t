@@ -29,40 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- usage errors: exit 2, no root needed
-for args in "cache" "cache -p" "cache -p abc" "cache -p 1 -d 0" "cache -p 1 --bogus" \
-	"cache -p 1 extra" "cache -p 1 -T x" "cache -p 1 --role x=("; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
-out=$(timeout 10 $A cache -h)
-is "$?" 0 "cache -h exits 0"
-like "$out" "examples:" "cache -h shows usage with examples"
-
-# ---- runtime errors: exit 1
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A cache -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A cache -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A cache -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+# ---- the command-line contract (ampstat_lib.sh)
+as_cli_contract "-T x" "--role x=("
 
 # js EXPR: evaluate EXPR on the JSON summary s
 js() { tail -n 1 "$T/as.out" | "$PY" -c "

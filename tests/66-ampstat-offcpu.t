@@ -25,38 +25,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for args in "offcpu" "offcpu -p" "offcpu -p abc" "offcpu -p 1 -d 0" "offcpu -p 1 --min-us x" \
-	"offcpu -p 1 --bogus" "offcpu -p 1 extra" "offcpu -p 1 --role x=("; do
-	# shellcheck disable=SC2086
-	timeout 10 $A $args >/dev/null 2>"$T/err"
-	is "$?" 2 "usage error exits 2: ampstat $args"
-done
+# ---- the command-line contract (ampstat_lib.sh)
+as_cli_contract "--min-us x" "--role x=(" "--json" "--svg"
 out=$(timeout 10 $A offcpu -h)
-is "$?" 0 "offcpu -h exits 0"
-like "$out" "examples:" "offcpu -h shows usage with examples"
-
-if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
-	timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A offcpu -p $$ >/dev/null 2>"$T/err"
-	rc=$?
-	if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
-		skip "not root: exits 1" "nobody cannot run $A here"
-	else
-		is "$rc" 1 "not root: exits 1"
-		like "$(cat "$T/err")" "must run as root" "not root: says so"
-	fi
-else
-	timeout 10 $A offcpu -p $$ >/dev/null 2>"$T/err"
-	is "$?" 1 "not root: exits 1"
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
-	done_testing; exit $((TAP_FAILED > 0))
-fi
-sh -c 'exit 0' & gone=$!; wait $gone
-while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
-timeout 10 $A offcpu -p "$gone" >/dev/null 2>"$T/err"
-is "$?" 1 "no such process: exits 1"
-like "$(cat "$T/err")" "no such process" "no such process: says so"
+unlike "$out" "flamegraph.pl" "offcpu -h does not send users to a tool they do not have"
+like "$out" "--svg FILE" "offcpu -h offers --svg"
+timeout 10 $A offcpu -p $$ --svg /nonexistent/dir/off.svg >/dev/null 2>"$T/err"
+is "$?" 1 "unwritable --svg: exits 1 before tracing"
+like "$(cat "$T/err")" "cannot write /nonexistent/dir/off.svg" "unwritable --svg: says so"
 
 
 # ---- 10 x 20 ms of nanosleep in the thread am-io; then the target exits
@@ -99,7 +75,7 @@ like "$(cat "$T/as.err")" "bpf: [0-9.]+ ms" "the BPF cost on stderr"
 # ---- amped: the dispatcher idles in epoll_wait
 make_docroot "$ROOT"
 srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
-as_start -p "$SRV_PID" --folded || bpf_unavailable
+as_start -p "$SRV_PID" --folded --svg "$T/off.svg" --html "$T/off.html" || bpf_unavailable
 for i in 1 2 3 4 5; do get /1k.txt >/dev/null; sleep 0.05; done
 sleep 0.3
 kill -INT "$AS_PID"
@@ -107,6 +83,18 @@ if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT:
 AS_PID=''
 like "$(cat "$T/as.out")" "^dispatcher;amped-disp;\\[wait-idle\\];[^ ]*do_epoll_wait[^ ]* [0-9]+$" \
 	"dispatcher: [wait-idle] in epoll_wait"
+# the flame graphs of the same stacks: the root's total is the folded sum,
+# the roles and the dispatcher's epoll_wait are frames; the unit test
+# (60-ampstat-flame.t) checks the geometry
+folded_sum=$(awk '{ s += $NF } END { print s + 0 }' "$T/as.out")
+svg_total=$(sed -n 's/.*<svg [^>]*data-total="\([0-9]*\)".*/\1/p' "$T/off.svg")
+is "$svg_total" "$folded_sum" "--svg: the root is the sum of the folded stacks ($folded_sum us)"
+like "$(head -c 200 "$T/off.svg" | tr "\n" " ")" "^<\\?xml .*<svg xmlns" "--svg: an SVG document"
+grep -q '<title>dispatcher$' "$T/off.svg"; is "$?" 0 "--svg: the dispatcher is a frame"
+grep -q '<title>[^<]*do_epoll_wait$' "$T/off.svg"; is "$?" 0 "--svg: epoll_wait is a frame"
+like "$(head -c 100 "$T/off.html")" "^<!DOCTYPE html>" "--html: an HTML page"
+is "$(grep -c '<g class="f"' "$T/off.html")" "$(grep -c '<g class="f"' "$T/off.svg")" "--html: the same frames"
+like "$(cat "$T/as.err")" "flame graph .* written to $T/off.svg" "--svg: says where it wrote"
 as_start -p "$SRV_PID" -d 1 || bpf_unavailable
 for i in 1 2 3; do get /1k.txt >/dev/null; sleep 0.05; done
 wait_exit "$AS_PID" 10; is "$RC" 0 "-d 1: exits 0"

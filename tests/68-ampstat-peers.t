@@ -114,7 +114,7 @@ roles = {r["role"]: r for r in s["roles"]}
 want = sys.argv[1:]
 bad = []
 for t in s["threads"]:
-    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq"))
+    b = sum(t[k + "_ns"] for k in ("user", "kernel", "blocked_io", "wait_idle", "wait_other", "runq", "steal"))
     if abs(b - t["wall_ns"]) > 0.01 * t["wall_ns"]:
         bad.append("%s/%d:%d-vs-%d" % (t["role"], t["tid"], b, t["wall_ns"]))
 out = [str(s["requests_per_s"]).lower()]

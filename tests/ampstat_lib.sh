@@ -8,6 +8,17 @@
 #                      one; ends the test
 #   wait_exit PID S    0 when PID exited within S seconds; its status in RC
 #   stop_ampstat       SIGKILL the ampstat in AS_PID, if any, and reap it
+#   as_cli_contract [-x EXTRA] BADARGS...
+#                      the command-line contract every subcommand keeps (its
+#                      session runner, user/ampstat/sess.c, parses the common
+#                      options): usage errors exit 2 (no -p, -p without a
+#                      value or with junk, -d 0 or junk, an unknown option,
+#                      an extra argument, and each BADARGS string, run as
+#                      `ampstat AS_CMD -p 1 BADARGS`); -h exits 0 with
+#                      examples; `ampstat -h` lists it; not root and no such
+#                      process exit 1 and say so (EXTRA: arguments the
+#                      subcommand needs to start, e.g. serve's --listen).
+#                      Ends the test when not root.
 #   slow disk (slowfs, one arm), with SRC, MNT and LAT_MS set:
 #   cold_files N SEED  N files $SRC/coldI.bin of 64 KiB, seeded bytes
 #   mount_fs           mounts SRC at MNT, LAT_MS per read (pid in FS_PID);
@@ -63,6 +74,53 @@ stop_ampstat() {
 		kill -KILL "$AS_PID" 2>/dev/null; wait "$AS_PID" 2>/dev/null
 	fi
 	AS_PID=''
+}
+
+as_cli_contract() {
+	local args extra='' rc out gone
+	if [ "${1:-}" = -x ]; then extra=$2; shift 2; fi
+	for args in "" "-p" "-p abc" "-p 1 -d 0" "-p 1 -d x" "-p 1 --bogus" "-p 1 extra"; do
+		# shellcheck disable=SC2086
+		timeout 10 $A "$AS_CMD" $args >/dev/null 2>"$T/err"
+		is "$?" 2 "usage error exits 2: ampstat $AS_CMD $args"
+	done
+	for args in "$@"; do
+		# shellcheck disable=SC2086
+		timeout 10 $A "$AS_CMD" -p 1 $args >/dev/null 2>"$T/err"
+		is "$?" 2 "usage error exits 2: ampstat $AS_CMD -p 1 $args"
+	done
+	out=$(timeout 10 $A "$AS_CMD" -h)
+	is "$?" 0 "$AS_CMD -h exits 0"
+	like "$out" "examples:" "$AS_CMD -h shows usage with examples"
+	like "$(timeout 10 $A -h)" "$AS_CMD -p PID" "ampstat -h lists $AS_CMD"
+	if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+		# shellcheck disable=SC2086
+		timeout 10 setpriv --reuid=65534 --regid=65534 --clear-groups $A "$AS_CMD" -p $$ $extra \
+			>/dev/null 2>"$T/err"
+		rc=$?
+		if [ "$rc" = 126 ] || [ "$rc" = 127 ]; then
+			skip "not root: exits 1" "nobody cannot run $A here"
+		else
+			is "$rc" 1 "not root: exits 1"
+			like "$(cat "$T/err")" "must run as root" "not root: says so"
+		fi
+	else
+		# shellcheck disable=SC2086
+		timeout 10 $A "$AS_CMD" -p $$ $extra >/dev/null 2>"$T/err"
+		is "$?" 1 "not root: exits 1"
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ "${AMPED_REQUIRE_BPF:-0}" = 1 ]; then ok 1 "BPF part: AMPED_REQUIRE_BPF=1 but not root"; fi
+		done_testing
+		exit $((TAP_FAILED > 0))
+	fi
+	sh -c 'exit 0' & gone=$!
+	wait $gone
+	while kill -0 "$gone" 2>/dev/null; do gone=$((gone + 1)); done
+	# shellcheck disable=SC2086
+	timeout 10 $A "$AS_CMD" -p "$gone" $extra >/dev/null 2>"$T/err"
+	is "$?" 1 "no such process: exits 1"
+	like "$(cat "$T/err")" "no such process" "no such process: says so"
 }
 
 cold_files() {

@@ -113,6 +113,9 @@ int main(void)
 	close(p[0]);
 	n = proc_children(getpid(), kids, 8);
 	ok(n == 1 && kids[0] == c, "proc_children finds the child (%d)", n);
+	/* the child runs the same binary, as a forking server's workers do */
+	ok(proc_find_exe("ampstat_unit") == getpid(), "proc_find_exe: the parent, not its child running the same binary");
+	ok(proc_find_exe("no-such-binary-here") == 0, "proc_find_exe: 0 when nothing runs it");
 	close(p[1]);
 	waitpid(c, NULL, 0);
 	ok(!proc_alive(c), "a reaped child is gone");
@@ -123,6 +126,28 @@ int main(void)
 	ok(rc == 0 && v == ampstat_unit_counter, "counter read with process_vm_readv: %#llx",
 	   (unsigned long long)v);
 	ok(proc_sym_addr(getpid(), "no_such_symbol_here", &addr) == -ENOENT, "missing symbol: -ENOENT");
+	{
+		char pf[] = "/tmp/ampstat_unit_pidXXXXXX";
+		int fd = mkstemp(pf);
+		static const struct { const char *text; pid_t want; } cases[] = {
+			{ "1234\n", 1234 }, { "1234", 1234 }, { "", -EINVAL }, { "abc\n", -EINVAL },
+			{ "12 34\n", -EINVAL }, { "-5\n", -EINVAL }, { "0\n", -EINVAL }, { "1234\n\n", -EINVAL },
+		};
+		ok(fd >= 0, "a temporary pid file");
+		close(fd);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			FILE *f = fopen(pf, "w");
+			if (f) {
+				fputs(cases[i].text, f);
+				fclose(f);
+			}
+			pid_t got = proc_read_pidfile(pf);
+			ok(got == cases[i].want, "proc_read_pidfile('%.*s'): %d", (int)strcspn(cases[i].text, "\n"),
+			   cases[i].text, (int)got);
+		}
+		unlink(pf);
+		ok(proc_read_pidfile(pf) == -ENOENT, "proc_read_pidfile: no file: -ENOENT");
+	}
 
 	/* usdt: argument registers, and the probes of the amped next to us */
 	int bytes = 0;

@@ -1,11 +1,13 @@
 # ampstat — the companion CLI (user/ampstat/*.c) and its BPF programs
 # (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
 AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
-AMPSTAT_HDR := $(wildcard user/ampstat/*.h) include/ampstat.h include/amped_usdt.h
+AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h
+# ampstat_build_info{version=...}: the commit it was built from
+AMPSTAT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 $(B)/ampstat: $(AMPSTAT_SRC) $(AMPSTAT_HDR) $(B)/sched.skel.h $(B)/oncpu.skel.h | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $(AMPSTAT_SRC) -lbpf -lelf -lz -lm
+	$(Q)$(CC) $(CFLAGS) -DAMPSTAT_VERSION='"$(AMPSTAT_VERSION)"' -o $@ $(AMPSTAT_SRC) -lbpf -lelf -lz -lm
 
 $(B)/tests/ampstat_load: tests/unit/ampstat_load.c | $(B)/tests
 	$(call msg,CC,$@)
@@ -37,3 +39,33 @@ $(B)/tests/ampstat_io: tests/unit/ampstat_io.c | $(B)/tests
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
 BINS += $(B)/tests/ampstat_io
+
+# the flame-graph renderer, without BPF, under the sanitizers
+$(B)/tests/flame_unit: tests/unit/flame_unit.c user/ampstat/flame.c user/ampstat/flame.h \
+		tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lm
+
+BINS += $(B)/tests/flame_unit
+
+# The live page of `ampstat serve`: uPlot from npm (pinned by
+# package-lock.json, installed by `npm ci` into build/web, offline from
+# npm's cache after the first time), bundled with the page's own code into
+# one HTML file that ampstat embeds as a byte array (build/ampstat_web.h).
+WEB_DIR := user/ampstat/web
+$(B)/web/node_modules/.package-lock.json: $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	$(call msg,NPM-CI,$(B)/web)
+	$(Q)mkdir -p $(B)/web && cp $^ $(B)/web/
+	$(Q)cd $(B)/web && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	$(Q)touch $@
+
+$(B)/web/ampstat.html: $(addprefix $(WEB_DIR)/,index.html app.js style.css bundle.mjs) \
+		$(B)/web/node_modules/.package-lock.json
+	$(call msg,BUNDLE,$@)
+	$(Q)node $(WEB_DIR)/bundle.mjs $(WEB_DIR) $(B)/web/node_modules $@
+
+$(B)/ampstat_web.h: $(B)/web/ampstat.html
+	$(call msg,XXD,$@)
+	$(Q)cd $(B)/web && xxd -i -n ampstat_web_html ampstat.html | sed 's/^unsigned/static const unsigned/' > ../ampstat_web.h
+
+$(B)/ampstat: $(B)/ampstat_web.h

@@ -4,7 +4,7 @@
  * handler that blocks an event loop.
  *
  * bpf/blocked.bpf.c records each departure at switch-out and sends it at
- * switch-in (include/ampstat.h); this file prints one block per event as it
+ * switch-in (include/ampstat_blocked.h); this file prints one block per event as it
  * comes, stacks symbolized (sym.h), and a summary at the end.  The
  * dispatcher is the thread named amped-disp (in the target and its child
  * processes: SYMPED), or for another server the target's main thread.  The
@@ -28,9 +28,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ampstat.h"
+#include "ampstat_blocked.h"
+#include "ampstat/blocked.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/sess.h"
 #include "ampstat/proc.h"
 #include "ampstat/sym.h"
 #include "blocked.skel.h"
@@ -57,22 +58,6 @@ static const char *const sysnames[] = {
 };
 #endif
 
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exiting = 1;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
 static const char *sysname(int nr, char *buf, size_t n)
 {
 	if (nr < 0)
@@ -84,8 +69,14 @@ static const char *sysname(int nr, char *buf, size_t n)
 }
 
 static const char *state_text[] = { "D (blocked-io)", "S (waiting)", "R (preempted)" };
-static const char *state_name[] = { "blocked-io", "waiting", "preempted" };
+const char *const blk_state_name[3] = { "blocked-io", "waiting", "preempted" };
 static const char state_letter[] = { 'D', 'S', 'R' };
+
+struct blk_cost {
+	const struct tr_prog *p0, *p1;
+	int n;
+	__u64 cpu_ns;
+};
 
 struct stat_row {
 	char key[AMPSTAT_BLK_METHOD + AMPSTAT_BLK_PATH + 2];
@@ -98,6 +89,8 @@ struct blk {
 	struct { pid_t pid; struct sym *s; } syms[MAX_SYMS];
 	int nsyms;
 	bool stacks, json;
+	blk_event_fn fn;		/* blk_new's: events go there, not to stdout */
+	void *fn_arg;
 	__u64 mono_to_real_ns;
 	char frames[MAX_STACK][256];	/* one stack, symbolized */
 	/* summary */
@@ -185,7 +178,7 @@ static void json_event(struct blk *b, const struct ampstat_blk_event *e, __u32 s
 	       (unsigned long long)e->dur_ns, e->tgid, e->tid);
 	mode_json_str(stdout, e->comm);
 	printf(",\"role\":\"dispatcher\",\"state\":\"%c\",\"state_name\":\"%s\",\"syscall\":",
-	       state_letter[st], state_name[st]);
+	       state_letter[st], blk_state_name[st]);
 	mode_json_str(stdout, sysname(e->syscall, sb, sizeof(sb)));
 	printf(",\"syscall_nr\":%d,\"request\":", e->syscall);
 	if (e->req_id) {
@@ -269,6 +262,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		snprintf(key, sizeof(key), "%s %s", meth[0] ? meth : "?", e.path[0] ? e.path : "?");
 	else
 		snprintf(key, sizeof(key), "(no request)");
+	if (b->fn) {
+		b->fn(b->fn_arg, &e, st, sysname(e.syscall, sb, sizeof(sb)), e.req_id ? key : "");
+		return 0;
+	}
 	add_row(b->reqs, &b->nreqs, MAX_REQS, key, e.dur_ns, &b->reqs_other);
 
 	{
@@ -324,7 +321,7 @@ static void json_rows(const char *name, const char *key, struct stat_row *rows, 
 }
 
 static void summary_json(struct blk *b, pid_t pid, const char *comm, double dur_s, const char *why,
-			 __u64 bpf_ns, __u64 runs, const char *tp)
+			 const struct blk_cost *c, const char *tp)
 {
 	printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
 	mode_json_str(stdout, comm);
@@ -339,25 +336,26 @@ static void summary_json(struct blk *b, pid_t pid, const char *comm, double dur_
 	json_rows("by_request", "request", b->reqs, b->nreqs);
 	printf(",\"other_request_events\":%llu,\"others_blocked\":%llu,\"others_blocked_ns\":%llu,"
 	       "\"idle_switches\":%llu,\"dropped_events\":%llu,\"dropped_pending\":%llu,"
-	       "\"tracepoint\":\"%s\",\"bpf\":{\"run_ns\":%llu,\"runs\":%llu}}\n",
+	       "\"tracepoint\":\"%s\",",
 	       (unsigned long long)b->reqs_other, (unsigned long long)b->skel->bss->others_blocked,
 	       (unsigned long long)b->skel->bss->others_blocked_ns,
 	       (unsigned long long)b->skel->bss->idle_switches,
 	       (unsigned long long)b->skel->bss->dropped_events,
-	       (unsigned long long)b->skel->bss->dropped_pending, tp, (unsigned long long)bpf_ns,
-	       (unsigned long long)runs);
+	       (unsigned long long)b->skel->bss->dropped_pending, tp);
+	sess_cost(stdout, true, c->p0, c->p1, c->n, c->cpu_ns, dur_s);
+	printf("}\n");
 	fflush(stdout);
 }
 
 static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, const char *why,
-		    __u64 bpf_ns, __u64 runs, const char *tp)
+		    const struct blk_cost *cost, const char *tp)
 {
 	char a[32], c[32];
 
 	qsort(b->sysc, (size_t)b->nsysc, sizeof(b->sysc[0]), cmp_rows);
 	qsort(b->reqs, (size_t)b->nreqs, sizeof(b->reqs[0]), cmp_rows);
 	if (b->json) {
-		summary_json(b, pid, comm, dur_s, why, bpf_ns, runs, tp);
+		summary_json(b, pid, comm, dur_s, why, cost, tp);
 		return;
 	}
 
@@ -390,12 +388,12 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 	       (unsigned long long)b->skel->bss->others_blocked, a);
 	printf("idle waits of the dispatcher (epoll_wait, not shown): %llu\n",
 	       (unsigned long long)b->skel->bss->idle_switches);
-	printf("bpf: %.3f ms in %llu runs (%s)", (double)bpf_ns / 1e6, (unsigned long long)runs, tp);
+	printf("sched_switch through %s\n", tp);
+	sess_cost(stdout, false, cost->p0, cost->p1, cost->n, cost->cpu_ns, dur_s);
 	if (b->skel->bss->dropped_events || b->skel->bss->dropped_pending)
-		printf("  dropped: events %llu pending %llu",
+		printf("dropped: events %llu pending %llu\n",
 		       (unsigned long long)b->skel->bss->dropped_events,
 		       (unsigned long long)b->skel->bss->dropped_pending);
-	printf("\n");
 	fflush(stdout);
 }
 
@@ -438,19 +436,6 @@ static void usage(FILE *f)
 "error.\n");
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
-
 /* Is any thread of pid or of its children named amped-disp? */
 static bool has_amped_disp(pid_t pid)
 {
@@ -478,165 +463,180 @@ static bool has_amped_disp(pid_t pid)
 	return false;
 }
 
+struct blk_ctx {
+	struct blk b;
+	struct ring_buffer *rb;
+	struct bpf_link *link;
+	struct bpf_program *prog;
+	long min_us;
+	bool by_comm, have_cur;	/* what blk_begin found */
+};
+
+static int option(struct sess *s, void *ctx, int c, const char *arg)
+{
+	struct blk_ctx *x = ctx;
+	long v;
+
+	(void)s;
+	switch (c) {
+	case 'm':
+		if (!mode_parse_long(arg, &v) || v < 0 || v > 3600000000L) {
+			fprintf(stderr, "ampstat: --min-us must be 0-3600000000, got '%s'\n", arg);
+			return 2;
+		}
+		x->min_us = v;
+		return 0;
+	case 'S': x->b.stacks = false; return 0;
+	}
+	return 2;
+}
+
+int blk_begin(struct sess *s, struct blk_ctx *x)
+{
+	struct blk *b = &x->b;
+	bool by_comm = has_amped_disp(s->pid);
+	uint64_t cur = 0;
+	struct timespec rt, mt;
+
+	if (proc_sym_addr(s->pid, "amped_current", &cur))
+		cur = 0;
+	b->json = s->json;
+	b->skel = blocked_bpf__open();
+	if (!b->skel) {
+		fprintf(stderr, "ampstat: open blocked.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	b->skel->rodata->targ_tgid = (__u32)s->pid;
+	b->skel->rodata->by_comm = by_comm;
+	b->skel->rodata->cur_addr = cur;
+	b->skel->rodata->min_ns = (__u64)x->min_us * 1000;
+	if (sess_load(s, b->skel->skeleton))
+		return 1;
+	x->prog = mode_tp_prog(b->skel->progs.blk_switch, b->skel->progs.blk_switch_raw);
+	sess_pin(s, b->skel->obj, "blocked", NULL);
+	b->kern = sym_open(0);
+	/* user symbols now, while the process is surely there */
+	user_sym(b, s->pid);
+	x->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
+	if (!x->rb) {
+		fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(errno));
+		return 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mt);
+	b->mono_to_real_ns = ((__u64)rt.tv_sec * 1000000000ULL + (__u64)rt.tv_nsec) -
+			     ((__u64)mt.tv_sec * 1000000000ULL + (__u64)mt.tv_nsec);
+	sess_stats_on(s);
+	x->link = bpf_program__attach(x->prog);
+	if (!x->link) {
+		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
+		return 1;
+	}
+	x->by_comm = by_comm;
+	x->have_cur = cur != 0;
+	return 0;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct blk_ctx *x = ctx;
+
+	if (blk_begin(s, x))
+		return 1;
+	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)s->pid, s->comm,
+		x->by_comm ? "threads named amped-disp" : "the main thread",
+		x->have_cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
+		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	return 0;
+}
+
+int blk_poll_fd(struct blk_ctx *x)
+{
+	return ring_buffer__epoll_fd(x->rb);
+}
+
+void blk_consume(struct blk_ctx *x)
+{
+	ring_buffer__consume(x->rb);
+}
+
+static int poll_events(struct sess *s, void *ctx, int timeout_ms)
+{
+	int e = ring_buffer__poll(((struct blk_ctx *)ctx)->rb, timeout_ms);
+
+	(void)s;
+	if (e < 0 && e != -EINTR) {
+		fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(-e));
+		return e;
+	}
+	return 0;
+}
+
+static int stop(struct sess *s, void *ctx, const char *why)
+{
+	struct blk_ctx *x = ctx;
+	struct tr_prog p1[SESS_PROG_MAX];
+	struct blk_cost c = { .p0 = s->p0, .p1 = p1, .n = s->nprogs, .cpu_ns = sess_cpu_ns(s) };
+	double dur_s;
+
+	bpf_link__destroy(x->link);
+	x->link = NULL;
+	dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
+	ring_buffer__consume(x->rb);	/* what came before the detach */
+	sess_progs(s, p1, SESS_PROG_MAX);
+	summary(&x->b, s->pid, s->comm, dur_s, why, &c,
+		x->prog == x->b.skel->progs.blk_switch ? "tp_btf" : "raw_tp");
+	return 0;
+}
+
+static void cleanup(struct sess *s, void *ctx)
+{
+	struct blk_ctx *x = ctx;
+
+	(void)s;
+	bpf_link__destroy(x->link);
+	ring_buffer__free(x->rb);
+	blocked_bpf__destroy(x->b.skel);
+	for (int i = 0; i < x->b.nsyms; i++)
+		sym_close(x->b.syms[i].s);
+	sym_close(x->b.kern);
+}
+
+struct blk_ctx *blk_new(long min_us, blk_event_fn fn, void *arg)
+{
+	struct blk_ctx *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->min_us = min_us;
+	x->b.fn = fn;
+	x->b.fn_arg = arg;
+	return x;
+}
+
+void blk_end(struct sess *s, struct blk_ctx *x)
+{
+	if (!x)
+		return;
+	cleanup(s, x);
+	free(x);
+}
+
 int cmd_blocked(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "min-us", required_argument, NULL, 'm' },
 		{ "no-stacks", no_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct blk b;
-	struct ring_buffer *rb = NULL;
-	struct bpf_link *link = NULL;
-	struct bpf_program *prog = NULL;
-	struct mode_pin pins = { 0 };
-	char comm[32] = "?";
-	const char *why = "signal";
-	double duration_s = 0;
-	bool verbose = false, by_comm;
-	int c, rc = 1, stats_fd = -1;
-	pid_t pid = 0;
-	long v, min_us = 0;
-	uint64_t cur = 0;
-	__u64 t0, t1;
-	struct bpf_prog_info i0 = {}, i1 = {};
-	__u32 ilen;
+	static const struct sess_cmd cmd = {
+		.name = "blocked", .usage = usage, .longopts = longopts, .option = option,
+		.flags = SESS_JSON, .interval_s = 1, .start = start, .poll = poll_events, .stop = stop,
+		.cleanup = cleanup,
+	};
+	static struct blk_ctx x;
 
-	memset(&b, 0, sizeof(b));
-	b.stacks = true;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &pid))
-				return 2;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &duration_s))
-				return 2;
-			break;
-		case 'm':
-			if (!mode_parse_long(optarg, &v) || v < 0 || v > 3600000000L) {
-				fprintf(stderr, "ampstat: --min-us must be 0-3600000000, got '%s'\n", optarg);
-				return 2;
-			}
-			min_us = v;
-			break;
-		case 'S': b.stacks = false; break;
-		case 'j': b.json = true; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: blocked needs -p PID\n");
-		usage(stderr);
-		return 2;
-	}
-	if (mode_check(&pid, comm, sizeof(comm)))
-		return 1;
-	by_comm = has_amped_disp(pid);
-	if (proc_sym_addr(pid, "amped_current", &cur))
-		cur = 0;
-	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	b.skel = blocked_bpf__open();
-	if (!b.skel) {
-		fprintf(stderr, "ampstat: open blocked.bpf.o: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	b.skel->rodata->targ_tgid = (__u32)pid;
-	b.skel->rodata->by_comm = by_comm;
-	b.skel->rodata->cur_addr = cur;
-	b.skel->rodata->min_ns = (__u64)min_us * 1000;
-	mode_tp_select(b.skel->obj);
-	prog = mode_tp_prog(b.skel->progs.blk_switch, b.skel->progs.blk_switch_raw);
-	if ((c = blocked_bpf__load(b.skel))) {
-		fprintf(stderr, "ampstat: load blocked.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
-		goto cleanup;
-	}
-	mode_pin(&pins, b.skel->obj, pid, "blocked");
-	b.kern = sym_open(0);
-	/* user symbols now, while the process is surely there */
-	user_sym(&b, pid);
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	rb = ring_buffer__new(bpf_map__fd(b.skel->maps.events), on_event, &b, NULL);
-	if (!rb) {
-		fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	{
-		struct timespec rt, mt;
-		clock_gettime(CLOCK_REALTIME, &rt);
-		clock_gettime(CLOCK_MONOTONIC, &mt);
-		b.mono_to_real_ns = ((__u64)rt.tv_sec * 1000000000ULL + (__u64)rt.tv_nsec) -
-				    ((__u64)mt.tv_sec * 1000000000ULL + (__u64)mt.tv_nsec);
-	}
-	ilen = sizeof(i0);
-	bpf_obj_get_info_by_fd(bpf_program__fd(prog), &i0, &ilen);
-	link = bpf_program__attach(prog);
-	if (!link) {
-		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	t0 = now_ns();
-	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)pid, comm,
-		by_comm ? "threads named amped-disp" : "the main thread",
-		cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
-		duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
-	rc = 0;
-	for (;;) {
-		__u64 now = now_ns();
-		int e;
-
-		if (exiting)
-			break;
-		if (duration_s > 0 && now >= t0 + (__u64)(duration_s * 1e9)) {
-			why = "duration";
-			break;
-		}
-		if (!proc_alive(pid)) {
-			why = "target exited";
-			break;
-		}
-		e = ring_buffer__poll(rb, 100);
-		if (e < 0 && e != -EINTR) {
-			fprintf(stderr, "ampstat: ring buffer: %s\n", strerror(-e));
-			rc = 1;
-			break;
-		}
-	}
-	bpf_link__destroy(link);
-	link = NULL;
-	t1 = now_ns();
-	ring_buffer__consume(rb);	/* what came before the detach */
-	ilen = sizeof(i1);
-	bpf_obj_get_info_by_fd(bpf_program__fd(prog), &i1, &ilen);
-	summary(&b, pid, comm, (double)(t1 - t0) / 1e9, why, i1.run_time_ns - i0.run_time_ns,
-		i1.run_cnt - i0.run_cnt, prog == b.skel->progs.blk_switch ? "tp_btf" : "raw_tp");
-cleanup:
-	mode_unpin(&pins);
-	bpf_link__destroy(link);
-	ring_buffer__free(rb);
-	blocked_bpf__destroy(b.skel);
-	for (int i = 0; i < b.nsyms; i++)
-		sym_close(b.syms[i].s);
-	sym_close(b.kern);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	return rc;
+	memset(&x, 0, sizeof(x));
+	x.b.stacks = true;
+	return sess_run(&cmd, &x, argc, argv);
 }

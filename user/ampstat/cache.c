@@ -30,13 +30,13 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat_cache.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/sess.h"
 #include "ampstat/roles.h"
 #include "ampstat/usdt.h"
 #include "cache.skel.h"
 
-#define MAX_PROGS 10
 #define MAX_TGIDS 256
 #define MAX_SEARCH 8
 #define WALK_MAX_ENTRIES 200000
@@ -58,7 +58,6 @@ struct crun {
 	const char *search[MAX_SEARCH];
 	int nsearch;
 	bool res_probe;		/* amped's residency_miss probe was attached */
-	struct mode_targets *mt;
 };
 
 static __u64 kdev(dev_t d)
@@ -203,16 +202,10 @@ static void scan_procs(struct crun *r)
 	}
 }
 
-static void tick(void *ctx)
+/* (the session notes the roles of the live threads at every tick:
+ * cache_roles is keyed by tid, and one that exits keeps its role) */
+static void scan(struct crun *r)
 {
-	struct crun *r = ctx;
-
-	if (r->mt) {
-		mode_cpu_sample(r->mt);
-		/* cache_roles is keyed by tid: note the roles of the live
-		 * threads, so one that exits keeps its role */
-		roles_watch(r->mt->cpu_tgid, r->mt->ncpu, false);
-	}
 	read_files(r);
 	if (r->unresolved)
 		scan_procs(r);
@@ -454,7 +447,7 @@ static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, d
 		printf("],\"residency\":");
 		residency(r, skel, rs, nroles, true);
 		printf(",");
-		mode_cost_json(stdout, p0, p1, np, cpu);
+		sess_cost(stdout, true, p0, p1, np, cpu, dur_s);
 		printf(",\"dropped\":{\"files\":%llu,\"roles\":%llu,\"tgids\":%llu}}\n",
 		       (unsigned long long)skel->bss->dropped_files,
 		       (unsigned long long)skel->bss->dropped_roles,
@@ -487,7 +480,7 @@ static void report(struct crun *r, struct cache_bpf *skel, bool json, int top, d
 		if (r->nf > top)
 			printf("(%d more files)\n", r->nf - top);
 		residency(r, skel, rs, nroles, false);
-		mode_cost_text(stdout, p0, p1, np, cpu);
+		sess_cost(stdout, false, p0, p1, np, cpu, dur_s);
 		if (skel->bss->dropped_files || skel->bss->dropped_roles)
 			printf("dropped: files %llu, roles %llu\n", (unsigned long long)skel->bss->dropped_files,
 			       (unsigned long long)skel->bss->dropped_roles);
@@ -531,183 +524,165 @@ static void usage(FILE *f)
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
 
+struct cache_ctx {
+	struct crun r;
+	struct cache_bpf *skel;
+	struct bpf_link *res_link;
+	size_t probe_off, probe_sem;
+	bool have_probe, follow;
+	int top;
+	char rootdir[PATH_MAX], cwd[64];
+};
+
+static int option(struct sess *s, void *ctx, int c, const char *arg)
+{
+	struct cache_ctx *x = ctx;
+
+	(void)s;
+	switch (c) {
+	case 'T': return mode_parse_top(arg, 1000000, &x->top) ? 0 : 2;
+	case 'S':
+		if (x->r.nsearch == MAX_SEARCH) {
+			fprintf(stderr, "ampstat: at most %d --search directories\n", MAX_SEARCH);
+			return 2;
+		}
+		x->r.search[x->r.nsearch++] = arg;
+		return 0;
+	case 'r': return roles_add(arg) ? 2 : 0;
+	case 'F': x->follow = false; return 0;
+	}
+	return 2;
+}
+
+/* amped's residency_miss probe, if the target has a usable one */
+static void find_probe(struct cache_ctx *x, const char *exe, bool verbose)
+{
+	struct usdt_site site = { 0 };
+	int ro, rl;
+
+	if (usdt_sites(exe, "amped", "residency_miss", first_site, &site) > 0 && site.off &&
+	    (ro = usdt_arg_reg(site.args, 2, NULL)) >= 0 && (rl = usdt_arg_reg(site.args, 3, NULL)) >= 0) {
+		x->probe_off = site.off;
+		x->probe_sem = site.sem_off;
+		x->skel->rodata->res_off_reg = (__u32)ro;
+		x->skel->rodata->res_len_reg = (__u32)rl;
+		x->have_probe = true;
+	} else if (verbose) {
+		fprintf(stderr, "ampstat: no usable amped:residency_miss probe in %s\n", exe);
+	}
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct cache_ctx *x = ctx;
+	struct crun *r = &x->r;
+	char exe[64];
+
+	r->pid = s->pid;
+	snprintf(r->comm, sizeof(r->comm), "%s", s->comm);
+	if (!r->nsearch) {
+		if (amped_root(r->pid, x->rootdir, sizeof(x->rootdir))) {
+			r->search[r->nsearch++] = x->rootdir;
+		} else {
+			snprintf(x->cwd, sizeof(x->cwd), "/proc/%d/cwd", (int)r->pid);
+			r->search[r->nsearch++] = x->cwd;
+		}
+	}
+	x->skel = cache_bpf__open();
+	if (!x->skel) {
+		fprintf(stderr, "ampstat: open cache.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	x->skel->rodata->follow_forks = x->follow;
+	bpf_program__set_autoattach(x->skel->progs.am_res_miss, false);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)r->pid);
+	find_probe(x, exe, s->verbose);
+	if (sess_load(s, x->skel->skeleton))
+		return 1;
+	sess_pin(s, x->skel->obj, "cache", NULL);
+	r->files_fd = bpf_map__fd(x->skel->maps.cache_files);
+	r->targets_fd = bpf_map__fd(x->skel->maps.targets);
+	if (sess_targets(s, r->targets_fd, bpf_map__fd(x->skel->maps.fast)) ||
+	    sess_attach(s, x->skel->skeleton))
+		return 1;
+	if (x->have_probe) {
+		/* every process running the target's binary (MP workers too;
+		 * the program keeps the traced ones) */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .ref_ctr_offset = x->probe_sem);
+
+		x->res_link = bpf_program__attach_uprobe_opts(x->skel->progs.am_res_miss, -1, exe,
+							      x->probe_off, &uo);
+		if (!x->res_link)
+			fprintf(stderr, "ampstat: warning: cannot attach amped:residency_miss: %s\n",
+				strerror(errno));
+	}
+	fprintf(stderr, "ampstat: tracing pid %d (%s) page cache; Ctrl-C to stop\n", (int)r->pid, r->comm);
+	return 0;
+}
+
+static const char *tick(struct sess *s, void *ctx)
+{
+	(void)s;
+	scan(&((struct cache_ctx *)ctx)->r);
+	return NULL;
+}
+
+static int stop(struct sess *s, void *ctx, const char *why)
+{
+	struct cache_ctx *x = ctx;
+	struct crun *r = &x->r;
+	struct tr_prog p1[SESS_PROG_MAX];
+	__u64 cpu = sess_cpu_ns(s);
+	double dur_s;
+
+	bpf_link__destroy(x->res_link);
+	cache_bpf__detach(x->skel);
+	dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
+	sess_progs(s, p1, SESS_PROG_MAX);
+	scan(r);
+	if (r->unresolved) {
+		long entries = 0;
+		__u64 deadline = mode_now_ns() + WALK_MAX_NS;
+
+		for (int i = 0; i < r->nsearch && r->unresolved; i++)
+			walk(r, r->search[i], 0, &entries, deadline);
+	}
+	r->res_probe = x->res_link != NULL;
+	x->res_link = NULL;
+	report(r, x->skel, s->json, x->top, dur_s, why, s->p0, p1, s->nprogs, cpu);
+	return 0;
+}
+
+static void cleanup(struct sess *s, void *ctx)
+{
+	struct cache_ctx *x = ctx;
+
+	(void)s;
+	bpf_link__destroy(x->res_link);
+	cache_bpf__destroy(x->skel);
+	for (int i = 0; i < x->r.nf; i++)
+		free(x->r.f[i].path);
+	free(x->r.f);
+}
+
 int cmd_cache(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "top", required_argument, NULL, 'T' },
 		{ "search", required_argument, NULL, 'S' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "no-follow", no_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct crun r = { 0 };
-	struct cache_bpf *skel = NULL;
-	struct bpf_link *res_link = NULL;
-	char exe[64];
-	size_t probe_off = 0, probe_sem = 0;
-	bool have_probe = false;
-	struct mode_targets mt = { 0 };
-	struct mode_pin pins = { 0 };
-	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
-	bool json = false, verbose = false, follow = true;
-	double dur = 0;
-	int c, rc = 1, e, np, stats_fd = -1, top = 10;
-	const char *why;
-	char rootdir[PATH_MAX], cwd[64];
-	__u64 t0, t1;
+	static const struct sess_cmd cmd = {
+		.name = "cache", .usage = usage, .shortopts = "T:", .longopts = longopts,
+		.option = option, .flags = SESS_JSON, .interval_s = 0.25, .start = start,
+		.tick = tick, .stop = stop, .cleanup = cleanup,
+	};
+	static struct cache_ctx x;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:d:T:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &r.pid))
-				return 2;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &dur))
-				return 2;
-			break;
-		case 'T':
-			if (!mode_parse_top(optarg, 1000000, &top))
-				return 2;
-			break;
-		case 'S':
-			if (r.nsearch == MAX_SEARCH) {
-				fprintf(stderr, "ampstat: at most %d --search directories\n", MAX_SEARCH);
-				return 2;
-			}
-			r.search[r.nsearch++] = optarg;
-			break;
-		case 'j': json = true; break;
-		case 'r':
-			if (roles_add(optarg))
-				return 2;
-			break;
-		case 'F': follow = false; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !r.pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: cache needs -p PID\n");
-		usage(stderr);
-		return 2;
-	}
-	if ((rc = mode_check(&r.pid, r.comm, sizeof(r.comm))))
-		goto cleanup;
-	rc = 1;
-	if (!r.nsearch) {
-		if (amped_root(r.pid, rootdir, sizeof(rootdir))) {
-			r.search[r.nsearch++] = rootdir;
-		} else {
-			snprintf(cwd, sizeof(cwd), "/proc/%d/cwd", (int)r.pid);
-			r.search[r.nsearch++] = cwd;
-		}
-	}
-	mode_libbpf_print(verbose);
-	mode_signals();
-	skel = cache_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "ampstat: open cache.bpf.o: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	skel->rodata->follow_forks = follow;
-	bpf_program__set_autoattach(skel->progs.am_res_miss, false);
-	mode_tp_select(skel->obj);
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)r.pid);
-	{
-		int ro, rl;
-
-		struct usdt_site site = { 0 };
-
-		if (usdt_sites(exe, "amped", "residency_miss", first_site, &site) > 0 && site.off &&
-		    (ro = usdt_arg_reg(site.args, 2, NULL)) >= 0 &&
-		    (rl = usdt_arg_reg(site.args, 3, NULL)) >= 0) {
-			probe_off = site.off;
-			probe_sem = site.sem_off;
-			skel->rodata->res_off_reg = (__u32)ro;
-			skel->rodata->res_len_reg = (__u32)rl;
-			have_probe = true;
-		} else if (verbose) {
-			fprintf(stderr, "ampstat: no usable amped:residency_miss probe in %s\n", exe);
-		}
-	}
-	e = cache_bpf__load(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: load cache.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
-		goto cleanup;
-	}
-	mode_pin(&pins, skel->obj, r.pid, "cache");
-	r.files_fd = bpf_map__fd(skel->maps.cache_files);
-	r.targets_fd = bpf_map__fd(skel->maps.targets);
-	e = mode_targets_open(&mt, r.targets_fd, bpf_map__fd(skel->maps.fast));
-	if (!e)
-		e = mode_targets_add(&mt, r.pid);
-	if (e) {
-		fprintf(stderr, "ampstat: traced set: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	e = cache_bpf__attach(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: attach the filemap tracepoints: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	if (have_probe) {
-		/* every process running the target's binary (MP workers too;
-		 * the program keeps the traced ones) */
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .ref_ctr_offset = probe_sem);
-
-		res_link = bpf_program__attach_uprobe_opts(skel->progs.am_res_miss, -1, exe, probe_off, &uo);
-		if (!res_link)
-			fprintf(stderr, "ampstat: warning: cannot attach amped:residency_miss: %s\n",
-				strerror(errno));
-	}
-	if (follow)
-		mode_targets_children(&mt, r.pid);
-	t0 = mode_now_ns();
-	r.mt = &mt;
-	mode_cpu_sample(&mt);
-	roles_watch(mt.cpu_tgid, mt.ncpu, true);
-	np = mode_progs(skel->obj, p0, MAX_PROGS);
-	fprintf(stderr, "ampstat: tracing pid %d (%s) page cache; Ctrl-C to stop\n", (int)r.pid, r.comm);
-	why = mode_wait(r.pid, dur, t0, 0.25, tick, &r);
-	mode_cpu_sample(&mt);
-	bpf_link__destroy(res_link);
-	cache_bpf__detach(skel);
-	t1 = mode_now_ns();
-	mode_progs(skel->obj, p1, MAX_PROGS);
-	tick(&r);
-	roles_watch(mt.cpu_tgid, mt.ncpu, true);
-	if (r.unresolved) {
-		long entries = 0;
-		__u64 deadline = mode_now_ns() + WALK_MAX_NS;
-
-		for (int i = 0; i < r.nsearch && r.unresolved; i++)
-			walk(&r, r.search[i], 0, &entries, deadline);
-	}
-	r.res_probe = res_link != NULL;
-	res_link = NULL;
-	report(&r, skel, json, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, mode_cpu_ns(&mt));
-	rc = 0;
-cleanup:
-	mode_unpin(&pins);
-	mode_targets_close(&mt);
-	cache_bpf__destroy(skel);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	for (int i = 0; i < r.nf; i++)
-		free(r.f[i].path);
-	free(r.f);
-	roles_free();
-	return rc;
+	memset(&x, 0, sizeof(x));
+	x.top = 10;
+	x.follow = true;
+	return sess_run(&cmd, &x, argc, argv);
 }

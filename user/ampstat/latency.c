@@ -43,9 +43,10 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ampstat.h"
+#include "ampstat_latency.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/latency.h"
+#include "ampstat/sess.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
 #include "ampstat/usdt.h"
@@ -53,93 +54,6 @@
 
 #define MAX_KIDS 1024
 #define MAX_LINKS (MAX_KIDS + 1)
-
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exiting = 1;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int libbpf_all(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* utime + stime of a process (all its threads), in ns: tick-based. */
-static __u64 proc_cpu_ns(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return (ut + st) * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-struct cpu_track {
-	pid_t pid[MAX_KIDS + 1];
-	__u64 first[MAX_KIDS + 1], last[MAX_KIDS + 1];
-	int n;
-};
-
-/* The CPU time of the target and its children since the first call: a
- * process that exits keeps its last reading. */
-static __u64 cpu_track(struct cpu_track *c, pid_t pid, bool first)
-{
-	pid_t kids[MAX_KIDS];
-	int nk = proc_children(pid, kids, MAX_KIDS);
-	__u64 sum = 0;
-
-	for (int i = -1; i < nk; i++) {
-		pid_t p = i < 0 ? pid : kids[i];
-		int j;
-		__u64 v = proc_cpu_ns(p);
-
-		for (j = 0; j < c->n && c->pid[j] != p; j++)
-			;
-		if (j == c->n) {
-			if (c->n > MAX_KIDS)
-				continue;
-			c->pid[c->n] = p;
-			c->first[c->n] = first ? v : 0;	/* a later child counts from 0 */
-			c->last[c->n++] = v;
-		}
-		if (v)
-			c->last[j] = v;
-	}
-	for (int j = 0; j < c->n; j++)
-		sum += c->last[j] > c->first[j] ? c->last[j] - c->first[j] : 0;
-	return sum;
-}
 
 /* Give the threads that serve requests their entry in `lthreads` now, so
  * that the off-CPU stretches of a thread's first request are kept too:
@@ -297,33 +211,6 @@ static double pct(__u64 a, __u64 b)
 	return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
-struct prog_stat {
-	const char *name;
-	__u64 run_ns, runs;
-};
-
-static int prog_stats(struct latency_bpf *skel, struct prog_stat *o, int max)
-{
-	struct bpf_program *p;
-	int n = 0;
-
-	bpf_object__for_each_program(p, skel->obj) {
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (n >= max)
-			break;
-		o[n].name = bpf_program__name(p);
-		o[n].run_ns = o[n].runs = 0;
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0) {
-			o[n].run_ns = info.run_time_ns;
-			o[n].runs = info.run_cnt;
-		}
-		n++;
-	}
-	return n;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -365,11 +252,11 @@ static void usage(FILE *f)
 }
 
 static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, double dur_s,
-		   const char *why, bool json, const struct prog_stat *p0, const struct prog_stat *p1,
+		   const char *why, bool json, const struct tr_prog *p0, const struct tr_prog *p1,
 		   int np, __u64 cpu_ns, __u64 dropped_threads, bool sample_auto)
 {
 	__u64 sample = l->max_weight ? l->max_weight : 1;
-	__u64 n = l->count, bpf_ns = 0, req_ns = l->sum_ns[AL_TOTAL];
+	__u64 n = l->count, req_ns = l->sum_ns[AL_TOTAL];
 	double p50 = hist_pct(l->hist[AL_TOTAL], n, 0.50, l->max_ns);
 	double p90 = hist_pct(l->hist[AL_TOTAL], n, 0.90, l->max_ns);
 	double p99 = hist_pct(l->hist[AL_TOTAL], n, 0.99, l->max_ns);
@@ -377,8 +264,6 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 	static const char *offname[ALO_N] = { "blocked_io", "wait_other", "idle", "runq" };
 	char a[32], b[32], c[32], d[32], e[32];
 
-	for (int i = 0; i < np; i++)
-		bpf_ns += p1[i].run_ns - p0[i].run_ns;
 	if (json) {
 		printf("{\"type\":\"summary\",\"pid\":%d,\"comm\":", (int)pid);
 		mode_json_str(stdout, comm);
@@ -403,10 +288,10 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 		}
 		printf("],\"phases\":[");
 		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
-			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.3f,"
+			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.5f,"
 			       "\"p50_ns\":%.0f,\"p90_ns\":%.0f,\"p99_ns\":%.0f}", ph == AL_RECV ? "" : ",",
 			       phase_json[ph], (unsigned long long)l->sum_ns[ph],
-			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns),
+			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns) / 100,
 			       hist_pct(l->hist[ph], n, 0.50, 0), hist_pct(l->hist[ph], n, 0.90, 0),
 			       hist_pct(l->hist[ph], n, 0.99, 0));
 		}
@@ -415,13 +300,9 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 			printf("\"%s_ns\":%llu,", offname[i], (unsigned long long)l->off_ns[i]);
 		printf("\"requests\":%llu,\"lost\":%llu}", (unsigned long long)l->off_reqs,
 		       (unsigned long long)l->off_lost);
-		printf(",\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"pct_of_target_cpu\":%.4f,\"progs\":[",
-		       (unsigned long long)bpf_ns, (unsigned long long)cpu_ns, pct(bpf_ns, cpu_ns));
-		for (int i = 0; i < np; i++)
-			printf("%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu}", i ? "," : "", p1[i].name,
-			       (unsigned long long)(p1[i].run_ns - p0[i].run_ns),
-			       (unsigned long long)(p1[i].runs - p0[i].runs));
-		printf("]},\"dropped\":{\"threads\":%llu,\"bad_marks\":%llu}}\n",
+		printf(",");
+		sess_cost(stdout, true, p0, p1, np, cpu_ns, dur_s);
+		printf(",\"dropped\":{\"threads\":%llu,\"bad_marks\":%llu}}\n",
 		       (unsigned long long)dropped_threads, (unsigned long long)l->bad);
 		fflush(stdout);
 		return;
@@ -490,23 +371,15 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 			       (unsigned long long)l->off_lost);
 		printf("\n");
 	}
-	printf("bpf: %.3f ms", (double)bpf_ns / 1e6);
-	if (cpu_ns)
-		printf(" = %.2f%% of target CPU (%.0f ms, /proc ticks)", pct(bpf_ns, cpu_ns), (double)cpu_ns / 1e6);
-	printf("; ns/run:");
-	for (int i = 0; i < np; i++)
-		if (p1[i].runs > p0[i].runs)
-			printf(" %s %.0f", p1[i].name, (double)(p1[i].run_ns - p0[i].run_ns) /
-			       (double)(p1[i].runs - p0[i].runs));
+	sess_cost(stdout, false, p0, p1, np, cpu_ns, dur_s);
 	if (dropped_threads || l->bad)
-		printf("  dropped: threads %llu bad marks %llu", (unsigned long long)dropped_threads,
+		printf("dropped: threads %llu bad marks %llu\n", (unsigned long long)dropped_threads,
 		       (unsigned long long)l->bad);
-	printf("\n");
 	fflush(stdout);
 }
 
 /* Sum the per-CPU copies. */
-static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
+static int read_lat(const struct latency_bpf *skel, struct ampstat_lat *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct ampstat_lat *v;
@@ -544,7 +417,7 @@ static int read_lat(struct latency_bpf *skel, struct ampstat_lat *out)
  * counter to read (not amped?): N stays. */
 static __u64 auto_n(struct reqs *rq, const pid_t *tg, int n, __u64 *t, double hit_rate, __u64 cur)
 {
-	__u64 now = now_ns(), d = reqs_read(rq, tg, n, false), want = 1;
+	__u64 now = mode_now_ns(), d = reqs_read(rq, tg, n, false), want = 1;
 	double dt = (double)(now - *t) / 1e9, rate;
 
 	*t = now;
@@ -560,251 +433,276 @@ static __u64 auto_n(struct reqs *rq, const pid_t *tg, int n, __u64 *t, double hi
 	return cur;
 }
 
-int cmd_latency(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "sample", required_argument, NULL, 's' },
-		{ "hit-rate", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct latency_bpf *skel = NULL;
-	struct bpf_link *links[MAX_LINKS] = { NULL };
-	struct bpf_link *sw = NULL;
-	struct mode_pin pins = { 0 };
-	struct prog_stat p0[8], p1[8];
-	struct ampstat_lat l;
-	static struct cpu_track ct;
-	char comm[32] = "?", exe[4096], path[64];
-	const char *why = "signal";
-	double duration_s = 0;
-	bool json = false, verbose = false, masked = false;
-	__u64 sample = 0;	/* 0: auto; else the fixed N */
-	double hit_rate = 4000;
-	static struct reqs rq;
+struct lat_ctx {
+	struct latency_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	struct bpf_link *sw;
+	int nlinks;
+	char path[64];		/* /proc/PID/exe */
+	__u64 sample;		/* 0: auto; else the fixed N */
+	double hit_rate;
+	struct reqs rq;
 	pid_t tgs[16];
-	__u64 cur = 1, rq_t = 0;	/* auto: N in force, when rq was last read */
-	int c, rc = 1, nlinks = 0, np, stats_fd = -1, ntg = 0;
-	pid_t pid = 0;
-	long v;
-	__u64 t0, t1, cpu_ns;
-	ssize_t n;
+	int ntg;
+	__u64 cur, rq_t;	/* auto: N in force, when rq was last read */
+	bool masked;		/* the target's trace flag is set */
+};
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &pid))
-				return 2;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &duration_s))
-				return 2;
-			break;
-		case 'j': json = true; break;
-		case 's':
-			if (!strcmp(optarg, "auto")) {
-				sample = 0;
-				break;
-			}
-			if (!mode_parse_long(optarg, &v) || v < 1 || v > 65536 || (v & (v - 1))) {
-				fprintf(stderr, "ampstat: --sample must be auto or a power of two 1-65536, "
-						"got '%s'\n", optarg);
-				return 2;
-			}
-			sample = (__u64)v;
-			break;
-		case 'r':
-			if (!mode_parse_double(optarg, &hit_rate) || !(hit_rate >= 1 && hit_rate <= 1e7)) {
-				fprintf(stderr, "ampstat: --hit-rate must be a number 1-10000000, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+static int option(struct sess *s, void *ctx, int c, const char *arg)
+{
+	struct lat_ctx *x = ctx;
+	long v;
+
+	(void)s;
+	switch (c) {
+	case 's':
+		if (!strcmp(arg, "auto")) {
+			x->sample = 0;
+			return 0;
 		}
+		if (!mode_parse_long(arg, &v) || v < 1 || v > 65536 || (v & (v - 1))) {
+			fprintf(stderr, "ampstat: --sample must be auto or a power of two 1-65536, got '%s'\n",
+				arg);
+			return 2;
+		}
+		x->sample = (__u64)v;
+		return 0;
+	case 'r':
+		if (!mode_parse_double(arg, &x->hit_rate) || !(x->hit_rate >= 1 && x->hit_rate <= 1e7)) {
+			fprintf(stderr, "ampstat: --hit-rate must be a number 1-10000000, got '%s'\n", arg);
+			return 2;
+		}
+		return 0;
 	}
-	if (optind != argc || !pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: latency needs -p PID\n");
-		usage(stderr);
-		return 2;
+	return 2;
+}
+
+/* the target and its children running the same binary, known now */
+static void same_binary(struct lat_ctx *x, pid_t pid)
+{
+	pid_t kids[MAX_KIDS];
+	int nk = proc_children(pid, kids, MAX_KIDS), n = 0;
+	struct stat st0, st;
+
+	x->skel->rodata->tgids[n++] = (__u32)pid;
+	for (int i = 0; i < nk && n < 16 && stat(x->path, &st0) == 0; i++) {
+		char kp[64];
+		snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)kids[i]);
+		if (stat(kp, &st) == 0 && st.st_dev == st0.st_dev && st.st_ino == st0.st_ino)
+			x->skel->rodata->tgids[n++] = (__u32)kids[i];
 	}
-	if (mode_check(&pid, comm, sizeof(comm)))
+	x->skel->rodata->ntgids = (__u32)n;
+	x->ntg = n;
+	for (int i = 0; i < n; i++)
+		x->tgs[i] = (pid_t)x->skel->rodata->tgids[i];
+}
+
+/* the probe, in the target and in its children running the same binary
+ * (MP workers, SYMPED processes); a per-process uprobe costs other amped
+ * processes on the machine nothing */
+static int attach_probes(struct lat_ctx *x, pid_t pid, const char *exe)
+{
+	pid_t kids[MAX_KIDS];
+	int nk = proc_children(pid, kids, MAX_KIDS);
+	struct stat st0, st;
+
+	if (stat(x->path, &st0)) {
+		fprintf(stderr, "ampstat: %s: %s\n", x->path, strerror(errno));
 		return 1;
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
+	}
+	for (int i = -1; i < nk && x->nlinks < MAX_LINKS; i++) {
+		pid_t p = i < 0 ? pid : kids[i];
+		char kp[64];
+
+		/* /proc/PID/exe: the very file, even if replaced or deleted
+		 * since (a rebuild while the server runs) */
+		snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)p);
+		if (i >= 0 && (stat(kp, &st) || st.st_dev != st0.st_dev || st.st_ino != st0.st_ino))
+			continue;
+		x->links[x->nlinks] = bpf_program__attach_usdt(x->skel->progs.on_request_done, p, kp,
+							       "amped", "request_done", NULL);
+		if (!x->links[x->nlinks]) {
+			int e = errno;
+			if (i < 0) {
+				fprintf(stderr, "ampstat: cannot attach to USDT probe amped:request_done in "
+						"%s: %s%s\n", exe, strerror(e),
+					e == ENOENT ? " (not amped, or a build without probes?)" : "");
+				return 1;
+			}
+			continue;	/* a child that exited meanwhile */
+		}
+		x->nlinks++;
+	}
+	return 0;
+}
+
+int lat_begin(struct sess *s, struct lat_ctx *x)
+{
+	char exe[4096];
+	ssize_t n;
+	int c;
+
+	snprintf(x->path, sizeof(x->path), "/proc/%d/exe", (int)s->pid);
+	n = readlink(x->path, exe, sizeof(exe) - 1);
 	if (n <= 0) {
-		fprintf(stderr, "ampstat: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "ampstat: %s: %s\n", x->path, strerror(errno));
 		return 1;
 	}
 	exe[n] = 0;
-	libbpf_set_print(verbose ? libbpf_all : libbpf_quiet);
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
-	skel = latency_bpf__open();
-	if (!skel) {
+	x->skel = latency_bpf__open();
+	if (!x->skel) {
 		fprintf(stderr, "ampstat: open latency.bpf.o: %s\n", strerror(errno));
-		goto cleanup;
+		return 1;
 	}
-	/* the target and its children running the same binary, known now */
-	{
-		pid_t kids[MAX_KIDS];
-		int nk = proc_children(pid, kids, MAX_KIDS), n = 0;
-		struct stat st0, st;
-
-		skel->rodata->tgids[n++] = (__u32)pid;
-		for (int i = 0; i < nk && n < 16 && stat(path, &st0) == 0; i++) {
-			char kp[64];
-			snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)kids[i]);
-			if (stat(kp, &st) == 0 && st.st_dev == st0.st_dev && st.st_ino == st0.st_ino)
-				skel->rodata->tgids[n++] = (__u32)kids[i];
-		}
-		skel->rodata->ntgids = (__u32)n;
-	}
-	skel->rodata->ph_reg = ph_arg_reg(path, "amped", "request_done", 6);
+	same_binary(x, s->pid);
+	x->skel->rodata->ph_reg = ph_arg_reg(x->path, "amped", "request_done", 6);
 	/* --sample auto: the server's request rate while the programs load
 	 * picks the first N */
-	ntg = (int)skel->rodata->ntgids;
-	for (int i = 0; i < ntg; i++)
-		tgs[i] = (pid_t)skel->rodata->tgids[i];
-	if (!sample) {
-		reqs_init(&rq, pid);
-		reqs_read(&rq, tgs, ntg, true);
-		rq_t = now_ns();
+	if (!x->sample) {
+		reqs_init(&x->rq, s->pid);
+		reqs_read(&x->rq, x->tgs, x->ntg, true);
+		x->rq_t = mode_now_ns();
 	}
-	mode_tp_select(skel->obj);
-	if ((c = latency_bpf__load(skel))) {
-		fprintf(stderr, "ampstat: load latency.bpf.o: %s (-v shows the verifier log)\n", strerror(-c));
-		goto cleanup;
-	}
-	mode_pin(&pins, skel->obj, pid, "latency");
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (sess_load(s, x->skel->skeleton))
+		return 1;
+	sess_pin(s, x->skel->obj, "latency", NULL);
+	sess_stats_on(s);
 	/* the scheduler side first: a request's stretches must be there when
 	 * its probe fires */
-	sw = bpf_program__attach(mode_tp_prog(skel->progs.lat_switch, skel->progs.lat_switch_raw));
-	if (!sw) {
+	x->sw = bpf_program__attach(mode_tp_prog(x->skel->progs.lat_switch, x->skel->progs.lat_switch_raw));
+	if (!x->sw) {
 		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(errno));
-		goto cleanup;
+		return 1;
 	}
-	/* the probe, in the target and in its children running the same
-	 * binary (MP workers, SYMPED processes); a per-process uprobe costs
-	 * other amped processes on the machine nothing */
-	{
-		pid_t kids[MAX_KIDS];
-		int nk = proc_children(pid, kids, MAX_KIDS);
-		struct stat st0, st;
-
-		if (stat(path, &st0)) {
-			fprintf(stderr, "ampstat: %s: %s\n", path, strerror(errno));
-			goto cleanup;
-		}
-		for (int i = -1; i < nk && nlinks < MAX_LINKS; i++) {
-			pid_t p = i < 0 ? pid : kids[i];
-			char kp[64];
-
-			if (i >= 0) {
-				snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)p);
-				if (stat(kp, &st) || st.st_dev != st0.st_dev || st.st_ino != st0.st_ino)
-					continue;
-			}
-			/* /proc/PID/exe: the very file, even if replaced or deleted
-			 * since (a rebuild while the server runs) */
-			snprintf(kp, sizeof(kp), "/proc/%d/exe", (int)p);
-			links[nlinks] = bpf_program__attach_usdt(skel->progs.on_request_done, p, kp,
-								 "amped", "request_done", NULL);
-			if (!links[nlinks]) {
-				int e = errno;
-				if (i < 0) {
-					fprintf(stderr, "ampstat: cannot attach to USDT probe amped:request_done in "
-							"%s: %s%s\n", exe, strerror(e),
-						e == ENOENT ? " (not amped, or a build without probes?)" : "");
-					goto cleanup;
-				}
-				continue;	/* a child that exited meanwhile */
-			}
-			nlinks++;
-		}
-	}
-	seed_threads(skel, pid);
-	cur = sample ? sample : auto_n(&rq, tgs, ntg, &rq_t, hit_rate, 1);
-	c = set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, cur - 1, 1);
-	if (c && cur > 1) {
+	if (attach_probes(x, s->pid, exe))
+		return 1;
+	seed_threads(x->skel, s->pid);
+	x->cur = x->sample ? x->sample : auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, 1);
+	c = set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, x->cur - 1, 1);
+	if (c && x->cur > 1) {
 		fprintf(stderr, "ampstat: --sample: cannot set amped_current.sample_mask in %d: %s\n",
-			(int)pid, strerror(-c));
-		goto cleanup;
+			(int)s->pid, strerror(-c));
+		return 1;
 	}
 	if (c)
 		fprintf(stderr, "ampstat: warning: cannot ask %d for phase marks (amped_current.trace: %s): "
-				"its requests' time shows as dispatcher work\n", (int)pid, strerror(-c));
-	masked = c == 0;
-	np = prog_stats(skel, p0, 8);
-	cpu_track(&ct, pid, true);
-	t0 = now_ns();
+				"its requests' time shows as dispatcher work\n", (int)s->pid, strerror(-c));
+	x->masked = c == 0;
+	return 0;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct lat_ctx *x = ctx;
+
+	if (lat_begin(s, x))
+		return 1;
 	fprintf(stderr, "ampstat: tracing pid %d (%s): request latency from amped:request_done in %d "
-			"process%s; %s\n", (int)pid, comm, nlinks, nlinks == 1 ? "" : "es",
-		duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
-	rc = 0;
-	for (;;) {
-		__u64 now = now_ns();
-		if (exiting)
-			break;
-		if (duration_s > 0 && now >= t0 + (__u64)(duration_s * 1e9)) {
-			why = "duration";
-			break;
-		}
-		if (!proc_alive(pid)) {
-			why = "target exited";
-			break;
-		}
-		cpu_track(&ct, pid, false);
-		if (!sample && masked && now - rq_t >= 100000000ULL) {
-			__u64 n2 = auto_n(&rq, tgs, ntg, &rq_t, hit_rate, cur);
-			if (n2 != cur && !set_trace(pid, (const __u32 *)skel->rodata->tgids,
-						    (int)skel->rodata->ntgids, n2 - 1, 1))
-				cur = n2;
-		}
-		__u64 left = duration_s > 0 ? t0 + (__u64)(duration_s * 1e9) - now : 100000000ULL;
-		if (left > 100000000ULL)
-			left = 100000000ULL;
-		struct timespec ts = { 0, (long)left };
-		nanosleep(&ts, NULL);
-	}
-	t1 = now_ns();
-	if (masked) {
-		set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, 0, 0);
-		masked = false;
-	}
-	cpu_ns = cpu_track(&ct, pid, false);
-	prog_stats(skel, p1, np);
-	if (read_lat(skel, &l)) {
+			"process%s; %s\n", (int)s->pid, s->comm, x->nlinks, x->nlinks == 1 ? "" : "es",
+		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	return 0;
+}
+
+/* --sample auto: N follows the request rate */
+void lat_tick(struct sess *s, struct lat_ctx *x)
+{
+	__u64 n2;
+
+	if (x->sample || !x->masked)
+		return;
+	n2 = auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, x->cur);
+	if (n2 != x->cur && !set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, n2 - 1, 1))
+		x->cur = n2;
+}
+
+static const char *tick(struct sess *s, void *ctx)
+{
+	lat_tick(s, ctx);
+	return NULL;
+}
+
+int lat_read(struct lat_ctx *x, struct ampstat_lat *out)
+{
+	return read_lat(x->skel, out);
+}
+
+static void unmask(struct sess *s, struct lat_ctx *x)
+{
+	if (x->masked)
+		set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, 0, 0);
+	x->masked = false;
+}
+
+static int stop(struct sess *s, void *ctx, const char *why)
+{
+	struct lat_ctx *x = ctx;
+	struct tr_prog p1[SESS_PROG_MAX];
+	struct ampstat_lat l;
+	double dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
+	__u64 cpu_ns;
+
+	unmask(s, x);
+	cpu_ns = sess_cpu_ns(s);
+	sess_progs(s, p1, SESS_PROG_MAX);
+	if (read_lat(x->skel, &l)) {
 		fprintf(stderr, "ampstat: reading the latency map: %s\n", strerror(errno));
-		rc = 1;
-		goto cleanup;
+		return 1;
 	}
-	report(&l, pid, comm, (double)(t1 - t0) / 1e9, why, json, p0, p1, np, cpu_ns,
-	       skel->bss->dropped_threads, sample == 0);
-cleanup:
-	if (masked)
-		set_trace(pid, (const __u32 *)skel->rodata->tgids, (int)skel->rodata->ntgids, 0, 0);
-	for (int i = 0; i < nlinks; i++)
-		bpf_link__destroy(links[i]);
-	bpf_link__destroy(sw);
-	mode_unpin(&pins);
-	latency_bpf__destroy(skel);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	return rc;
+	report(&l, s->pid, s->comm, dur_s, why, s->json, s->p0, p1, s->nprogs, cpu_ns,
+	       x->skel->bss->dropped_threads, x->sample == 0);
+	return 0;
+}
+
+static void cleanup(struct sess *s, void *ctx)
+{
+	struct lat_ctx *x = ctx;
+
+	if (x->skel)
+		unmask(s, x);
+	for (int i = 0; i < x->nlinks; i++)
+		bpf_link__destroy(x->links[i]);
+	bpf_link__destroy(x->sw);
+	latency_bpf__destroy(x->skel);
+}
+
+static void lat_defaults(struct lat_ctx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->hit_rate = 4000;
+	x->cur = 1;
+}
+
+struct lat_ctx *lat_new(void)
+{
+	struct lat_ctx *x = malloc(sizeof(*x));
+
+	if (x)
+		lat_defaults(x);
+	return x;
+}
+
+void lat_end(struct sess *s, struct lat_ctx *x)
+{
+	if (!x)
+		return;
+	cleanup(s, x);
+	free(x);
+}
+
+int cmd_latency(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sample", required_argument, NULL, 's' },
+		{ "hit-rate", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct sess_cmd cmd = {
+		.name = "latency", .usage = usage, .longopts = longopts, .option = option,
+		.flags = SESS_JSON, .interval_s = 0.1, .start = start, .tick = tick, .stop = stop,
+		.cleanup = cleanup,
+	};
+	static struct lat_ctx x;
+
+	lat_defaults(&x);
+	return sess_run(&cmd, &x, argc, argv);
 }

@@ -21,25 +21,6 @@
 
 #define MAX_KIDS 1024
 
-volatile sig_atomic_t mode_exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	mode_exiting = 1;
-}
-
-void mode_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	/* a scraper that hangs up must not kill `serve` */
-	signal(SIGPIPE, SIG_IGN);
-}
-
 __u64 mode_now_ns(void)
 {
 	struct timespec ts;
@@ -91,7 +72,7 @@ int mode_targets_open(struct mode_targets *mt, int targets_fd, int fast_fd)
 	return 0;
 }
 
-/* the protocol of include/ampstat.h: our slots only, the slot before the
+/* the protocol of include/ampstat_targets.h: our slots only, the slot before the
  * count */
 int mode_targets_add(struct mode_targets *mt, pid_t tgid)
 {
@@ -126,37 +107,6 @@ void mode_targets_close(struct mode_targets *mt)
 		mt->fast = NULL;
 }
 
-const char *mode_wait(pid_t pid, double duration_s, __u64 t0_ns, double tick_s,
-		      void (*tick)(void *ctx), void *ctx)
-{
-	__u64 end = duration_s > 0 ? t0_ns + (__u64)(duration_s * 1e9) : 0;
-	__u64 next_tick = tick ? t0_ns + (__u64)(tick_s * 1e9) : 0;
-
-	for (;;) {
-		__u64 now = mode_now_ns(), left = 50000000ULL;
-
-		if (mode_exiting)
-			return "signal";
-		if (end && now >= end)
-			return "duration";
-		if (!proc_alive(pid))
-			return "target exited";
-		if (tick && now >= next_tick) {
-			tick(ctx);
-			next_tick += (__u64)(tick_s * 1e9);
-			if (next_tick < now)
-				next_tick = now + (__u64)(tick_s * 1e9);
-			continue;
-		}
-		if (end && end - now < left)
-			left = end - now;
-		if (tick && next_tick - now < left)
-			left = next_tick - now;
-		struct timespec ts = { (time_t)(left / 1000000000ULL), (long)(left % 1000000000ULL) };
-		nanosleep(&ts, NULL);
-	}
-}
-
 int mode_progs(struct bpf_object *obj, struct tr_prog *out, int max)
 {
 	struct bpf_program *p;
@@ -183,54 +133,6 @@ int mode_progs(struct bpf_object *obj, struct tr_prog *out, int max)
 	return n;
 }
 
-static __u64 cost_total(const struct tr_prog *from, const struct tr_prog *to, int n)
-{
-	__u64 t = 0;
-
-	for (int i = 0; i < n; i++)
-		t += to[i].run_ns - from[i].run_ns;
-	return t;
-}
-
-void mode_cost_text(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
-		    __u64 target_cpu_ns)
-{
-	__u64 total = cost_total(from, to, n);
-
-	fprintf(f, "bpf: %.3f ms", (double)total / 1e6);
-	if (target_cpu_ns)
-		fprintf(f, " = %.2f%% of target CPU (%.0f ms)",
-			100.0 * (double)total / (double)target_cpu_ns, (double)target_cpu_ns / 1e6);
-	fprintf(f, "; runs, ns/run:");
-	for (int i = 0; i < n; i++) {
-		__u64 runs = to[i].runs - from[i].runs, ns = to[i].run_ns - from[i].run_ns;
-
-		fprintf(f, " %s %llu", to[i].name + 3, (unsigned long long)runs);
-		if (runs)
-			fprintf(f, " %.0f", (double)ns / (double)runs);
-		if (to[i].missed - from[i].missed)
-			fprintf(f, " (missed %llu)", (unsigned long long)(to[i].missed - from[i].missed));
-		fprintf(f, i + 1 < n ? "," : "");
-	}
-	fprintf(f, "\n");
-}
-
-void mode_cost_json(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
-		    __u64 target_cpu_ns)
-{
-	__u64 total = cost_total(from, to, n);
-
-	fprintf(f, "\"bpf\":{\"run_ns\":%llu,\"target_cpu_ns\":%llu,\"pct_of_target_cpu\":%.4f,\"progs\":[",
-		(unsigned long long)total, (unsigned long long)target_cpu_ns,
-		target_cpu_ns ? 100.0 * (double)total / (double)target_cpu_ns : 0.0);
-	for (int i = 0; i < n; i++)
-		fprintf(f, "%s{\"name\":\"%s\",\"run_ns\":%llu,\"runs\":%llu,\"missed\":%llu}", i ? "," : "",
-			to[i].name, (unsigned long long)(to[i].run_ns - from[i].run_ns),
-			(unsigned long long)(to[i].runs - from[i].runs),
-			(unsigned long long)(to[i].missed - from[i].missed));
-	fprintf(f, "]}");
-}
-
 __u64 mode_task_cpu_ns(pid_t pid)
 {
 	char path[64], buf[1024], *p;
@@ -255,18 +157,36 @@ __u64 mode_task_cpu_ns(pid_t pid)
 	return (ut + st) * (1000000000ULL / (unsigned long long)hz);
 }
 
-void mode_cpu_sample(struct mode_targets *mt)
+/* the traced set: from its map, or pid and its descendants */
+static int traced(struct mode_targets *mt, pid_t pid, pid_t *out, int max)
 {
 	__u32 key, next;
 	void *prev = NULL;
+	int n = 0;
 
-	while (bpf_map_get_next_key(mt->targets_fd, prev, &next) == 0) {
+	if (!mt->fast) {
+		out[0] = pid;
+		return 1 + proc_children(pid, out + 1, max - 1);
+	}
+	while (n < max && bpf_map_get_next_key(mt->targets_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		out[n++] = (pid_t)key;
+	}
+	return n;
+}
+
+void mode_cpu_sample(struct mode_targets *mt, pid_t pid)
+{
+	pid_t tg[MODE_CPU_MAX];
+	int n = traced(mt, pid, tg, MODE_CPU_MAX);
+
+	for (int k = 0; k < n; k++) {
+		pid_t key = tg[k];
 		__u64 c;
 		int i;
 
-		key = next;
-		prev = &key;
-		c = mode_task_cpu_ns((pid_t)key);
+		c = mode_task_cpu_ns(key);
 		for (i = 0; i < mt->ncpu; i++)
 			if (mt->cpu_tgid[i] == (pid_t)key)
 				break;
@@ -528,9 +448,9 @@ static void rm_pin_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Sub-command folders (PIN_ROOT/PID/SUB) of dead processes or dead
- * ampstats; top's own pins (files in PIN_ROOT/PID) are top's to clean. */
-static void clean_stale_subs(void)
+/* The pins of dead processes, and of ampstats that were killed: a folder
+ * PIN_ROOT/PID/SUB per subcommand, and top's maps in PIN_ROOT/PID itself. */
+static void clean_stale(void)
 {
 	DIR *root = opendir(MODE_PIN_ROOT);
 	struct dirent *de;
@@ -547,6 +467,8 @@ static void clean_stale_subs(void)
 		if (*end || pid <= 0)
 			continue;
 		snprintf(pdir, sizeof(pdir), "%s/%.64s", MODE_PIN_ROOT, de->d_name);
+		if (!dead && nused == -2)
+			nused = used_map_ids(&used);
 		d = opendir(pdir);
 		while (d && (se = readdir(d))) {
 			char sub[512];
@@ -554,23 +476,32 @@ static void clean_stale_subs(void)
 			if (se->d_name[0] == '.' || se->d_type != DT_DIR)
 				continue;
 			snprintf(sub, sizeof(sub), "%.250s/%.250s", pdir, se->d_name);
-			if (!dead && nused == -2)
-				nused = used_map_ids(&used);
 			if (dead || !pins_live(sub, used, nused))
 				rm_pin_dir(sub);
 		}
 		if (d)
 			closedir(d);
-		if (dead)
-			rmdir(pdir);	/* empty unless top's pins are left */
+		/* top's files; the folder goes when nothing is left in it */
+		if (dead || !pins_live(pdir, used, nused))
+			rm_pin_dir(pdir);
 	}
 	if (root)
 		closedir(root);
 	free(used);
 }
 
+static bool pin_wanted(const char *name, const char *const *only)
+{
+	if (!only)
+		return true;
+	for (; *only; only++)
+		if (!strcmp(*only, name))
+			return true;
+	return false;
+}
+
 static int pin_maps(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub,
-		    char *err, size_t errlen)
+		    const char *const *only, char *err, size_t errlen)
 {
 	struct statfs sfs;
 	struct bpf_map *m;
@@ -585,41 +516,48 @@ static int pin_maps(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, cons
 		snprintf(err, errlen, "mkdir %s: %s", MODE_PIN_ROOT, strerror(errno));
 		return -1;
 	}
-	clean_stale_subs();
+	clean_stale();
 	snprintf(dir, sizeof(dir), "%s/%d", MODE_PIN_ROOT, (int)pid);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", sub);
-	if (mkdir(dir, 0700)) {
-		snprintf(err, errlen, "%s: %s%s", dir, strerror(errno),
-			 errno == EEXIST ? " (another ampstat traces this process)" : "");
-		return -1;
+	mp->top = !sub;
+	if (sub) {
+		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", sub);
+		if (mkdir(dir, 0700)) {
+			snprintf(err, errlen, "%s: %s%s", dir, strerror(errno),
+				 errno == EEXIST ? " (another ampstat traces this process)" : "");
+			return -1;
+		}
 	}
 	snprintf(mp->dir, sizeof(mp->dir), "%s", dir);
 	bpf_object__for_each_map(m, obj) {
 		char p[sizeof(dir) + 64];
 
-		if (bpf_map__is_internal(m) || bpf_map__fd(m) < 0 || mp->n == MODE_PIN_MAX)
+		if (bpf_map__is_internal(m) || bpf_map__fd(m) < 0 || mp->n == MODE_PIN_MAX ||
+		    !pin_wanted(bpf_map__name(m), only))
 			continue;
-		snprintf(mp->names[mp->n], sizeof(mp->names[0]), "%s", bpf_map__name(m));
-		snprintf(p, sizeof(p), "%s/%s", dir, mp->names[mp->n]);
+		snprintf(p, sizeof(p), "%s/%s", dir, bpf_map__name(m));
 		if (bpf_map__pin(m, p)) {
-			snprintf(err, errlen, "pin %s: %s", p, strerror(errno));
+			/* top's maps sit beside the subcommands' folders: the
+			 * first one taken tells of another top */
+			snprintf(err, errlen, "pin %s: %s%s", p, strerror(errno),
+				 errno == EEXIST ? " (another ampstat traces this process)" : "");
 			return -1;
 		}
-		mp->n++;
+		snprintf(mp->names[mp->n++], sizeof(mp->names[0]), "%s", bpf_map__name(m));
 	}
 	return 0;
 }
 
-int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub)
+int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub,
+	     const char *const *only)
 {
 	char err[400];
 
 	memset(mp, 0, sizeof(*mp));
-	if (pin_maps(mp, obj, pid, sub, err, sizeof(err))) {
+	if (pin_maps(mp, obj, pid, sub, only, err, sizeof(err))) {
 		fprintf(stderr, "ampstat: warning: maps not pinned: %s\n", err);
 		mode_unpin(mp);
 		return -1;
@@ -640,10 +578,11 @@ void mode_unpin(struct mode_pin *mp)
 		snprintf(p, sizeof(p), "%s/%s", mp->dir, mp->names[i]);
 		unlink(p);
 	}
-	rmdir(mp->dir);
+	rmdir(mp->dir);		/* PIN_ROOT/PID: stays while others use it */
 	slash = strrchr(mp->dir, '/');
 	*slash = 0;
-	rmdir(mp->dir);		/* PIN_ROOT/PID: stays while others use it */
+	if (!mp->top)
+		rmdir(mp->dir);
 	mp->dir[0] = 0;
 	mp->n = 0;
 }

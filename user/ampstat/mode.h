@@ -1,34 +1,27 @@
-/* mode — what ampstat's opt-in modes (syscalls, cache, offcpu, serve)
- * share: checking the target, the traced set, BPF run-time statistics and
- * the wait for the end of a run.
+/* mode — the pieces under ampstat's session runner (sess.h): checking the
+ * target, the traced set, the target's CPU time, BPF run-time statistics,
+ * tracepoint flavours, pins and option parsing.
  *
  *   mode_check(&pid, comm, n)
  *       root, BTF and a live target; a thread id becomes its process;
  *       picks the role profile of the target's server (roles_target).
  *       0, or 1 (the exit status) with a message on stderr.
  *   mode_targets_open(&mt, targets_fd, fast_fd)
- *       maps the `fast` array of a loaded object (include/ampstat.h).
+ *       maps the `fast` array of a loaded object (include/ampstat_targets.h).
  *       0 / -errno.
  *   mode_targets_add(&mt, tgid)   puts a process in the traced set. 0 / -errno.
  *   mode_targets_children(&mt, pid)
  *                          adds pid's descendants (after attaching: forks
  *                          from then on are followed in the kernel).
  *   mode_targets_close(&mt)  unmaps; accepts an unopened one.
- *   mode_signals()         SIGINT/SIGTERM set mode_exiting.
- *   mode_wait(pid, duration_s, t0_ns, tick_s, tick, ctx)
- *                          sleeps until duration_s after t0_ns (0: no
- *                          limit), a signal or the target's exit, calling
- *                          tick every tick_s (if tick).  Returns why it
- *                          ended: "duration", "signal", "target exited".
  *   mode_progs(obj, out, max)
  *                          cumulative run time and count of each program
  *                          of obj (bpf_stats; iterators left out).
- *   mode_cost_text / mode_cost_json(from, to, n, target_cpu_ns)
- *                          prints what the programs cost between two
- *                          readings.
  *   mode_task_cpu_ns(pid)  CPU time of all the threads of process pid, from
  *                          /proc/PID/stat (tick-based: 4 ms samples).
- *   mode_cpu_sample(&mt)   reads the CPU time of every traced process; call
+ *   mode_cpu_sample(&mt, pid)
+ *                          reads the CPU time of every traced process (of
+ *                          pid and its descendants if mt has no map); call
  *                          it at the start, now and then (processes that
  *                          exit keep their last reading) and at the end.
  *   mode_cpu_ns(&mt)       the CPU time the traced processes used between
@@ -43,15 +36,19 @@
  *                          it picks raw_tp; returns how many it did.
  *   mode_tp_prog(x, x_raw) the one of a pair that mode_tp_select picked.
  *   mode_usage_maps(f, sub)  --help's paragraph on the two above.
- *   mode_pin(&mp, obj, pid, sub)
+ *   mode_pin(&mp, obj, pid, sub, only)
  *                          after load: pins obj's maps (not .bss and the
- *                          like) as /sys/fs/bpf/amped/PID/SUB/MAP, mounting
- *                          bpffs if needed and first removing the SUB
- *                          folders of dead processes and of killed
- *                          ampstats (no loaded program uses their maps).
- *                          Another ampstat's folder for the same PID and
- *                          SUB: nothing is pinned.  Says on stderr what it
- *                          did; 0 pinned, -1 not (a warning: go on).
+ *                          like; only those named in the NULL-terminated
+ *                          list only, if given) as
+ *                          /sys/fs/bpf/amped/PID/SUB/MAP, or
+ *                          /sys/fs/bpf/amped/PID/MAP when sub is NULL
+ *                          (top's), mounting bpffs if needed and first
+ *                          removing the pins of dead processes and of
+ *                          killed ampstats (no loaded program uses their
+ *                          maps).  Another ampstat's folder for the same
+ *                          PID and SUB (or map, for top): nothing is
+ *                          pinned.  Says on stderr what it did; 0 pinned,
+ *                          -1 not (a warning: go on).
  *   mode_unpin(&mp)        removes them (and PID's folder when empty);
  *                          accepts a zeroed or failed one.
  *   mode_libbpf_print(verbose)  libbpf's debug output only with -v.
@@ -63,7 +60,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/types.h>
-#include "ampstat.h"
+#include "ampstat_targets.h"
 #include "ampstat/trace.h"
 
 struct bpf_object;
@@ -81,23 +78,14 @@ struct mode_targets {
 	__u64 cpu_first[MODE_CPU_MAX], cpu_last[MODE_CPU_MAX];
 };
 
-extern volatile sig_atomic_t mode_exiting;
-
 int mode_check(pid_t *pid, char *comm, size_t n);
 int mode_targets_open(struct mode_targets *mt, int targets_fd, int fast_fd);
 int mode_targets_add(struct mode_targets *mt, pid_t tgid);
 void mode_targets_children(struct mode_targets *mt, pid_t pid);
 void mode_targets_close(struct mode_targets *mt);
-void mode_signals(void);
-const char *mode_wait(pid_t pid, double duration_s, __u64 t0_ns, double tick_s,
-		      void (*tick)(void *ctx), void *ctx);
 int mode_progs(struct bpf_object *obj, struct tr_prog *out, int max);
-void mode_cost_text(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
-		    __u64 target_cpu_ns);
-void mode_cost_json(FILE *f, const struct tr_prog *from, const struct tr_prog *to, int n,
-		    __u64 target_cpu_ns);
 __u64 mode_task_cpu_ns(pid_t pid);
-void mode_cpu_sample(struct mode_targets *mt);
+void mode_cpu_sample(struct mode_targets *mt, pid_t pid);
 __u64 mode_cpu_ns(const struct mode_targets *mt);
 __u64 mode_now_ns(void);
 void mode_libbpf_print(bool verbose);
@@ -121,9 +109,11 @@ struct bpf_program *mode_tp_prog(struct bpf_program *tp_btf, struct bpf_program 
 struct mode_pin {
 	char dir[160];		/* "" when nothing is pinned */
 	int n;
+	bool top;		/* maps in PIN_ROOT/PID itself */
 	char names[MODE_PIN_MAX][32];
 };
-int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub);
+int mode_pin(struct mode_pin *mp, struct bpf_object *obj, pid_t pid, const char *sub,
+	     const char *const *only);
 void mode_unpin(struct mode_pin *mp);
 
 #endif

@@ -2,7 +2,8 @@
  * the time from each switch-out to the next switch-in, by the kernel and
  * user stacks taken at the switch-out and the category of the wait
  * (bpf/offcpu.bpf.c).  --folded prints one line per stack for flame graphs
- * (flamegraph.pl, speedscope, inferno):
+ * (speedscope, inferno, flamegraph.pl), and --svg / --html draw the flame
+ * graph of those lines here (user/ampstat/flame.h):
  *
  *   ROLE;COMM;[CATEGORY];USER FRAMES (outermost first);KERNEL FRAMES US
  *
@@ -15,7 +16,7 @@
  * are named at the end, so a target that has exited by then keeps only
  * addresses.  The kernel keeps one entry per thread; the threads of a
  * role with the same name, stacks and category are summed into one line.
- * Without --folded: per role, the time off CPU by category and the
+ * Without --folded (with or without --svg/--html): per role, the time off CPU by category and the
  * heaviest stacks. */
 #include <errno.h>
 #include <getopt.h>
@@ -26,13 +27,14 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat_offcpu.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/flame.h"
+#include "ampstat/sess.h"
 #include "ampstat/roles.h"
 #include "ampstat/sym.h"
 #include "offcpu.skel.h"
 
-#define MAX_PROGS 8
 #define MAX_DEPTH 127
 #define MAX_SYMS 64
 
@@ -145,16 +147,6 @@ static int cmp_entries(const void *a, const void *b)
 	return x->v.ns == y->v.ns ? 0 : x->v.ns < y->v.ns ? 1 : -1;
 }
 
-/* the map is keyed by tid: note the roles of the live threads now, so one
- * that exits before the report keeps its role */
-static void cpu_tick(void *ctx)
-{
-	struct mode_targets *mt = ctx;
-
-	mode_cpu_sample(mt);
-	roles_watch(mt->cpu_tgid, mt->ncpu, false);
-}
-
 static int cmp_keys(const void *a, const void *b)
 {
 	const struct oentry *x = a, *y = b;
@@ -187,8 +179,8 @@ static int merge_threads(struct oentry *ent, int n)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat offcpu -p PID [-d SEC] [--folded] [--min-us N] [-T N]\n"
-"                      [--role NAME=REGEX]... [--no-follow] [-v]\n"
+"usage: ampstat offcpu -p PID [-d SEC] [--folded] [--svg FILE] [--html FILE]\n"
+"                      [--min-us N] [-T N] [--role NAME=REGEX]... [--no-follow] [-v]\n"
 "\n"
 "Off-CPU time of the server's threads by stack, per role: the kernel and\n"
 "user stacks a thread left the CPU with, the category of its wait\n"
@@ -200,6 +192,10 @@ static void usage(FILE *f)
 "  -p, --pid PID        the server to trace (with the processes it forks)\n"
 "  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or exit)\n"
 "  -f, --folded         folded stacks, one per line, for flame graphs\n"
+"      --svg FILE       write the flame graph of those stacks as SVG (one\n"
+"                       file, no scripts or fonts fetched; hover a frame for\n"
+"                       its time, click to zoom)\n"
+"      --html FILE      the same flame graph in an HTML page\n"
 "      --min-us N       leave out waits shorter than N microseconds\n"
 "  -T, --top N          stacks per role in the table (default 5)\n"
 "      --role NAME=RE   a role for threads whose name matches RE (or a\n"
@@ -208,8 +204,8 @@ static void usage(FILE *f)
 "  -v, --verbose        libbpf debug output\n"
 "\n"
 "examples:\n"
-"  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded > off.folded\n"
-"  flamegraph.pl --countname us < off.folded > off.svg\n"
+"  ampstat offcpu -p $(pgrep -x amped) -d 10 --svg off.svg\n"
+"  ampstat offcpu -p $(pgrep -x amped) -d 10 --folded --html off.html > off.folded\n"
 "  ampstat offcpu -p 1234 -d 5 --min-us 1000 -T 3\n"
 "\n");
 	mode_usage_maps(f, "offcpu");
@@ -218,244 +214,297 @@ static void usage(FILE *f)
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
 
+struct off_ctx {
+	struct offcpu_bpf *skel;
+	struct syms sy;
+	struct oentry *ent;
+	int nent, cap;
+	bool folded, follow;
+	long min_us, top;
+	const char *svg_path, *html_path;	/* --svg, --html */
+	struct flame *fl;			/* their graph, when one is asked for */
+};
+
+/* 0 when path can be written (created empty now), -1 with a message */
+static int check_writable(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fclose(f)) {
+		fprintf(stderr, "ampstat: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html)
+{
+	FILE *f = fopen(path, "w");
+	int e = !f || (html ? flame_html(fl, f, fo) : flame_svg(fl, f, fo));
+
+	if (f && fclose(f))
+		e = 1;
+	if (e) {
+		fprintf(stderr, "ampstat: write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, "ampstat: flame graph (%llu us in all) written to %s\n", flame_total(fl), path);
+	return 0;
+}
+
+static int option(struct sess *s, void *ctx, int c, const char *arg)
+{
+	struct off_ctx *x = ctx;
+	char *end;
+
+	(void)s;
+	switch (c) {
+	case 'f': x->folded = true; return 0;
+	case 'S': x->svg_path = arg; return 0;
+	case 'H': x->html_path = arg; return 0;
+	case 'm':
+		x->min_us = strtol(arg, &end, 10);
+		if (end == arg || *end || x->min_us < 0 || x->min_us > 3600000000L) {
+			fprintf(stderr, "ampstat: bad --min-us '%s'\n", arg);
+			return 2;
+		}
+		return 0;
+	case 'T':
+		x->top = strtol(arg, &end, 10);
+		if (end == arg || *end || x->top < 0 || x->top > 100000) {
+			fprintf(stderr, "ampstat: bad --top '%s'\n", arg);
+			return 2;
+		}
+		return 0;
+	case 'r': return roles_add(arg) ? 2 : 0;
+	case 'F': x->follow = false; return 0;
+	}
+	return 2;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct off_ctx *x = ctx;
+
+	/* refuse an unwritable file now, not after the whole trace */
+	if ((x->svg_path && check_writable(x->svg_path)) || (x->html_path && check_writable(x->html_path)))
+		return 1;
+	if ((x->svg_path || x->html_path) && !(x->fl = flame_new())) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
+	}
+	x->skel = offcpu_bpf__open();
+	if (!x->skel) {
+		fprintf(stderr, "ampstat: open offcpu.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	x->skel->rodata->follow_forks = x->follow;
+	x->skel->rodata->min_ns = (__u64)x->min_us * 1000;
+	if (sess_load(s, x->skel->skeleton))
+		return 1;
+	sess_pin(s, x->skel->obj, "offcpu", NULL);
+	if (sess_targets(s, bpf_map__fd(x->skel->maps.targets), bpf_map__fd(x->skel->maps.fast)) ||
+	    sess_attach(s, x->skel->skeleton))
+		return 1;
+	/* the target's mappings now, while it surely lives */
+	user_syms(&x->sy, s->pid);
+	fprintf(stderr, "ampstat: tracing pid %d (%s) off-CPU stacks; Ctrl-C to stop\n", (int)s->pid,
+		s->comm);
+	return 0;
+}
+
+/* the map's entries, with their roles (noted by the session while the
+ * threads lived: the map is keyed by tid) */
+static int read_entries(struct off_ctx *x)
+{
+	int ofd = bpf_map__fd(x->skel->maps.offcpu);
+	struct ampstat_off_key key, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(ofd, prev, &next) == 0) {
+		struct ampstat_off_val v;
+		char cm[AMPSTAT_COMM_LEN + 1];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(ofd, &key, &v))
+			continue;
+		if (x->nent == x->cap) {
+			int n = x->cap ? x->cap * 2 : 256;
+			struct oentry *a = realloc(x->ent, (size_t)n * sizeof(*a));
+
+			if (!a)
+				return -ENOMEM;
+			x->ent = a;
+			x->cap = n;
+		}
+		memcpy(cm, key.comm, AMPSTAT_COMM_LEN);
+		cm[AMPSTAT_COMM_LEN] = 0;
+		x->ent[x->nent].k = key;
+		x->ent[x->nent].v = v;
+		x->ent[x->nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
+		x->nent++;
+	}
+	x->nent = merge_threads(x->ent, x->nent);
+	qsort(x->ent, (size_t)x->nent, sizeof(*x->ent), cmp_entries);
+	return 0;
+}
+
+/* the folded lines: printed (--folded) and/or drawn (--svg, --html).
+ * 0 ok, -ENOMEM. */
+static int folded_lines(struct off_ctx *x, int sfd)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int e = 0;
+
+	for (int i = 0; i < x->nent && !e; i++) {
+		struct oentry *o = &x->ent[i];
+		char cm[AMPSTAT_COMM_LEN + 1];
+		__u64 us = (o->v.ns + 500) / 1000;
+		FILE *m;
+
+		if (!us)
+			continue;
+		memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
+		cm[AMPSTAT_COMM_LEN] = 0;
+		for (char *q = cm; *q; q++)
+			if (*q == ';' || *q == ' ')
+				*q = '_';
+		m = open_memstream(&line, &cap);
+		if (!m) {
+			e = -ENOMEM;
+			break;
+		}
+		fprintf(m, "%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
+		put_stack(m, sfd, o->k.ustack, user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]", ";");
+		put_stack(m, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", ";");
+		fprintf(m, " %llu\n", (unsigned long long)us);
+		if (fclose(m)) {
+			e = -ENOMEM;
+			break;
+		}
+		if (x->folded)
+			fputs(line, stdout);
+		if (x->fl && flame_add_line(x->fl, line))
+			e = -ENOMEM;
+	}
+	free(line);
+	return e;
+}
+
+static void print_role(struct off_ctx *x, int sfd, int r)
+{
+	__u64 by[AMPSTAT_NSLOT] = { 0 }, tot = 0;
+	int shown = 0;
+
+	for (int i = 0; i < x->nent; i++)
+		if (x->ent[i].role == r) {
+			by[x->ent[i].k.state & (AMPSTAT_NSLOT - 1)] += x->ent[i].v.ns;
+			tot += x->ent[i].v.ns;
+		}
+	if (!tot)
+		return;
+	printf("\n%s: off CPU %.3f s: blocked-io %.3f, wait-idle %.3f, wait-other %.3f, runq %.3f\n",
+	       roles_name(r), (double)tot / 1e9, (double)by[AS_BLOCKED] / 1e9,
+	       (double)by[AS_WAIT_IDLE] / 1e9, (double)by[AS_WAIT_OTHER] / 1e9, (double)by[AS_RUNQ] / 1e9);
+	for (int i = 0; i < x->nent && shown < x->top; i++) {
+		struct oentry *o = &x->ent[i];
+		char cm[AMPSTAT_COMM_LEN + 1];
+
+		if (o->role != r)
+			continue;
+		shown++;
+		memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
+		cm[AMPSTAT_COMM_LEN] = 0;
+		printf("  %10.3f ms %8llu x  %s [%s]\n    user:   ", (double)o->v.ns / 1e6,
+		       (unsigned long long)o->v.count, cm, state_name(o->k.state));
+		put_stack(stdout, sfd, o->k.ustack, user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]",
+			  " ");
+		printf("\n    kernel: ");
+		put_stack(stdout, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", " ");
+		printf("\n");
+	}
+}
+
+static int stop(struct sess *s, void *ctx, const char *why)
+{
+	struct off_ctx *x = ctx;
+	struct tr_prog p1[SESS_PROG_MAX];
+	__u64 cpu = sess_cpu_ns(s);
+	int sfd = bpf_map__fd(x->skel->maps.stacks);
+	/* the cost on stderr with --folded, where the output leaves room for it */
+	FILE *cf = x->folded ? stderr : stdout;
+	double dur_s;
+
+	offcpu_bpf__detach(x->skel);
+	dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
+	sess_progs(s, p1, SESS_PROG_MAX);
+	if (read_entries(x)) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
+	}
+	x->sy.kernel = sym_open(0);
+	if ((x->folded || x->fl) && folded_lines(x, sfd)) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
+	}
+	if (x->fl) {
+		char title[128];
+		struct flame_opts fo = { .title = title, .count_name = "us" };
+
+		snprintf(title, sizeof(title), "ampstat offcpu: pid %d (%s), %.2f s off CPU by stack", (int)s->pid,
+			 s->comm, dur_s);
+		if ((x->svg_path && write_flame(x->svg_path, x->fl, &fo, false)) ||
+		    (x->html_path && write_flame(x->html_path, x->fl, &fo, true)))
+			return 1;
+	}
+	if (x->folded) {
+		fflush(stdout);
+	} else {
+		printf("ampstat offcpu  pid %d (%s)  %.2f s (%s)\n", (int)s->pid, s->comm, dur_s, why);
+		for (int r = 0; r < roles_count(); r++)
+			print_role(x, sfd, r);
+	}
+	sess_cost(cf, false, s->p0, p1, s->nprogs, cpu, dur_s);
+	if (x->skel->bss->dropped_stacks || x->skel->bss->dropped_entries)
+		fprintf(cf, "dropped: stacks %llu, entries %llu\n",
+			(unsigned long long)x->skel->bss->dropped_stacks,
+			(unsigned long long)x->skel->bss->dropped_entries);
+	fflush(cf);
+	return 0;
+}
+
+static void cleanup(struct sess *s, void *ctx)
+{
+	struct off_ctx *x = ctx;
+
+	(void)s;
+	offcpu_bpf__destroy(x->skel);
+	for (int i = 0; i < x->sy.n; i++)
+		sym_close(x->sy.s[i]);
+	sym_close(x->sy.kernel);
+	free(x->ent);
+	flame_free(x->fl);
+}
+
 int cmd_offcpu(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
 		{ "folded", no_argument, NULL, 'f' },
+		{ "svg", required_argument, NULL, 'S' },
+		{ "html", required_argument, NULL, 'H' },
 		{ "min-us", required_argument, NULL, 'm' },
 		{ "top", required_argument, NULL, 'T' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "no-follow", no_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct offcpu_bpf *skel = NULL;
-	struct mode_targets mt = { 0 };
-	struct mode_pin pins = { 0 };
-	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
-	struct syms sy = { 0 };
-	struct oentry *ent = NULL;
-	int nent = 0, cap = 0;
-	bool folded = false, verbose = false, follow = true;
-	double dur = 0;
-	long min_us = 0, top = 5;
-	int c, rc = 1, e, np, stats_fd = -1, sfd, ofd;
-	pid_t pid = 0;
-	char comm[32];
-	const char *why;
-	__u64 t0, t1;
+	static const struct sess_cmd cmd = {
+		.name = "offcpu", .usage = usage, .shortopts = "fT:", .longopts = longopts,
+		.option = option, .interval_s = 0.5, .start = start, .stop = stop, .cleanup = cleanup,
+	};
+	struct off_ctx x = { .follow = true, .top = 5 };
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:d:fT:vh", longopts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &pid))
-				return 2;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &dur))
-				return 2;
-			break;
-		case 'f': folded = true; break;
-		case 'm':
-			min_us = strtol(optarg, &end, 10);
-			if (end == optarg || *end || min_us < 0 || min_us > 3600000000L) {
-				fprintf(stderr, "ampstat: bad --min-us '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'T':
-			top = strtol(optarg, &end, 10);
-			if (end == optarg || *end || top < 0 || top > 100000) {
-				fprintf(stderr, "ampstat: bad --top '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case 'r':
-			if (roles_add(optarg))
-				return 2;
-			break;
-		case 'F': follow = false; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: offcpu needs -p PID\n");
-		usage(stderr);
-		return 2;
-	}
-	if ((rc = mode_check(&pid, comm, sizeof(comm))))
-		goto cleanup;
-	rc = 1;
-	mode_libbpf_print(verbose);
-	mode_signals();
-	skel = offcpu_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "ampstat: open offcpu.bpf.o: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	skel->rodata->follow_forks = follow;
-	skel->rodata->min_ns = (__u64)min_us * 1000;
-	mode_tp_select(skel->obj);
-	e = offcpu_bpf__load(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: load offcpu.bpf.o: %s (-v shows the verifier log)\n", strerror(-e));
-		goto cleanup;
-	}
-	mode_pin(&pins, skel->obj, pid, "offcpu");
-	e = mode_targets_open(&mt, bpf_map__fd(skel->maps.targets), bpf_map__fd(skel->maps.fast));
-	if (!e)
-		e = mode_targets_add(&mt, pid);
-	if (e) {
-		fprintf(stderr, "ampstat: traced set: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	e = offcpu_bpf__attach(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: attach sched_switch: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	if (follow)
-		mode_targets_children(&mt, pid);
-	/* the target's mappings now, while it surely lives */
-	user_syms(&sy, pid);
-	t0 = mode_now_ns();
-	cpu_tick(&mt);
-	np = mode_progs(skel->obj, p0, MAX_PROGS);
-	fprintf(stderr, "ampstat: tracing pid %d (%s) off-CPU stacks; Ctrl-C to stop\n", (int)pid, comm);
-	why = mode_wait(pid, dur, t0, 0.5, cpu_tick, &mt);
-	mode_cpu_sample(&mt);
-	offcpu_bpf__detach(skel);
-	t1 = mode_now_ns();
-	mode_progs(skel->obj, p1, MAX_PROGS);
-	roles_watch(mt.cpu_tgid, mt.ncpu, true);
-	sfd = bpf_map__fd(skel->maps.stacks);
-	ofd = bpf_map__fd(skel->maps.offcpu);
-	{
-		struct ampstat_off_key key, next;
-		void *prev = NULL;
-
-		while (bpf_map_get_next_key(ofd, prev, &next) == 0) {
-			struct ampstat_off_val v;
-			char cm[AMPSTAT_COMM_LEN + 1];
-
-			key = next;
-			prev = &key;
-			if (bpf_map_lookup_elem(ofd, &key, &v))
-				continue;
-			if (nent == cap) {
-				int n = cap ? cap * 2 : 256;
-				struct oentry *a = realloc(ent, (size_t)n * sizeof(*a));
-				if (!a) {
-					fprintf(stderr, "ampstat: out of memory\n");
-					goto cleanup;
-				}
-				ent = a;
-				cap = n;
-			}
-			memcpy(cm, key.comm, AMPSTAT_COMM_LEN);
-			cm[AMPSTAT_COMM_LEN] = 0;
-			ent[nent].k = key;
-			ent[nent].v = v;
-			ent[nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
-			nent++;
-		}
-	}
-	nent = merge_threads(ent, nent);
-	qsort(ent, (size_t)nent, sizeof(*ent), cmp_entries);
-	sy.kernel = sym_open(0);
-	if (folded) {
-		for (int i = 0; i < nent; i++) {
-			struct oentry *o = &ent[i];
-			char cm[AMPSTAT_COMM_LEN + 1];
-			__u64 us = (o->v.ns + 500) / 1000;
-
-			if (!us)
-				continue;
-			memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
-			cm[AMPSTAT_COMM_LEN] = 0;
-			for (char *q = cm; *q; q++)
-				if (*q == ';' || *q == ' ')
-					*q = '_';
-			printf("%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
-			put_stack(stdout, sfd, o->k.ustack, user_syms(&sy, (pid_t)o->k.tgid), "[missed user stack]",
-				  ";");
-			put_stack(stdout, sfd, o->k.kstack, sy.kernel, "[missed kernel stack]", ";");
-			printf(" %llu\n", (unsigned long long)us);
-		}
-	} else {
-		int nroles = roles_count();
-
-		printf("ampstat offcpu  pid %d (%s)  %.2f s (%s)\n", (int)pid, comm, (double)(t1 - t0) / 1e9, why);
-		for (int r = 0; r < nroles; r++) {
-			__u64 by[AMPSTAT_NSLOT] = { 0 }, tot = 0;
-			int shown = 0;
-
-			for (int i = 0; i < nent; i++)
-				if (ent[i].role == r) {
-					by[ent[i].k.state & (AMPSTAT_NSLOT - 1)] += ent[i].v.ns;
-					tot += ent[i].v.ns;
-				}
-			if (!tot)
-				continue;
-			printf("\n%s: off CPU %.3f s: blocked-io %.3f, wait-idle %.3f, wait-other %.3f, runq %.3f\n",
-			       roles_name(r), (double)tot / 1e9, (double)by[AS_BLOCKED] / 1e9,
-			       (double)by[AS_WAIT_IDLE] / 1e9, (double)by[AS_WAIT_OTHER] / 1e9,
-			       (double)by[AS_RUNQ] / 1e9);
-			for (int i = 0; i < nent && shown < top; i++) {
-				struct oentry *o = &ent[i];
-				char cm[AMPSTAT_COMM_LEN + 1];
-
-				if (o->role != r)
-					continue;
-				shown++;
-				memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
-				cm[AMPSTAT_COMM_LEN] = 0;
-				printf("  %10.3f ms %8llu x  %s [%s]\n    user:   ", (double)o->v.ns / 1e6,
-				       (unsigned long long)o->v.count, cm, state_name(o->k.state));
-				put_stack(stdout, sfd, o->k.ustack, user_syms(&sy, (pid_t)o->k.tgid),
-					  "[missed user stack]", " ");
-				printf("\n    kernel: ");
-				put_stack(stdout, sfd, o->k.kstack, sy.kernel, "[missed kernel stack]", " ");
-				printf("\n");
-			}
-		}
-		mode_cost_text(stdout, p0, p1, np, mode_cpu_ns(&mt));
-		if (skel->bss->dropped_stacks || skel->bss->dropped_entries)
-			printf("dropped: stacks %llu, entries %llu\n", (unsigned long long)skel->bss->dropped_stacks,
-			       (unsigned long long)skel->bss->dropped_entries);
-	}
-	fflush(stdout);
-	/* the cost on stderr too, where --folded output leaves room for it */
-	if (folded) {
-		mode_cost_text(stderr, p0, p1, np, mode_cpu_ns(&mt));
-		if (skel->bss->dropped_stacks || skel->bss->dropped_entries)
-			fprintf(stderr, "dropped: stacks %llu, entries %llu\n",
-				(unsigned long long)skel->bss->dropped_stacks,
-				(unsigned long long)skel->bss->dropped_entries);
-	}
-	rc = 0;
-cleanup:
-	mode_unpin(&pins);
-	mode_targets_close(&mt);
-	offcpu_bpf__destroy(skel);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	for (int i = 0; i < sy.n; i++)
-		sym_close(sy.s[i]);
-	sym_close(sy.kernel);
-	free(ent);
-	roles_free();
-	return rc;
+	return sess_run(&cmd, &x, argc, argv);
 }

@@ -324,3 +324,79 @@ int proc_read_u64(pid_t pid, uint64_t addr, uint64_t *v)
 	*v = b;
 	return 0;
 }
+
+/* the parent and start time (clock ticks after boot) from /proc/PID/stat;
+ * the name in parentheses may hold anything, so fields count from the
+ * last ')' */
+static int proc_ppid_start(pid_t pid, pid_t *ppid, unsigned long long *start)
+{
+	char path[64], line[1024], *p;
+	FILE *f;
+	int field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	if (!p || !(p = strrchr(line, ')')))
+		return -EINVAL;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+		field++;
+		if (field == 4)
+			*ppid = (pid_t)strtol(tok, NULL, 10);
+		else if (field == 22) {
+			*start = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+pid_t proc_find_exe(const char *name)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t best = 0;
+	unsigned long long best_start = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char exe[256];
+		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10), ppid = 0;
+		unsigned long long start = 0;
+
+		if (pid <= 0 || proc_exe_name(pid, exe, sizeof(exe)) || strcmp(exe, name) ||
+		    proc_ppid_start(pid, &ppid, &start) || !proc_alive(pid))
+			continue;
+		if (ppid > 0 && !proc_exe_name(ppid, exe, sizeof(exe)) && !strcmp(exe, name))
+			continue;	/* a worker of a server running the same binary */
+		if (!best || start < best_start) {
+			best = pid;
+			best_start = start;
+		}
+	}
+	closedir(d);
+	return best;
+}
+
+pid_t proc_read_pidfile(const char *path)
+{
+	char buf[32], *end;
+	FILE *f = fopen(path, "re");
+	size_t n;
+	long v;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (end == buf || errno || v <= 0 || v > 4194304 || (*end && strcmp(end, "\n")))
+		return -EINVAL;
+	return (pid_t)v;
+}

@@ -27,6 +27,14 @@
  *                             `name` in the target's executable (ELF symtab
  *                             + load bias from /proc/PID/maps); -ENOENT if the
  *                             binary has no such symbol, other -errno.
+ *   proc_find_exe(name)       the server whose executable's basename is
+ *                             name: of the processes running it, one whose
+ *                             parent does not (a forking server's workers
+ *                             run it too), the earliest started; 0 when
+ *                             none runs it, or -errno.
+ *   proc_read_pidfile(path)   the pid in a pid file (decimal, optional
+ *                             newline), -ENOENT when there is none, -EINVAL
+ *                             for anything else in it, other -errno.
  *   proc_read_u64(pid, addr, &v)
  *                             0 and the u64 at addr (process_vm_readv, read
  *                             until two reads agree, so a counter being
@@ -46,5 +54,7 @@ int proc_tasks(pid_t pid, pid_t *out, int max);
 int proc_children(pid_t pid, pid_t *out, int max);
 int proc_sym_addr(pid_t pid, const char *name, uint64_t *addr);
 int proc_read_u64(pid_t pid, uint64_t addr, uint64_t *v);
+pid_t proc_find_exe(const char *name);
+pid_t proc_read_pidfile(const char *path);
 
 #endif

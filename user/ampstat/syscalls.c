@@ -20,12 +20,11 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "ampstat_syscalls.h"
 #include "ampstat/cmd.h"
-#include "ampstat/mode.h"
+#include "ampstat/sess.h"
 #include "ampstat/roles.h"
 #include "syscalls.skel.h"
-
-#define MAX_PROGS 8
 
 static const char *const sc_names[] = {
 #include "syscall_names.h"
@@ -43,7 +42,6 @@ struct sc_run {
 	char comm[32];
 	struct sc_row *rows;
 	int nrows, cap;
-	struct mode_targets *mt;
 };
 
 static void sc_name(__u32 nr, char *buf, size_t n)
@@ -178,11 +176,11 @@ static void print_hist(const struct ampstat_sc_val *v)
 }
 
 static void report(struct sc_run *r, bool json, bool hist, int top, double dur_s, const char *why,
-		   const struct tr_prog *p0, const struct tr_prog *p1, int np, __u64 drops,
+		   const struct tr_prog *p0, const struct tr_prog *p1, int np, __u64 cpu, __u64 drops,
 		   __u64 drops_tg)
 {
 	int nroles = roles_count();
-	__u64 total = 0, cpu = mode_cpu_ns(r->mt);
+	__u64 total = 0;
 
 	qsort(r->rows, (size_t)r->nrows, sizeof(r->rows[0]), cmp_rows);
 	for (int i = 0; i < r->nrows; i++)
@@ -231,7 +229,7 @@ static void report(struct sc_run *r, bool json, bool hist, int top, double dur_s
 			printf("]}");
 		}
 		printf("],");
-		mode_cost_json(stdout, p0, p1, np, cpu);
+		sess_cost(stdout, true, p0, p1, np, cpu, dur_s);
 		printf(",\"dropped\":{\"calls\":%llu,\"tgids\":%llu}}\n", (unsigned long long)drops,
 		       (unsigned long long)drops_tg);
 		fflush(stdout);
@@ -270,7 +268,7 @@ static void report(struct sc_run *r, bool json, bool hist, int top, double dur_s
 			printf("%-12.12s (%d more syscalls, %llu calls)\n", roles_name(role), rest,
 			       (unsigned long long)rest_n);
 	}
-	mode_cost_text(stdout, p0, p1, np, cpu);
+	sess_cost(stdout, false, p0, p1, np, cpu, dur_s);
 	if (drops || drops_tg)
 		printf("dropped: calls %llu, processes %llu\n", (unsigned long long)drops,
 		       (unsigned long long)drops_tg);
@@ -313,138 +311,93 @@ static void usage(FILE *f)
 "printed), 1 runtime error (not root, no BTF, no such process), 2 usage error.\n");
 }
 
-/* CPU time, and the roles of the threads alive now (the map is keyed by
- * tid: one that exits before the report keeps its role) */
-static void tick_cpu(void *ctx)
-{
-	struct sc_run *r = ctx;
+struct sc_ctx {
+	struct sc_run r;
+	struct syscalls_bpf *skel;
+	bool hist, follow;
+	int top;
+};
 
-	mode_cpu_sample(r->mt);
-	roles_watch(r->mt->cpu_tgid, r->mt->ncpu, false);
+static int option(struct sess *s, void *ctx, int c, const char *arg)
+{
+	struct sc_ctx *x = ctx;
+
+	(void)s;
+	switch (c) {
+	case 'T': return mode_parse_top(arg, 100000, &x->top) ? 0 : 2;
+	case 'H': x->hist = true; return 0;
+	case 'r': return roles_add(arg) ? 2 : 0;
+	case 'F': x->follow = false; return 0;
+	}
+	return 2;
+}
+
+static int start(struct sess *s, void *ctx)
+{
+	struct sc_ctx *x = ctx;
+
+	x->r.pid = s->pid;
+	snprintf(x->r.comm, sizeof(x->r.comm), "%s", s->comm);
+	x->skel = syscalls_bpf__open();
+	if (!x->skel) {
+		fprintf(stderr, "ampstat: open syscalls.bpf.o: %s\n", strerror(errno));
+		return 1;
+	}
+	x->skel->rodata->follow_forks = x->follow;
+	if (sess_load(s, x->skel->skeleton))
+		return 1;
+	sess_pin(s, x->skel->obj, "syscalls", NULL);
+	if (sess_targets(s, bpf_map__fd(x->skel->maps.targets), bpf_map__fd(x->skel->maps.fast)) ||
+	    sess_attach(s, x->skel->skeleton))
+		return 1;
+	fprintf(stderr, "ampstat: tracing pid %d (%s) syscalls; Ctrl-C to stop\n", (int)s->pid, s->comm);
+	return 0;
+}
+
+static int stop(struct sess *s, void *ctx, const char *why)
+{
+	struct sc_ctx *x = ctx;
+	struct tr_prog p1[SESS_PROG_MAX];
+	__u64 cpu = sess_cpu_ns(s);
+	double dur_s;
+
+	/* detach first: the counts then stand still while they are read */
+	syscalls_bpf__detach(x->skel);
+	dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
+	sess_progs(s, p1, SESS_PROG_MAX);
+	if (collect(&x->r, bpf_map__fd(x->skel->maps.sc))) {
+		fprintf(stderr, "ampstat: reading the counts: out of memory\n");
+		return 1;
+	}
+	report(&x->r, s->json, x->hist, x->top, dur_s, why, s->p0, p1, s->nprogs, cpu,
+	       x->skel->bss->dropped_calls, x->skel->bss->dropped_tgids);
+	return 0;
+}
+
+static void cleanup(struct sess *s, void *ctx)
+{
+	struct sc_ctx *x = ctx;
+
+	(void)s;
+	syscalls_bpf__destroy(x->skel);
+	free(x->r.rows);
 }
 
 int cmd_syscalls(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "hist", no_argument, NULL, 'H' },
 		{ "top", required_argument, NULL, 'T' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "no-follow", no_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sc_run r = { 0 };
-	struct syscalls_bpf *skel = NULL;
-	struct mode_targets mt = { 0 };
-	struct mode_pin pins = { 0 };
-	struct tr_prog p0[MAX_PROGS], p1[MAX_PROGS];
-	bool json = false, hist = false, verbose = false, follow = true;
-	double dur = 0;
-	int c, rc = 1, e, np, stats_fd = -1, top = 20;
-	const char *why;
-	__u64 t0, t1;
+	static const struct sess_cmd cmd = {
+		.name = "syscalls", .usage = usage, .shortopts = "T:", .longopts = longopts,
+		.option = option, .flags = SESS_JSON, .interval_s = 0.5, .start = start,
+		.stop = stop, .cleanup = cleanup,
+	};
+	struct sc_ctx x = { .top = 20, .follow = true };
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:d:T:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (!mode_parse_pid(optarg, &r.pid))
-				return 2;
-			break;
-		case 'd':
-			if (!mode_parse_secs(optarg, &dur))
-				return 2;
-			break;
-		case 'T':
-			if (!mode_parse_top(optarg, 100000, &top))
-				return 2;
-			break;
-		case 'j': json = true; break;
-		case 'H': hist = true; break;
-		case 'r':
-			if (roles_add(optarg))
-				return 2;
-			break;
-		case 'F': follow = false; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || !r.pid) {
-		if (optind != argc)
-			fprintf(stderr, "ampstat: unexpected argument '%s'\n", argv[optind]);
-		else
-			fprintf(stderr, "ampstat: syscalls needs -p PID\n");
-		usage(stderr);
-		return 2;
-	}
-	if ((rc = mode_check(&r.pid, r.comm, sizeof(r.comm))))
-		goto cleanup;
-	rc = 1;
-	mode_libbpf_print(verbose);
-	mode_signals();
-	skel = syscalls_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "ampstat: open syscalls.bpf.o: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	skel->rodata->follow_forks = follow;
-	mode_tp_select(skel->obj);
-	e = syscalls_bpf__load(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: load syscalls.bpf.o: %s (-v shows the verifier log)\n",
-			strerror(-e));
-		goto cleanup;
-	}
-	mode_pin(&pins, skel->obj, r.pid, "syscalls");
-	e = mode_targets_open(&mt, bpf_map__fd(skel->maps.targets), bpf_map__fd(skel->maps.fast));
-	if (!e)
-		e = mode_targets_add(&mt, r.pid);
-	if (e) {
-		fprintf(stderr, "ampstat: traced set: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	/* before attaching, so the first run is counted; the kernel turns
-	 * the statistics off again when the fd closes, however we exit */
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	e = syscalls_bpf__attach(skel);
-	if (e) {
-		fprintf(stderr, "ampstat: attach sys_enter/sys_exit: %s\n", strerror(-e));
-		goto cleanup;
-	}
-	if (follow)
-		mode_targets_children(&mt, r.pid);
-	t0 = mode_now_ns();
-	r.mt = &mt;
-	tick_cpu(&r);
-	np = mode_progs(skel->obj, p0, MAX_PROGS);
-	fprintf(stderr, "ampstat: tracing pid %d (%s) syscalls; Ctrl-C to stop\n", (int)r.pid, r.comm);
-	why = mode_wait(r.pid, dur, t0, 0.5, tick_cpu, &r);
-	tick_cpu(&r);
-	/* detach first: the counts then stand still while they are read */
-	syscalls_bpf__detach(skel);
-	t1 = mode_now_ns();
-	mode_progs(skel->obj, p1, MAX_PROGS);
-	roles_watch(mt.cpu_tgid, mt.ncpu, true);
-	if (collect(&r, bpf_map__fd(skel->maps.sc))) {
-		fprintf(stderr, "ampstat: reading the counts: out of memory\n");
-		goto cleanup;
-	}
-	report(&r, json, hist, top, (double)(t1 - t0) / 1e9, why, p0, p1, np, skel->bss->dropped_calls,
-	       skel->bss->dropped_tgids);
-	rc = 0;
-cleanup:
-	mode_unpin(&pins);
-	mode_targets_close(&mt);
-	syscalls_bpf__destroy(skel);
-	if (stats_fd >= 0)
-		close(stats_fd);
-	free(r.rows);
-	roles_free();
-	return rc;
+	return sess_run(&cmd, &x, argc, argv);
 }

@@ -15,14 +15,15 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "ampstat/mode.h"
+#include "ampstat/sess.h"
 #include "ampstat/trace.h"
 #include "sched.skel.h"
 #include "oncpu.skel.h"
 
 const char *const tr_kclass_name[AK_N] = { "ksoftirqd", "kworker", "block", "other_kthreads" };
 
-#define PIN_ROOT "/sys/fs/bpf/amped"
+/* top's pins, in /sys/fs/bpf/amped/PID/ beside the subcommands' folders */
+static const char *const pin_names[] = { "threads", "targets", "samples", "exited", NULL };
 
 struct tr {
 	struct sched_bpf *sched;
@@ -32,11 +33,7 @@ struct tr {
 	int ncpu;
 	int ncpu_on;		/* CPUs with a sampling event */
 	__u64 period_ns;
-	int stats_fd;
-	struct ampstat_fast *fast;	/* the `fast` map, mmapped */
-	size_t fast_len;
 	__u64 torn;
-	char pin_dir[128];	/* "" when not pinned */
 };
 
 static void errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -47,124 +44,6 @@ static void errf(char *err, size_t n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, n, fmt, ap);
 	va_end(ap);
-}
-
-/* ---------------------------------------------------------------- pins */
-
-static const char *pin_names[] = { "threads", "targets", "samples", "exited" };
-
-static void pin_remove_dir(const char *dir)
-{
-	char p[256];
-
-	for (size_t i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
-		snprintf(p, sizeof(p), "%.200s/%s", dir, pin_names[i]);
-		unlink(p);
-	}
-	rmdir(dir);
-}
-
-/* A pinned map is stale when no loaded program uses it: the ampstat that
- * pinned it was killed before it could unpin. */
-static bool pin_in_use(const char *dir)
-{
-	char p[256];
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi), id = 0;
-	bool used = false;
-	int fd;
-
-	snprintf(p, sizeof(p), "%.200s/threads", dir);
-	fd = bpf_obj_get(p);
-	if (fd < 0)
-		return false;
-	if (bpf_obj_get_info_by_fd(fd, &mi, &len)) {
-		close(fd);
-		return true;	/* cannot tell: leave it alone */
-	}
-	close(fd);
-	while (!used && bpf_prog_get_next_id(id, &id) == 0) {
-		__u32 ids[64];
-		struct bpf_prog_info pi = {};
-		__u32 plen = sizeof(pi);
-		int pfd = bpf_prog_get_fd_by_id(id);
-
-		if (pfd < 0)
-			continue;
-		pi.nr_map_ids = 64;
-		pi.map_ids = (__u64)(unsigned long)ids;
-		if (bpf_obj_get_info_by_fd(pfd, &pi, &plen) == 0)
-			for (__u32 i = 0; i < pi.nr_map_ids && i < 64; i++)
-				if (ids[i] == mi.id)
-					used = true;
-		close(pfd);
-	}
-	return used;
-}
-
-/* Remove the pins of processes that are gone, and of ampstats that are. */
-static void pin_clean_stale(void)
-{
-	struct dirent *de;
-	DIR *d = opendir(PIN_ROOT);
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char dir[256], *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0)
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%ld", PIN_ROOT, pid);
-		if ((kill((pid_t)pid, 0) && errno == ESRCH) || !pin_in_use(dir))
-			pin_remove_dir(dir);
-	}
-	closedir(d);
-}
-
-static int pin_setup(struct tr *tr, pid_t pid, char *err, size_t errlen)
-{
-	struct statfs sfs;
-	char dir[128];
-	struct bpf_map *maps[4];
-
-	if (statfs("/sys/fs/bpf", &sfs) || sfs.f_type != BPF_FS_MAGIC) {
-		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-			errf(err, errlen, "cannot mount bpffs on /sys/fs/bpf: %s", strerror(errno));
-			return -errno;
-		}
-	}
-	if (mkdir(PIN_ROOT, 0700) && errno != EEXIST) {
-		errf(err, errlen, "mkdir %s: %s", PIN_ROOT, strerror(errno));
-		return -errno;
-	}
-	pin_clean_stale();
-	snprintf(dir, sizeof(dir), "%s/%d", PIN_ROOT, (int)pid);
-	/* the folder may hold the other subcommands' folders (mode_pin):
-	 * another top is told by its `threads` pin */
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		int e = errno;
-		errf(err, errlen, "%s: %s", dir, strerror(e));
-		return -e;
-	}
-	maps[0] = tr->sched->maps.threads;
-	maps[1] = tr->sched->maps.targets;
-	maps[2] = tr->sched->maps.samples;
-	maps[3] = tr->sched->maps.exited;
-	for (int i = 0; i < 4; i++) {
-		char p[256];
-		snprintf(p, sizeof(p), "%.200s/%s", dir, pin_names[i]);
-		if (bpf_map__pin(maps[i], p)) {
-			int e = errno;
-			errf(err, errlen, "pin %s: %s%s", p, strerror(e),
-			     !i && e == EEXIST ? " (another ampstat traces this process)" : "");
-			return -e;
-		}
-		if (!i)		/* ours from now on: tr_close removes them */
-			snprintf(tr->pin_dir, sizeof(tr->pin_dir), "%s", dir);
-	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- open */
@@ -212,7 +91,7 @@ static int open_perf(struct tr *tr, int hz, char *err, size_t errlen)
 	return attached ? 0 : -ENODEV;
 }
 
-int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
+int tr_open(struct tr **out, struct sess *s, const struct tr_opts *o, char *err, size_t errlen)
 {
 	struct tr *tr = calloc(1, sizeof(*tr));
 	int e;
@@ -220,7 +99,6 @@ int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
 	*out = NULL;
 	if (!tr)
 		return -ENOMEM;
-	tr->stats_fd = -1;
 	tr->sched = sched_bpf__open();
 	if (!tr->sched) {
 		e = -errno;
@@ -229,10 +107,9 @@ int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
 	}
 	tr->sched->rodata->follow_forks = o->follow_forks;
 	bpf_program__set_autoattach(tr->sched->progs.as_seed, false);
-	mode_tp_select(tr->sched->obj);	/* tp_btf, or the raw_tp twins */
-	e = sched_bpf__load(tr->sched);
+	e = sess_load(s, tr->sched->skeleton);
 	if (e) {
-		errf(err, errlen, "load sched.bpf.o: %s (-v shows the verifier log)", strerror(-e));
+		errf(err, errlen, "cannot load sched.bpf.o");
 		goto fail;
 	}
 	tr->oncpu = oncpu_bpf__open();
@@ -247,28 +124,17 @@ int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
 	if (!e)
 		e = bpf_map__reuse_fd(tr->oncpu->maps.samples, bpf_map__fd(tr->sched->maps.samples));
 	if (!e)
-		e = oncpu_bpf__load(tr->oncpu);
+		e = sess_load(s, tr->oncpu->skeleton);
 	if (e) {
-		errf(err, errlen, "load oncpu.bpf.o: %s", strerror(-e));
+		errf(err, errlen, "cannot load oncpu.bpf.o");
 		goto fail;
 	}
-	tr->fast_len = ((sizeof(struct ampstat_fast) + 4095) / 4096) * 4096;
-	tr->fast = mmap(NULL, tr->fast_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			bpf_map__fd(tr->sched->maps.fast), 0);
-	if (tr->fast == MAP_FAILED) {
-		tr->fast = NULL;
-		e = -errno;
-		errf(err, errlen, "mmap the tgid array: %s", strerror(-e));
-		goto fail;
-	}
-	/* statistics before attaching, so the first run is counted */
-	tr->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	e = tr_add_tgid(tr, o->pid);
+	e = sess_targets(s, bpf_map__fd(tr->sched->maps.targets), bpf_map__fd(tr->sched->maps.fast));
 	if (e) {
-		errf(err, errlen, "add pid %d: %s", (int)o->pid, strerror(-e));
+		errf(err, errlen, "add pid %d: %s", (int)s->pid, strerror(-e));
 		goto fail;
 	}
-	e = sched_bpf__attach(tr->sched);
+	e = sess_attach(s, tr->sched->skeleton);
 	if (e) {
 		errf(err, errlen, "attach sched tracepoints: %s", strerror(-e));
 		goto fail;
@@ -276,30 +142,13 @@ int tr_open(struct tr **out, const struct tr_opts *o, char *err, size_t errlen)
 	e = open_perf(tr, o->sample_hz, err, errlen);
 	if (e)
 		goto fail;
-	if (o->pin && pin_setup(tr, o->pid, err, errlen))
-		fprintf(stderr, "ampstat: warning: maps not pinned: %s\n", err);
+	if (o->pin)	/* a warning when it cannot: go on */
+		sess_pin(s, tr->sched->obj, NULL, pin_names);
 	*out = tr;
 	return 0;
 fail:
 	tr_close(tr);
 	return e ? e : -EINVAL;
-}
-
-int tr_add_tgid(struct tr *tr, pid_t tgid)
-{
-	__u32 k = (__u32)tgid, one = 1, i;
-
-	if (bpf_map_update_elem(bpf_map__fd(tr->sched->maps.targets), &k, &one, BPF_NOEXIST))
-		return errno == EEXIST ? 0 : -errno;
-	/* our slots only (see include/ampstat.h): the slot, then the count */
-	i = tr->fast->nuser;
-	if (i < AMPSTAT_FAST_USER) {
-		__atomic_store_n(&tr->fast->tgid[i], k, __ATOMIC_SEQ_CST);
-		__atomic_store_n(&tr->fast->nuser, i + 1, __ATOMIC_SEQ_CST);
-	} else {
-		__atomic_store_n(&tr->fast->overflow, 1, __ATOMIC_SEQ_CST);
-	}
-	return 0;
 }
 
 int tr_seed(struct tr *tr)
@@ -398,14 +247,6 @@ int tr_tgids(struct tr *tr, pid_t *out, int max)
 	return n;
 }
 
-/* the loaded programs (tp_btf or their raw_tp twins), not the iterator */
-int tr_progs(struct tr *tr, struct tr_prog *out, int max)
-{
-	int n = mode_progs(tr->sched->obj, out, max);
-
-	return n + mode_progs(tr->oncpu->obj, out + n, max - n);
-}
-
 void tr_drops(struct tr *tr, struct tr_drops *d)
 {
 	d->threads = tr->sched->bss->dropped_threads;
@@ -447,11 +288,6 @@ int tr_kern(struct tr *tr, struct tr_kern *k)
 	return e;
 }
 
-const char *tr_pin_dir(struct tr *tr)
-{
-	return tr->pin_dir[0] ? tr->pin_dir : NULL;
-}
-
 void tr_close(struct tr *tr)
 {
 	if (!tr)
@@ -463,13 +299,7 @@ void tr_close(struct tr *tr)
 			close(tr->perf_fds[c]);
 	free(tr->perf_links);
 	free(tr->perf_fds);
-	if (tr->pin_dir[0])
-		pin_remove_dir(tr->pin_dir);
-	if (tr->fast)
-		munmap(tr->fast, tr->fast_len);
 	sched_bpf__destroy(tr->sched);
 	oncpu_bpf__destroy(tr->oncpu);
-	if (tr->stats_fd >= 0)
-		close(tr->stats_fd);
 	free(tr);
 }
