@@ -158,7 +158,8 @@ bench_start() {
 	BENCH_URL="$BENCH_BASE$BENCH_FILE"
 	BENCH_PORT=$(printf '%s\n' "$BENCH_BASE" | sed -n 's|.*:\([0-9]*\)/$|\1|p')
 	BENCH_HOST=127.0.0.1
-	if ! exp_wait_http "$BENCH_URL" 5000; then
+	# 20 s: a loaded shared machine has been seen to take over 5 s
+	if ! exp_wait_http "$BENCH_URL" 20000; then
 		cat "$work"/*.err "$work"/*error.log 2>/dev/null | sed 's/^/    /' >&2 || true
 		exp_log "$name did not start"
 		return 1
