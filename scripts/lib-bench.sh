@@ -216,6 +216,15 @@ bench_capacity() {
 	exp_wrk "$1" -t1 -c50 -d"${BENCH_CAP_S}s" "${hdr[@]}" "$2"
 }
 
+# bench_wrk OUT DURATION_S URL [WRK-ARGS...]: wrk -t1 on CPU 1, first for
+# BENCH_WARMUP_S (warm-up, not kept), then for DURATION_S; sets WRK_*.
+bench_wrk() {
+	local out=$1 dur=$2 url=$3
+	shift 3
+	exp_wrk "$out.warmup" -t1 -d"$(awk -v w="$BENCH_WARMUP_S" 'BEGIN { printf "%d", (w < 1) ? 1 : w }')s" "$@" "$url"
+	exp_wrk "$out" -t1 -d"${dur}s" "$@" "$url"
+}
+
 # bench_idle_bytes OUT PID N: memory per idle keep-alive connection: Pss of
 # the server's processes with N idle connections, each after one request,
 # minus Pss with none (after the one request of bench_start), / N.  Sets
