@@ -177,7 +177,8 @@ bench_stop() {
 # CPU 1 at RATE req/s (Poisson), MODE keep (a pool of BENCH_POOL keep-alive
 # connections) or close (a new connection per request, "Connection: close").
 # Sets BENCH_DONE (responses), BENCH_RPS (answered/s), BENCH_SENT_RPS,
-# BENCH_P50_MS, BENCH_P99_MS, BENCH_ERRORS (errors + unfinished).
+# BENCH_P50_MS, BENCH_P99_MS, BENCH_ERRORS (failed requests) and
+# BENCH_UNFINISHED (sent, not answered by the end: the server fell behind).
 bench_ampload() {
 	local out=$1 url=$2 rate=$3 dur=$4 mode=$5 conn=()
 	[ "$mode" = close ] && conn=(--conn-per-request) || conn=(-c "$BENCH_POOL" --max-conns "$BENCH_POOL")
@@ -187,11 +188,11 @@ bench_ampload() {
 	if [ "$EXP_RC" != 0 ]; then
 		exp_log "ampload failed (status $EXP_RC):"; sed 's/^/    /' "$out.txt" >&2; return 1
 	fi
-	read -r BENCH_DONE BENCH_RPS BENCH_SENT_RPS BENCH_P50_MS BENCH_P99_MS BENCH_ERRORS < <(python3 -c '
+	read -r BENCH_DONE BENCH_RPS BENCH_SENT_RPS BENCH_P50_MS BENCH_P99_MS BENCH_ERRORS BENCH_UNFINISHED < <(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["requests"], d["throughput_rps"], d["sent_rps"], d["latency"]["p50_ms"],
-      d["latency"]["p99_ms"], int(d["errors_total"] + d["unfinished"]))' "$out.json")
+      d["latency"]["p99_ms"], int(d["errors_total"]), d["unfinished"])' "$out.json")
 }
 
 # bench_cpu_run OUT PID URL RATE DURATION_S MODE: warm up (BENCH_WARMUP_S of

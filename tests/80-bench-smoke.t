@@ -85,22 +85,24 @@ fl_stop
 
 # ---- the bench pipeline, quick, floor and amped only
 out=$T/bench.out
-BENCH_QUICK=1 SERVERS="floor amped" timeout 120 scripts/bench.sh >"$out" 2>&1
+# one load for the latency part: the test stays under a minute
+BENCH_QUICK=1 SERVERS="floor amped" LOAD_PCTS=80 timeout 120 scripts/bench.sh >"$out" 2>&1
 rc=$?
 is "$rc" 0 "bench.sh BENCH_QUICK=1 exits 0"
-[ "$rc" = 0 ] || sed 's/^/# /' "$out" | tail -20
+[ "$rc" = 0 ] || tail -20 "$out" | sed 's/^/# /'
 raw=build/bench
 for w in ka close big; do
 	for s in floor amped; do
 		line=$(awk -v w="$w" -v s="$s" '$1 == w && $2 == s' "$raw/cpu.txt")
-		ok "$(awk -v l="$line" 'BEGIN { split(l, f, " "); exit !(f[4] > 0 && f[5] > 0 && f[7] > 0 && f[6] == 0) }'; echo $?)" \
+		# unfinished requests (field 8) only say the server fell behind a loaded machine
+		ok "$(awk -v l="$line" 'BEGIN { split(l, f, " "); exit !(f[4] > 0 && f[5] > 0 && f[7] > 0 && f[6] == 0 && f[8] != "") }'; echo $?)" \
 			"$w $s: CPU us/request > 0, answered/s > 0, closed-loop req/s > 0, no errors" "line: '$line'"
 	done
 done
 like "$(cat "$out")" 'amped / floor += [0-9.]+x  -> goal <= 1\.05x (met|MISSED)' "the floor goal is printed as met or missed"
 for s in floor amped; do
 	n=$(awk -v s="$s" '$1 == "lat" && $2 == s && $7 > 0 && $8 >= $7' "$raw/latency.txt" | wc -l)
-	is "$n" 3 "latency $s: p50 > 0 and p99 >= p50 at each of the three loads"
+	is "$n" 1 "latency $s: p50 > 0 and p99 >= p50 at 80% of its capacity"
 	line=$(awk -v s="$s" '$1 == s' "$raw/memory.txt")
 	like "$line" "^$s 1 -?[0-9]+ 200$" "memory $s: bytes per idle connection, all 200 connections open"
 done

@@ -188,8 +188,6 @@ static void fl_on_conn(struct ae_loop *loop, int fd, void *data, int mask)
 
 static void fl_on_accept(struct ae_loop *loop, int lfd, void *data, int mask)
 {
-	static const int one = 1;
-
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -200,8 +198,7 @@ static void fl_on_accept(struct ae_loop *loop, int lfd, void *data, int mask)
 			return;
 		}
 		struct fl_conn *c = calloc(1, sizeof(*c));
-		if (!c || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-		    ae_set(loop, fd, AE_READABLE, fl_on_conn, c) < 0) {
+		if (!c || ae_set(loop, fd, AE_READABLE, fl_on_conn, c) < 0) {
 			free(c);
 			close(fd);
 		}
@@ -311,6 +308,8 @@ int main(int argc, char **argv)
 	fl_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fl_listen_fd < 0 ||
 	    setsockopt(fl_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    /* accepted sockets inherit it: no setsockopt per connection */
+	    setsockopt(fl_listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
 	    bind(fl_listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fl_listen_fd, 4096) < 0 ||
 	    getsockname(fl_listen_fd, (struct sockaddr *)&sa, &salen) < 0 ||
