@@ -55,6 +55,7 @@ bench_start_other() {
 	mp | mt) args+=(--workers "$WORKERS") ;;
 	esac
 	exp_start_amped "$2/amped" --root "$BENCH_SITE" --port 0 --model "$base" "${args[@]}" || return 1
+	# shellcheck disable=SC2034  # read by bench_start
 	BENCH_PID=$AMPED_PID BENCH_BASE=$AMPED_URL
 }
 
@@ -65,7 +66,7 @@ for base in amped sped; do for a in $ablations; do abl_servers="$abl_servers $ba
 
 results="$work/results.txt"
 : >"$results"
-n_runs=$(( ROUNDS * ($(echo $servers | wc -w) * 2 + $(echo $abl_servers | wc -w)) ))
+n_runs=$(( ROUNDS * ($(echo "$servers" | wc -w) * 2 + $(echo "$abl_servers" | wc -w)) ))
 echo "bench-models: wrk -t1 -c$CONNS -d${DURATION_S}s, $ROUNDS rounds (order rotated, fresh server per run)," \
 	"about $((n_runs * (DURATION_S + 3)))s"
 # run NAME BYTES ROUND: one fresh server, warm-up, measured run

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the BENCH_* results are read by the scripts that source this
 # lib-bench.sh — the method every bench script shares (issue 18).  Source it
 # from bash after `set -eu`; it sources lib-exp.sh (pids, pinning, peers).
 #
@@ -44,9 +45,9 @@ bench_rotate() {
 	local r=$1 i n
 	shift
 	n=$#
-	local a=("$@") out=()
-	for ((i = 0; i < n; i++)); do out+=("${a[$(((i + r - 1) % n))]}"); done
-	echo "${out[*]}"
+	local words=("$@") rotated=()
+	for ((i = 0; i < n; i++)); do rotated+=("${words[$(((i + r - 1) % n))]}"); done
+	echo "${rotated[*]}"
 }
 
 # bench_stats: "median min max count" of the numbers on stdin.
@@ -125,6 +126,7 @@ CONF
 # BENCH_BASE (URL ending in /).  BENCH_AMPED_ARGS: extra flags for amped.
 bench_start() {
 	local name=$1 work=$2/$1 bytes=$3 port
+	: "${BENCH_SITE:?the caller sets BENCH_SITE (bench_site makes its files)}"
 	mkdir -p "$work"
 	case "$name" in
 	floor)

@@ -24,10 +24,10 @@ pattern 102400 >"$T/102400.bin"
 FL_PID=''
 # fl_start ARGS...: sets FL_PID and FL_URL
 fl_start() {
-	local i line=''
+	local line=''
 	"$FLOOR" --port 0 "$@" >"$T/fl.out" 2>"$T/fl.err" &
 	FL_PID=$!
-	for i in $(seq 1 250); do
+	for _ in $(seq 1 250); do
 		line=$(head -n 1 "$T/fl.out")
 		[ -n "$line" ] && break
 		sleep 0.02
