@@ -82,7 +82,7 @@ def main():
     for s in conns:
         s.setblocking(False)
         try:
-            alive += 0 if s.recv(1) == b"" else 0
+            s.recv(1)  # EOF or stray bytes: not an idle open connection
         except BlockingIOError:
             alive += 1
         except OSError:
