@@ -75,6 +75,25 @@ print(buf.count(b"HTTP/1.1 200 OK"), len(buf))
 EOF
 )
 like "$got" '^2 [0-9]+$' "two pipelined heads, two responses, then the floor closes"
+# A head sent byte by byte (the floor waits in epoll between the bytes).
+got=$("$PY" - "${FL_URL}" <<'EOF'
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.create_connection((u.hostname, u.port), timeout=5)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for b in b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n":
+    s.send(bytes([b]))
+    time.sleep(0.002)
+buf = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    buf += c
+print(buf.count(b"HTTP/1.1 200 OK"), len(buf.partition(b"\r\n\r\n")[2]))
+EOF
+)
+is "$got" "1 1024" "a head sent byte by byte gets one whole response"
 fl_stop
 
 fl_start --body-bytes 102400

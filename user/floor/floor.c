@@ -149,8 +149,12 @@ static void fl_on_conn(struct ae_loop *loop, int fd, void *data, int mask)
 		ssize_t n = read(fd, c->in + c->in_len, space);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
+		if (n < 0 && errno == EAGAIN) {
+			/* wait for more (a new connection joins epoll here) */
+			if (ae_set(loop, fd, AE_READABLE, fl_on_conn, c) < 0)
+				fl_drop(loop, fd, c);
+			return;
+		}
 		if (n <= 0) {
 			fl_drop(loop, fd, c);
 			return;
@@ -181,8 +185,11 @@ static void fl_on_conn(struct ae_loop *loop, int fd, void *data, int mask)
 			fl_flush(loop, fd, c);
 			return;
 		}
-		if ((size_t)n < space)
-			break;	/* the socket is most likely empty: save a read */
+		if ((size_t)n < space) {	/* most likely empty: save a read */
+			if (ae_set(loop, fd, AE_READABLE, fl_on_conn, c) < 0)
+				fl_drop(loop, fd, c);
+			return;
+		}
 	}
 }
 
@@ -198,10 +205,14 @@ static void fl_on_accept(struct ae_loop *loop, int lfd, void *data, int mask)
 			return;
 		}
 		struct fl_conn *c = calloc(1, sizeof(*c));
-		if (!c || ae_set(loop, fd, AE_READABLE, fl_on_conn, c) < 0) {
-			free(c);
+		if (!c) {
 			close(fd);
+			continue;
 		}
+		/* TCP_DEFER_ACCEPT: the request is most likely here, so read
+		 * it at once; the socket joins epoll only when it has to wait
+		 * (a Connection: close exchange never does). */
+		fl_on_conn(loop, fd, c, AE_READABLE);
 	}
 }
 
@@ -310,6 +321,8 @@ int main(int argc, char **argv)
 	    setsockopt(fl_listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    /* accepted sockets inherit it: no setsockopt per connection */
 	    setsockopt(fl_listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    /* wake up only when a request has arrived (1 s at most) */
+	    setsockopt(fl_listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one)) < 0 ||
 	    bind(fl_listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fl_listen_fd, 4096) < 0 ||
 	    getsockname(fl_listen_fd, (struct sockaddr *)&sa, &salen) < 0 ||
