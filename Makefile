@@ -113,7 +113,9 @@ test: all
 demo: all
 	$(Q)scripts/demo.sh
 
-# Peers (nginx, lighttpd) on a 1 KiB file, every model of amped with
+# CPU time per request against the peers (lighttpd, nginx, h2o) and the
+# floor, with goals, latency under load and bytes per idle connection
+# (AMPED_BASELINE=old/amped adds it side by side); every model of amped with
 # Flash's ablation, ampload against wrk, and what ampstat costs.
 bench: all
 	$(Q)scripts/bench.sh

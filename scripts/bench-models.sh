@@ -3,133 +3,110 @@
 # run by `make bench` after bench.sh.
 #
 # For each model (amped amted sped symped mp mt, and uring when the binary
-# has it) and for nginx and lighttpd (one worker each, see lib-exp.sh):
+# has it) and for the peers lighttpd, nginx and h2o (one worker each):
 #   - requests/s on a cached 1 KiB file,
 #   - body MB/s on a cached 100 KiB file,
-# with wrk -t1 -cCONNS for DURATION_S seconds, ROUNDS interleaved rounds
-# (median), every server pinned to CPU 0 and wrk to CPU 1: one CPU for the
-# server whatever its model, as in the Flash paper's single-CPU runs.  The
-# table gives ratios to AMPED.  Then Flash's ablation on the 1 KiB file:
-# amped and sped with each cache off (--no-path-cache, --no-map-cache,
-# --no-header-cache) and with all three off, as ratios to the same model
-# with every cache on.
+# with wrk -t1 -cCONNS for DURATION_S seconds after a warm-up, every server
+# pinned to CPU 0 and wrk to CPU 1: one CPU for the server whatever its
+# model, as in the Flash paper's single-CPU runs.  ROUNDS rounds, the order
+# rotated every round and every server started fresh for its run
+# (lib-bench.sh); the table gives the median, its min-max and ratios to
+# AMPED.  Then Flash's ablation on the 1 KiB file: amped and sped with each
+# cache off (--no-path-cache, --no-map-cache, --no-header-cache) and with
+# all three off, as ratios to the same model with every cache on, in the
+# same rounds.
 #
 # Environment: ROUNDS (3), DURATION_S (4), CONNS (50), WORKERS (64: mp/mt
-# workers; symped gets 2 processes), NGINX_PORT (18083), LIGHTTPD_PORT
-# (18084), EXP_NO_PIN=1.
+# workers; symped gets 2 processes), EXP_NO_PIN=1.
 # Exit status: 0 when every server ran, 1 when something failed.
 set -eu
 EXP_NAME=bench-models
 # shellcheck source=scripts/lib-exp.sh
-. "$(dirname "$0")/lib-exp.sh"
+# shellcheck source=scripts/lib-bench.sh
+. "$(dirname "$0")/lib-bench.sh"
 
 ROUNDS=${ROUNDS:-3}
 DURATION_S=${DURATION_S:-4}
 CONNS=${CONNS:-50}
 WORKERS=${WORKERS:-64}
-NGINX_PORT=${NGINX_PORT:-18083}
-LIGHTTPD_PORT=${LIGHTTPD_PORT:-18084}
-site="$EXP_BUILD/demo-site"
 work="$EXP_BUILD/bench-models"
-small=1k.bin
-big=f00000.bin
-big_bytes=102400
+BENCH_SITE="$work/site"
+small=1024
+big=102400
 
 [ -x "$AMPED_BIN" ] || exp_die "$AMPED_BIN is missing (run make)"
 exp_install_peers || exp_die "cannot install the peers"
-exp_port_free "$NGINX_PORT" || exp_die "set NGINX_PORT"
-exp_port_free "$LIGHTTPD_PORT" || exp_die "set LIGHTTPD_PORT"
 mkdir -p "$work"
-"$EXP_ROOT/scripts/gen-site.sh" "$site" --files 20 --size "$big_bytes" --seed 1
+bench_site "$BENCH_SITE" "$small" "$big"
 
 models="amped amted sped symped mp mt"
 "$AMPED_BIN" --help 2>&1 | grep -qE '^ +uring ' && models="$models uring"
 
-declare -A URL PID
-# start NAME ARGS...: an amped server under NAME.
-start() {
-	local name=$1
-	shift
-	exp_start_amped "$work/$name" --root "$site" --port 0 "$@"
-	URL[$name]=$AMPED_URL
-	PID[$name]=$AMPED_PID
-}
-for m in $models; do
-	case "$m" in
-	symped) start "$m" --model "$m" --workers 2 ;;
-	mp | mt) start "$m" --model "$m" --workers "$WORKERS" ;;
-	*) start "$m" --model "$m" ;;
+# bench_start_other NAME WORKDIR (called by bench_start): the model NAME,
+# or BASE-no-X: model BASE with --no-X (no-caches: all three off).
+bench_start_other() {
+	local base=${1%%-no-*} args=()
+	case "$1" in
+	*-no-caches) args=(--no-path-cache --no-map-cache --no-header-cache) ;;
+	*-no-*) args=("--${1#"$base"-}") ;;
 	esac
-done
-exp_start_nginx "$work" "$site" "$NGINX_PORT"
-PID[nginx]=$EXP_LAST_PID
-URL[nginx]="http://127.0.0.1:$NGINX_PORT/"
-exp_start_lighttpd "$work" "$site" "$LIGHTTPD_PORT"
-PID[lighttpd]=$EXP_LAST_PID
-URL[lighttpd]="http://127.0.0.1:$LIGHTTPD_PORT/"
-ablations="no-path-cache no-map-cache no-header-cache no-caches"
-for base in amped sped; do
-	for a in $ablations; do
-		if [ "$a" = no-caches ]; then
-			start "$base-$a" --model "$base" --no-path-cache --no-map-cache --no-header-cache
-		else
-			start "$base-$a" --model "$base" "--$a"
-		fi
-	done
-done
+	case "$base" in
+	symped) args+=(--workers 2) ;;
+	mp | mt) args+=(--workers "$WORKERS") ;;
+	esac
+	exp_start_amped "$2/amped" --root "$BENCH_SITE" --port 0 --model "$base" "${args[@]}" || return 1
+	# shellcheck disable=SC2034  # read by bench_start
+	BENCH_PID=$AMPED_PID BENCH_BASE=$AMPED_URL
+}
 
-servers="$models nginx lighttpd"
+servers="$models lighttpd nginx h2o"
+ablations="no-path-cache no-map-cache no-header-cache no-caches"
 abl_servers=""
 for base in amped sped; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
-for s in $servers $abl_servers; do
-	if ! exp_wait_http "${URL[$s]}$small" 5000; then
-		sed 's/^/    /' "$work/$s.err" >&2 2>/dev/null || true
-		exp_die "$s did not start"
-	fi
-	exp_check_body "${URL[$s]}$small" "$site/$small" || exp_die "$s serves wrong bytes"
-	exp_check_body "${URL[$s]}$big" "$site/$big" || exp_die "$s serves wrong bytes"
-done
 
 results="$work/results.txt"
 : >"$results"
-n_runs=$(( ROUNDS * ($(echo $servers | wc -w) * 2 + $(echo $abl_servers | wc -w)) ))
-echo "bench-models: wrk -t1 -c$CONNS -d${DURATION_S}s, $ROUNDS interleaved rounds, about $((n_runs * (DURATION_S + 1)))s"
+n_runs=$(( ROUNDS * ($(echo "$servers" | wc -w) * 2 + $(echo "$abl_servers" | wc -w)) ))
+echo "bench-models: wrk -t1 -c$CONNS -d${DURATION_S}s, $ROUNDS rounds (order rotated, fresh server per run)," \
+	"about $((n_runs * (DURATION_S + 3)))s"
+# run NAME BYTES ROUND: one fresh server, warm-up, measured run
+run() {
+	bench_start "$1" "$work/run" "$2" || exp_die "$1 did not start"
+	bench_wrk "$work/run/wrk-$1-$2-$3.txt" "$DURATION_S" "$BENCH_URL" -c"$CONNS"
+	bench_stop || exp_die "$1 died during its run"
+	printf 'round %d %7s B %-24s %10.0f req/s  errors %d\n' "$3" "$2" "$1" "$WRK_RPS" "$WRK_ERRORS"
+	echo "$1 $2 $3 $WRK_RPS $WRK_ERRORS" >>"$results"
+}
 for round in $(seq 1 "$ROUNDS"); do
 	for f in $small $big; do
-		for s in $servers; do
-			exp_wrk "$work/wrk-$s-$f-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "${URL[$s]}$f"
-			printf 'round %d %-10s %-9s %10.0f req/s  errors %d\n' "$round" "$f" "$s" "$WRK_RPS" "$WRK_ERRORS"
-			echo "$s $f $round $WRK_RPS $WRK_ERRORS" >>"$results"
-		done
+		# shellcheck disable=SC2086
+		for s in $(bench_rotate "$round" $servers); do run "$s" "$f" "$round"; done
 	done
-	# The ablation compares against the all-caches run of the same round.
-	for s in $abl_servers; do
-		exp_wrk "$work/wrk-$s-$small-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "${URL[$s]}$small"
-		printf 'round %d %-10s %-24s %10.0f req/s  errors %d\n' "$round" "$small" "$s" "$WRK_RPS" "$WRK_ERRORS"
-		echo "$s $small $round $WRK_RPS $WRK_ERRORS" >>"$results"
-	done
-done
-for s in $servers $abl_servers; do
-	kill -0 "${PID[$s]}" 2>/dev/null || exp_die "$s died during the benchmark"
+	# The ablation compares against the all-caches runs of the same round.
+	# shellcheck disable=SC2086
+	for s in $(bench_rotate "$round" $abl_servers); do run "$s" "$small" "$round"; done
 done
 
 med() { awk -v s="$1" -v f="$2" '$1 == s && $2 == f { print $4 }' "$results" | exp_median; }
+# spread NAME BYTES SCALE: "median (min-max)" of req/s * SCALE
+spread() { awk -v s="$1" -v f="$2" -v k="$3" '$1 == s && $2 == f { print $4 * k }' "$results" | bench_stats |
+	awk '{ printf (($1 >= 100) ? "%.0f (%.0f-%.0f)" : "%.1f (%.1f-%.1f)"), $1, $2, $3 }'; }
 errs() { awk -v s="$1" '$1 == s { e += $5 } END { print e + 0 }' "$results"; }
 
 a_small=$(med amped $small)
 a_big=$(med amped $big)
 echo
-printf 'cached data, median of %d rounds, wrk -t1 -c%d -d%ss, server on one CPU\n' "$ROUNDS" "$CONNS" "$DURATION_S"
-printf '%-10s %12s %8s %14s %8s %8s\n' server "1 KiB req/s" "/amped" "100 KiB MB/s" "/amped" errors
+printf 'cached data, median (min-max) of %d rounds, wrk -t1 -c%d -d%ss, server on one CPU\n' "$ROUNDS" "$CONNS" "$DURATION_S"
+printf '%-10s %28s %8s %24s %8s %8s\n' server "1 KiB req/s" "/amped" "100 KiB MB/s" "/amped" errors
 for s in $servers; do
-	r=$(med "$s" $small)
-	b=$(med "$s" $big)
-	awk -v s="$s" -v r="$r" -v b="$b" -v ar="$a_small" -v ab="$a_big" -v bb="$big_bytes" -v e="$(errs "$s")" 'BEGIN {
-		printf "%-10s %12.0f %7.2fx %14.1f %7.2fx %8d\n", s, r, r / ar, b * bb / 1e6, b / ab, e
+	awk -v s="$s" -v r="$(med "$s" $small)" -v b="$(med "$s" $big)" -v rs="$(spread "$s" $small 1)" \
+		-v bs="$(spread "$s" $big "$(awk -v b=$big 'BEGIN { print b / 1e6 }')")" \
+		-v ar="$a_small" -v ab="$a_big" -v e="$(errs "$s")" 'BEGIN {
+		printf "%-10s %28s %7.2fx %24s %7.2fx %8d\n", s, rs, r / ar, bs, b / ab, e
 	}'
 done
 echo
-echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache"
+echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache (medians)"
 printf '%-8s' model
 for a in $ablations; do printf ' %16s' "$a"; done
 echo
