@@ -3,6 +3,7 @@
 # or the ones named, then assemble build/experiments/REPORT.md and .html.
 #
 # Usage: scripts/experiments.sh [NAME...]      QUICK=1 for the reduced runs
+# LAB_DIR=DIR writes there instead of build/experiments.
 # An experiment that fails is reported and the others still run.
 # Exit status: 0 all ran, 1 one or more failed, 2 usage error.
 set -eu
@@ -30,6 +31,7 @@ for n in $names; do
 	fi
 	echo "experiments: $n took $(($(date +%s) - s)) s" >&2
 done
-"$PY" scripts/lab/lab.py report build/experiments || rc=1
-echo "experiments: all done in $(($(date +%s) - t0)) s; build/experiments/REPORT.html" >&2
+dir=${LAB_DIR:-build/experiments}
+"$PY" scripts/lab/lab.py report "$dir" || rc=1
+echo "experiments: all done in $(($(date +%s) - t0)) s; $dir/REPORT.html" >&2
 exit $rc

@@ -6,7 +6,8 @@
 # tracking and cleanup at exit, nginx and lighttpd configs).
 #
 # Contract:
-#  - lab_init NAME sets LAB_OUT=build/experiments/NAME (emptied), QUICK
+#  - lab_init NAME sets LAB_OUT=$LAB_DIR/NAME (LAB_DIR defaults to
+#    build/experiments; the folder is emptied first), QUICK
 #    (0/1), REPS (≥ 3 unless QUICK), PY (Debian's python3) and LAB.
 #  - lab_servers prints the servers of an experiment: every amped model
 #    (read from `amped --help`, so a model joins by being added there; or
@@ -28,12 +29,14 @@ if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 AMPLOAD=${AMPLOAD:-$EXP_BUILD/ampload}
 AMPSTAT=${AMPSTAT:-$EXP_BUILD/ampstat}
 LAB_PEERS=${LAB_PEERS-nginx nginx-aio lighttpd h2o}
+# Where experiments write (tests point it at a temporary folder).
+LAB_DIR=${LAB_DIR:-$EXP_BUILD/experiments}
 
 lab_init() {
 	EXP_NAME=$1
 	QUICK=${QUICK:-0}
 	if [ "$QUICK" = 1 ]; then REPS=${REPS:-2}; else REPS=${REPS:-3}; fi
-	LAB_OUT="$EXP_BUILD/experiments/$EXP_NAME"
+	LAB_OUT="$LAB_DIR/$EXP_NAME"
 	[ "$(id -u)" -eq 0 ] || exp_die "needs root (pinned servers, drop_caches, ampstat)"
 	[ -x "$AMPED_BIN" ] && [ -x "$AMPLOAD" ] || exp_die "build/amped or build/ampload is missing (run make all)"
 	command -v gnuplot >/dev/null || exp_die "gnuplot is missing (scripts/deps.sh installs gnuplot-nox)"
@@ -53,7 +56,7 @@ lab_testbed() {
 lab_finish() {
 	local wall=$(($(date +%s) - LAB_T0))
 	echo "$wall" >"$LAB_OUT/wall_s.txt"
-	"$PY" "$LAB" report "$EXP_BUILD/experiments" >&2
+	"$PY" "$LAB" report "$LAB_DIR" >&2
 	exp_log "done in ${wall} s: $(cat "$LAB_OUT/verdict.txt")"
 }
 

@@ -28,7 +28,7 @@ lab_init cold-open
 if [ "$QUICK" = 1 ]; then
 	SERVERS=${SERVERS:-amped sped}
 	RATES=${RATES:-200 700}
-	DURATION=${DURATION:-3}
+	DURATION=${DURATION:-2}
 	FILES=${FILES:-1000}
 else
 	SERVERS=${SERVERS:-$(lab_models) $(LAB_PEERS="nginx nginx-aio" lab_peers)}
