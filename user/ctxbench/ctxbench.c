@@ -112,6 +112,14 @@ static double cb_median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Returns the number in s if it is an integer in [lo, hi], else -1. */
+static long cb_parse(const char *s, long lo, long hi)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	return *s && !*end && v >= lo && v <= hi ? v : -1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: ctxbench --kind thread|process --cpus same|cross [--round-trips N] [--batches B]\n"
@@ -144,20 +152,14 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'k': kind = optarg; break;
 		case 'c': cpus = optarg; break;
-		case 'n': {
-			char *end;
-			n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 100000000)
+		case 'n':
+			if ((n = cb_parse(optarg, 1, 100000000)) < 0)
 				usage();
 			break;
-		}
-		case 'b': {
-			char *end;
-			batches = strtol(optarg, &end, 10);
-			if (*end || batches < 1 || batches > 64)
+		case 'b':
+			if ((batches = cb_parse(optarg, 1, 64)) < 0)
 				usage();
 			break;
-		}
 		default: usage();
 		}
 	}
