@@ -205,6 +205,28 @@ lab_ampstat_wait() {
 	exp_stop_pid "$LAB_BLOCKED_PID" 60000 || true
 }
 
+# lab_cpu_run SERVER ROOT "SERVER ARGS" JSON URLPATH AMPLOAD-ARGS...: a
+# fresh SERVER (amped args word-split from the third argument), one
+# request for URLPATH first so that it is cached, then ampload ARGS against
+# URLPATH; sets LAB_CPU_FIELDS to "server_cpu_ns,gen_cpu_s,gen_wall_s,"
+# followed by `lab.py row`'s fields (header: LAB_CPU_HEADER).  The server's
+# CPU time over the run is what a saturated generator cannot distort.
+LAB_CPU_HEADER="server_cpu_ns,gen_cpu_s,gen_wall_s,$("$PY" "$LAB" row --header)"
+lab_cpu_run() {
+	local server=$1 root=$2 sargs=$3 json=$4 path=$5 c0 c1
+	shift 5
+	# shellcheck disable=SC2086  # the server's arguments are words
+	lab_start "$server" "$root" $sargs || exp_die "$server did not start"
+	curl -s -o /dev/null -m 5 "http://127.0.0.1:$LAB_PORT$path"
+	c0=$(lab_cpu_ns "$LAB_PID")
+	LAB_GEN_CPU="$LAB_OUT/run/gen-cpu" lab_ampload "$json" "$@" "http://127.0.0.1:$LAB_PORT$path" ||
+		exp_die "ampload failed against $server"
+	c1=$(lab_cpu_ns "$LAB_PID")
+	kill -0 "$LAB_PID" 2>/dev/null || exp_die "$server died during the run"
+	lab_stop
+	LAB_CPU_FIELDS="$((c1 - c0)),$(tr ' ' , <"$LAB_OUT/run/gen-cpu"),$("$PY" "$LAB" row "$json")"
+}
+
 # lab_cpu_ns PID: CPU time (ns, schedstat field 1) of every thread of PID
 # and of its child processes, so far.
 lab_cpu_ns() {

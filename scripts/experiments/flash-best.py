@@ -18,24 +18,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 import lab  # noqa: E402
 
-GEN_BUSY = 0.9      # generator CPU s per s at which it is the bottleneck
-SERVER_BUSY = 0.9   # server CPU s per s below which it was not saturated
 
 
 def main():
     out, servers, conns = sys.argv[1], sys.argv[2].split(), sys.argv[3]
-    rows = lab.read_csv(os.path.join(out, "raw.csv"))
-    for r in rows:
-        total = float(r["requests"]) or 1.0
-        wall = float(r["gen_wall_s"]) or 1.0
-        # The CPU window covers warm-up and measured requests; ampload's
-        # request count is the measured ones, so scale by time instead.
-        r["server_busy"] = float(r["server_cpu_ns"]) / 1e9 / wall
-        r["gen_busy"] = float(r["gen_cpu_s"]) / wall
-        done = float(r["throughput_rps"]) * wall
-        r["cpu_us_per_req"] = float(r["server_cpu_ns"]) / 1e3 / done if done > 0 else float("nan")
-        r["flag"] = (r["gen_busy"] >= GEN_BUSY and r["server_busy"] < SERVER_BUSY) or r["gen_limited"] == "1"
-        r["requests"] = total
+    rows = lab.cpu_rows(lab.read_csv(os.path.join(out, "raw.csv")))
     sizes = sorted({r["size_kb"] for r in rows}, key=lab.num_key)
     models = [s for s in servers if s not in ("nginx", "nginx-aio", "lighttpd", "h2o")]
 
@@ -59,7 +46,7 @@ def main():
              "it (loopback). Order of sizes and servers rotated every repetition; mean ± 95%% "
              "Student-t CI. A point is generator-limited when ampload used ≥ %.0f%% of its CPU "
              "while the server used < %.0f%% of its own (or ampload warned)."
-             % (conns, GEN_BUSY * 100, SERVER_BUSY * 100))
+             % (conns, lab.GEN_BUSY * 100, lab.SERVER_BUSY * 100))
 
     def series(col, scale=1.0):
         out_s = []

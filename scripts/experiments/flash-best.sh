@@ -47,24 +47,14 @@ lab_testbed "servers=$SERVERS" "sizes=$SIZES_KB KiB" "duration=${DURATION} s mea
 	"load=closed loop, $CONNS users, one connection per request, no think time"
 
 raw="$LAB_OUT/raw.csv"
-echo "server,size_kb,rep,server_cpu_ns,gen_cpu_s,gen_wall_s,$("$PY" "$LAB" row --header)" >"$raw"
+echo "server,size_kb,rep,$LAB_CPU_HEADER" >"$raw"
 mkdir -p "$LAB_OUT/json"
 
 run_one() {
-	local server=$1 kb=$2 rep=$3 json c0 c1
-	json="$LAB_OUT/json/$server-$kb-$rep.json"
-	lab_start "$server" "$site" || exp_die "$server did not start"
-	# One request first, so the file is in the page cache and any open-file
-	# cache before the clock starts (the warm-up excludes the rest).
-	curl -s -o /dev/null -m 5 "http://127.0.0.1:$LAB_PORT/s$kb.bin"
-	c0=$(lab_cpu_ns "$LAB_PID")
-	LAB_GEN_CPU="$LAB_OUT/run/gen-cpu" lab_ampload "$json" -m closed -c "$CONNS" --conn-per-request \
-		-w "$WARMUP_S" -d "$DURATION" --timeout 10000 "http://127.0.0.1:$LAB_PORT/s$kb.bin" ||
-		exp_die "ampload failed against $server"
-	c1=$(lab_cpu_ns "$LAB_PID")
-	kill -0 "$LAB_PID" 2>/dev/null || exp_die "$server died during the run"
-	lab_stop
-	echo "$server,$kb,$rep,$((c1 - c0)),$(tr ' ' , <"$LAB_OUT/run/gen-cpu"),$("$PY" "$LAB" row "$json")" >>"$raw"
+	local server=$1 kb=$2 rep=$3
+	lab_cpu_run "$server" "$site" "" "$LAB_OUT/json/$server-$kb-$rep.json" "/s$kb.bin" \
+		-m closed -c "$CONNS" --conn-per-request -w "$WARMUP_S" -d "$DURATION" --timeout 10000
+	echo "$server,$kb,$rep,$LAB_CPU_FIELDS" >>"$raw"
 	exp_log "$server $kb KiB #$rep: $(tail -n1 "$raw" | cut -d, -f4-7)"
 }
 

@@ -46,7 +46,7 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
 
 # The order of experiments in `make experiments` and in the report; an
 # experiment not listed runs and appears after these.
-ORDER = ["cold-open", "flash-best", "open-closed", "ctx-switch"]
+ORDER = ["cold-open", "flash-best", "ablation", "open-closed", "ctx-switch"]
 
 
 class LabError(Exception):
@@ -145,6 +145,28 @@ def ampload_row(path):
         "requests": d.get("requests", 0),
         "gen_limited": 1 if gen else 0,
     }
+
+
+# A run is generator-limited when ampload used at least GEN_BUSY CPU
+# seconds per second while the server used less than SERVER_BUSY.
+GEN_BUSY = 0.9
+SERVER_BUSY = 0.9
+
+
+def cpu_rows(rows):
+    """Adds to rows of lib-lab.sh's lab_cpu_run: server_busy and gen_busy
+    (CPU s per s), cpu_us_per_req (server CPU per response) and flag
+    (generator-limited, or ampload warned)."""
+    for r in rows:
+        wall = float(r["gen_wall_s"]) or 1.0
+        r["server_busy"] = float(r["server_cpu_ns"]) / 1e9 / wall
+        r["gen_busy"] = float(r["gen_cpu_s"]) / wall
+        # The CPU window covers warm-up and measured requests; ampload's
+        # throughput is over the measured ones, so scale by time.
+        done = float(r["throughput_rps"]) * wall
+        r["cpu_us_per_req"] = float(r["server_cpu_ns"]) / 1e3 / done if done > 0 else float("nan")
+        r["flag"] = (r["gen_busy"] >= GEN_BUSY and r["server_busy"] < SERVER_BUSY) or r["gen_limited"] == "1"
+    return rows
 
 
 # ---------------------------------------------------------------- ampstat
