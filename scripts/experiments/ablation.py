@@ -20,10 +20,10 @@ def main():
     rows = lab.cpu_rows(lab.read_csv(os.path.join(out, "raw.csv")))
 
     def st(m, c, col):
-        return lab.summary([float(r[col]) for r in rows if r["model"] == m and r["config"] == c])
+        return lab.stat(rows, col, model=m, config=c)
 
     def fl(m, c):
-        return any(r["flag"] for r in rows if r["model"] == m and r["config"] == c)
+        return lab.flagged(rows, model=m, config=c)
 
     sec = lab.Section(out, "ablation", "Flash's ablation: what each cache is worth (experiment 3)")
     sec.para("Question.", "How much of each model's per-request cost do amped's caches save: "
@@ -37,22 +37,16 @@ def main():
              "`--no-header-cache`. Figure: the server's CPU per request (schedstat over the run ÷ "
              "responses); order of configurations and models rotated each repetition; mean ± 95% "
              "Student-t CI; warm-up excluded.")
-    series = []
-    for m in models:
-        series.append((m, [(i, st(m, c, "cpu_us_per_req")["mean"], st(m, c, "cpu_us_per_req")["half"], fl(m, c))
-                           for i, c in enumerate(CONFIGS) if st(m, c, "cpu_us_per_req")["n"]]))
-    lab.plot(os.path.join(out, "ablation-cpu"), "Server CPU per request as caches are added",
-             "caches on", "server CPU per request (µs)", series, xtics=list(enumerate(CONFIGS)),
-             xrange=(-0.3, len(CONFIGS) - 0.7), key="outside right")
-    sec.image("ablation-cpu", "server CPU per request by configuration, per model")
-    series = []
-    for m in models:
-        series.append((m, [(i, st(m, c, "throughput_rps")["mean"], st(m, c, "throughput_rps")["half"], fl(m, c))
-                           for i, c in enumerate(CONFIGS) if st(m, c, "throughput_rps")["n"]]))
-    lab.plot(os.path.join(out, "ablation-tput"), "Throughput as caches are added",
-             "caches on", "responses/s", series, xtics=list(enumerate(CONFIGS)),
-             xrange=(-0.3, len(CONFIGS) - 0.7), key="outside right")
-    sec.image("ablation-tput", "throughput by configuration (open circles: generator-limited)")
+    for col, base, title, ylabel, cap in (
+            ("cpu_us_per_req", "ablation-cpu", "Server CPU per request as caches are added",
+             "server CPU per request (µs)", "server CPU per request by configuration, per model"),
+            ("throughput_rps", "ablation-tput", "Throughput as caches are added", "responses/s",
+             "throughput by configuration (open circles: generator-limited)")):
+        series = [(m, [(i, st(m, c, col)["mean"], st(m, c, col)["half"], fl(m, c))
+                       for i, c in enumerate(CONFIGS) if st(m, c, col)["n"]]) for m in models]
+        lab.plot(os.path.join(out, base), title, "caches on", ylabel, series,
+                 xtics=list(enumerate(CONFIGS)), xrange=(-0.3, len(CONFIGS) - 0.7), key="outside right")
+        sec.image(base, cap)
     table = [[m, c, lab.fmt_ci(st(m, c, "cpu_us_per_req")), lab.fmt_ci(st(m, c, "throughput_rps")),
               lab.fmt(st(m, c, "server_busy")["mean"], 2), lab.fmt(st(m, c, "gen_busy")["mean"], 2),
               "GENERATOR-LIMITED" if fl(m, c) else "ok"]

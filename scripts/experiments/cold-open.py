@@ -30,10 +30,10 @@ def main():
     rates = sorted({r["rate"] for r in opn}, key=lab.num_key)
 
     def stat(rs, server, rate, col):
-        return lab.summary([float(r[col]) for r in rs if r["server"] == server and r["rate"] == rate])
+        return lab.stat(rs, col, server=server, rate=rate)
 
     def flagged(rs, server, rate):
-        return any(r["gen_limited"] == "1" for r in rs if r["server"] == server and r["rate"] == rate)
+        return lab.flagged(rs, server=server, rate=rate)
 
     sec = lab.Section(out, "cold-open", "Cold data: open loop vs closed loop (Flash; experiment 4)")
     sec.para("Question.", "When the data are on a slow disk, does a server that hands blocking "

@@ -27,10 +27,10 @@ def main():
     models = [s for s in servers if s not in ("nginx", "nginx-aio", "lighttpd", "h2o")]
 
     def st(s, kb, col):
-        return lab.summary([float(r[col]) for r in rows if r["server"] == s and r["size_kb"] == kb])
+        return lab.stat(rows, col, server=s, size_kb=kb)
 
     def fl(s, kb):
-        return any(r["flag"] for r in rows if r["server"] == s and r["size_kb"] == kb)
+        return lab.flagged(rows, server=s, size_kb=kb)
 
     sec = lab.Section(out, "flash-best", "Flash's best case: one cached file (experiment 1)")
     sec.para("Question.", "With one file always in memory, how do the architectures compare "

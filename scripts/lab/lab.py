@@ -109,6 +109,18 @@ def group(rows, keys, value):
     return out
 
 
+def stat(rows, col, **match):
+    """summary() of column COL over the rows whose columns equal MATCH."""
+    return summary([float(r[col]) for r in rows if all(r[k] == v for k, v in match.items())])
+
+
+def flagged(rows, **match):
+    """Whether any row matching MATCH was generator-limited ('flag', else
+    ampload's own 'gen_limited')."""
+    return any(r.get("flag", r.get("gen_limited") == "1") for r in rows
+               if all(r[k] == v for k, v in match.items()))
+
+
 def num_key(s):
     try:
         return (0, float(s), "")
