@@ -46,7 +46,7 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
 
 # The order of experiments in `make experiments` and in the report; an
 # experiment not listed runs and appears after these.
-ORDER = ["cold-open", "flash-best", "ablation", "open-closed", "ctx-switch"]
+ORDER = ["cold-open", "flash-best", "ablation", "open-closed", "tuning", "ctx-switch"]
 
 
 class LabError(Exception):
