@@ -234,6 +234,26 @@ lab_cpu_ns() {
 	for p in $pids; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%d\n", s }'
 }
 
+# lab_site DIR: DIR exists with the index.html servers are probed with.
+lab_site() {
+	mkdir -p "$1"
+	[ -e "$1/index.html" ] || echo '<html><body>lab</body></html>' >"$1/index.html"
+}
+
+# lab_spec_site FILES: build/lab-site-spec/set, a SPECweb99-like file set of
+# FILES files (ampload gen-fileset, seed 3), read once so that it is cached;
+# prints the site's path.
+lab_spec_site() {
+	local site="$EXP_BUILD/lab-site-spec"
+	lab_site "$site"
+	if [ "$(grep -vc '^#' "$site/set/manifest.txt" 2>/dev/null || echo 0)" != "$1" ]; then
+		"$AMPLOAD" gen-fileset --dir "$site/set" --files "$1" --seed 3 >/dev/null ||
+			exp_die "ampload gen-fileset failed"
+	fi
+	cat "$site"/set/* >/dev/null
+	echo "$site"
+}
+
 # lab_mount_slowfs SITE MNT LATENCY_US LOG: a fresh slowfs mount of SITE,
 # one modelled disk arm.
 lab_mount_slowfs() {

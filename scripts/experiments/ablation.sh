@@ -34,15 +34,7 @@ WARMUP_S=${WARMUP_S:-0.5}
 # name:flags, in the order caches are added.
 CONFIGS="none:--no-path-cache,--no-map-cache,--no-header-cache path:--no-map-cache,--no-header-cache path+map:--no-header-cache all:"
 
-site="$EXP_BUILD/lab-site-spec"
-mkdir -p "$site"
-[ -e "$site/index.html" ] || echo '<html><body>lab</body></html>' >"$site/index.html"
-if [ "$(grep -vc '^#' "$site/set/manifest.txt" 2>/dev/null || echo 0)" != "$FILES" ]; then
-	"$AMPLOAD" gen-fileset --dir "$site/set" --files "$FILES" --seed 3 >/dev/null ||
-		exp_die "ampload gen-fileset failed"
-fi
-# Read once, so every file is in the page cache.
-cat "$site"/set/* >/dev/null
+site=$(lab_spec_site "$FILES")
 
 lab_testbed "models=$MODELS" "configurations=${CONFIGS//,/ }" \
 	"files=$FILES SPECweb99-like (ampload gen-fileset), Zipf 1, cached" \

@@ -38,8 +38,7 @@ CTXBENCH="$EXP_BUILD/ctxbench"
 [ -x "$CTXBENCH" ] || exp_die "$CTXBENCH is missing (run make all)"
 
 site="$EXP_BUILD/lab-site-best"
-mkdir -p "$site"
-[ -e "$site/index.html" ] || echo '<html><body>lab</body></html>' >"$site/index.html"
+lab_site "$site"
 [ -s "$site/s1.bin" ] || head -c 1024 /dev/urandom >"$site/s1.bin"
 
 lab_testbed "models=$MODELS" "ctxbench=$ROUND_TRIPS round trips per run" \

@@ -35,8 +35,7 @@ CONNS=${CONNS:-32}
 WARMUP_S=${WARMUP_S:-0.5}
 
 site="$EXP_BUILD/lab-site-best"
-mkdir -p "$site"
-[ -e "$site/index.html" ] || echo '<html><body>lab</body></html>' >"$site/index.html"
+lab_site "$site"
 for kb in $SIZES_KB; do
 	f="$site/s$kb.bin"
 	bytes=$(awk -v k="$kb" 'BEGIN { printf "%d", k * 1024 }')

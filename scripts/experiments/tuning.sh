@@ -31,14 +31,7 @@ fi
 CONNS=${CONNS:-128}
 WARMUP_S=${WARMUP_S:-0.5}
 
-site="$EXP_BUILD/lab-site-spec"
-mkdir -p "$site"
-[ -e "$site/index.html" ] || echo '<html><body>lab</body></html>' >"$site/index.html"
-if [ "$(grep -vc '^#' "$site/set/manifest.txt" 2>/dev/null || echo 0)" != 1000 ]; then
-	"$AMPLOAD" gen-fileset --dir "$site/set" --files 1000 --seed 3 >/dev/null ||
-		exp_die "ampload gen-fileset failed"
-fi
-cat "$site"/set/* >/dev/null
+site=$(lab_spec_site 1000)
 
 lab_testbed "sweeps=$SWEEPS" "files=1000 SPECweb99-like (ampload gen-fileset), Zipf 1, cached" \
 	"load=closed loop, $CONNS users, one connection per request" \
