@@ -35,7 +35,7 @@ lab_init open-closed
 if [ "$QUICK" = 1 ]; then
 	LOADS=${LOADS:-0.5 0.85}
 	MPLS=${MPLS:-5}
-	DURATION=${DURATION:-2}
+	DURATION=${DURATION:-1.5}
 	WARMUP_S=${WARMUP_S:-0.5}
 else
 	LOADS=${LOADS:-0.3 0.5 0.7 0.9}

@@ -514,14 +514,22 @@ def report(expdir):
             if k != "run":
                 md += "| %s | %s |\n" % (k, str(v).replace("|", "/"))
         md += "\n"
-    md += "## Verdicts\n\n| experiment | verdict |\n|---|---|\n"
+    md += "## Verdicts\n\n| experiment | run | wall time | verdict |\n|---|---|---|---|\n"
     for n in names:
+        def read(name, default):
+            try:
+                with open(os.path.join(expdir, n, name)) as f:
+                    return f.read().strip()
+            except OSError:
+                return default
+        v = read("verdict.txt", "(missing)")
         try:
-            with open(os.path.join(expdir, n, "verdict.txt")) as f:
-                v = f.read().strip()
-        except OSError:
-            v = "(missing)"
-        md += "| %s | %s |\n" % (n, v.replace("|", "/"))
+            quick = json.loads(read("testbed.json", "{}")).get("run", {}).get("quick") == "1"
+        except ValueError:
+            quick = False
+        wall = read("wall_s.txt", "")
+        md += "| %s | %s | %s | %s |\n" % (n, "QUICK (reduced)" if quick else "full",
+                                          wall + " s" if wall else "-", v.replace("|", "/"))
     md += "\n"
     for n in names:
         with open(os.path.join(expdir, n, "section.md")) as f:
