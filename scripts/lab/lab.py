@@ -46,7 +46,7 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
 
 # The order of experiments in `make experiments` and in the report; an
 # experiment not listed runs and appears after these.
-ORDER = ["cold-open", "flash-best", "ablation", "open-closed", "tuning", "ctx-switch"]
+ORDER = ["cold-open", "flash-best", "traces", "ablation", "open-closed", "tuning", "ctx-switch"]
 
 
 class LabError(Exception):
@@ -251,9 +251,10 @@ def _q(s):
 
 
 def plot(outbase, title, xlabel, ylabel, series, logx=False, logy=False,
-         xrange=None, yrange=None, key="top left", note=None, style="lines", xtics=None):
+         xrange=None, yrange=None, key="top left", note=None, style="lines", xtics=None,
+         vline=None):
     """Error-bar plot.  series: list of (label, points), a point being
-    (x, mean, half, flagged).  Flagged points (generator-limited) are drawn
+    (x, mean, half, flagged); vline (x, label) draws a dashed marker.  Flagged points (generator-limited) are drawn
     as open circles in a series of their own, so they do not read as the
     server's limit.  style 'lines' joins points, 'bars' uses boxes."""
     outdir = os.path.dirname(os.path.abspath(outbase)) or "."
@@ -317,6 +318,14 @@ def plot(outbase, title, xlabel, ylabel, series, logx=False, logy=False,
     if xtics:
         body.append("set xtics (%s) rotate by -30 noenhanced"
                     % ", ".join("%s %s" % (_q(l), x) for x, l in xtics))
+    elif logx and 1 < len(set(xs)) <= 12:
+        # A log axis labels decades only; label the points measured.
+        body.append("set xtics (%s)" % ", ".join("%s %g" % (_q("%g" % x), x) for x in sorted(set(xs))))
+    if vline:
+        body.append("set arrow 3 from %g, graph 0 to %g, graph 1 nohead dt 2 lw 1.5 lc rgb '#555555'"
+                    % (vline[0], vline[0]))
+        body.append("set label 3 %s at %g, graph 0.95 left offset 0.5, 0 font ',9' noenhanced"
+                    % (_q(vline[1]), vline[0]))
     if yrange:
         body.append("set yrange [%g:%g]" % yrange)
     elif not logy:
