@@ -6,7 +6,7 @@
 # tracking and cleanup at exit, nginx and lighttpd configs).
 #
 # Contract:
-#  - lab_init NAME sets LAB_OUT=$LAB_DIR/NAME (LAB_DIR defaults to
+#  - lab_init NAME "$@" (exit 2 when there are arguments) sets LAB_OUT=$LAB_DIR/NAME (LAB_DIR defaults to
 #    build/experiments; the folder is emptied first), QUICK
 #    (0/1), REPS (≥ 3 unless QUICK), PY (Debian's python3) and LAB.
 #  - lab_servers prints the servers of an experiment: every amped model
@@ -34,6 +34,8 @@ LAB_DIR=${LAB_DIR:-$EXP_BUILD/experiments}
 
 lab_init() {
 	EXP_NAME=$1
+	# An experiment takes no arguments: its settings are environment variables.
+	[ $# -eq 1 ] || { echo "usage: [QUICK=1] $0   (settings: see the comment at its top)" >&2; exit 2; }
 	QUICK=${QUICK:-0}
 	if [ "$QUICK" = 1 ]; then REPS=${REPS:-2}; else REPS=${REPS:-3}; fi
 	LAB_OUT="$LAB_DIR/$EXP_NAME"

@@ -18,8 +18,7 @@
 set -eu
 # shellcheck source=scripts/lib-lab.sh
 . "$(dirname "$0")/../lib-lab.sh"
-[ $# -eq 0 ] || { echo "usage: [QUICK=1] $0" >&2; exit 2; }
-lab_init ablation
+lab_init ablation "$@"
 
 if [ "$QUICK" = 1 ]; then
 	MODELS=${MODELS:-amped sped}

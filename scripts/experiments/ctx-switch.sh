@@ -20,8 +20,7 @@
 set -eu
 # shellcheck source=scripts/lib-lab.sh
 . "$(dirname "$0")/../lib-lab.sh"
-[ $# -eq 0 ] || { echo "usage: [QUICK=1] $0" >&2; exit 2; }
-lab_init ctx-switch
+lab_init ctx-switch "$@"
 
 if [ "$QUICK" = 1 ]; then
 	MODELS=${MODELS:-amped amted sped}

@@ -19,8 +19,7 @@
 set -eu
 # shellcheck source=scripts/lib-lab.sh
 . "$(dirname "$0")/../lib-lab.sh"
-[ $# -eq 0 ] || { echo "usage: [QUICK=1] $0" >&2; exit 2; }
-lab_init flash-best
+lab_init flash-best "$@"
 
 if [ "$QUICK" = 1 ]; then
 	SERVERS=${SERVERS:-amped sped mt nginx}

@@ -29,8 +29,7 @@
 set -eu
 # shellcheck source=scripts/lib-lab.sh
 . "$(dirname "$0")/../lib-lab.sh"
-[ $# -eq 0 ] || { echo "usage: [QUICK=1] $0" >&2; exit 2; }
-lab_init open-closed
+lab_init open-closed "$@"
 
 if [ "$QUICK" = 1 ]; then
 	LOADS=${LOADS:-0.5 0.85}

@@ -18,8 +18,7 @@
 set -eu
 # shellcheck source=scripts/lib-lab.sh
 . "$(dirname "$0")/../lib-lab.sh"
-[ $# -eq 0 ] || { echo "usage: [QUICK=1] $0" >&2; exit 2; }
-lab_init tuning
+lab_init tuning "$@"
 
 if [ "$QUICK" = 1 ]; then
 	SWEEPS=${SWEEPS:-symped:--workers:1,4 mt:--workers:4,64 amped:--max-conns:8,1024}
