@@ -68,7 +68,23 @@ def main():
         lab.plot(os.path.join(out, base), "Cold data, open loop: %s latency vs arrival rate" % what,
                  "arrival rate (requests/s, Poisson)", "%s latency (ms, log scale)" % what, series,
                  logy=True, note="slowfs %.0f ms/read; mean of runs, 95%% CI" % (lat_us / 1000))
-        sec.image(base, "%s latency vs arrival rate, per server (open circles: generator-limited)" % what)
+        sec.image(base, "%s latency vs arrival rate, per server: mean of runs, 95%% CI "
+                  "(open circles: generator-limited)" % what)
+    # The same medians, robustly: the median over repetitions with the
+    # range of runs as bars (what the verdict judges).
+    series = []
+    for s in servers:
+        pts = []
+        for rt in rates:
+            st = stat(opn, s, rt, "p50_ms")
+            if st["n"]:
+                pts.append((float(rt), st["median"], st["min"], st["max"], flagged(opn, s, rt)))
+        series.append((s, pts))
+    lab.plot(os.path.join(out, "cold-p50-runs"), "Cold data, open loop: median latency, median of runs",
+             "arrival rate (requests/s, Poisson)", "median latency (ms, log scale)", series, logy=True,
+             note="bars: lowest to highest run")
+    sec.image("cold-p50-runs", "median latency vs arrival rate: median over repetitions, bars from the "
+              "lowest to the highest run (the verdict's figure)")
 
     tput, p50c = [], []
     for i, s in enumerate(servers):

@@ -254,7 +254,7 @@ def plot(outbase, title, xlabel, ylabel, series, logx=False, logy=False,
          xrange=None, yrange=None, key="top left", note=None, style="lines", xtics=None,
          vline=None):
     """Error-bar plot.  series: list of (label, points), a point being
-    (x, mean, half, flagged); vline (x, label) draws a dashed marker.  Flagged points (generator-limited) are drawn
+    (x, mean, half, flagged) or (x, y, low, high, flagged); vline (x, label) draws a dashed marker.  Flagged points (generator-limited) are drawn
     as open circles in a series of their own, so they do not read as the
     server's limit.  style 'lines' joins points, 'bars' uses boxes."""
     outdir = os.path.dirname(os.path.abspath(outbase)) or "."
@@ -269,23 +269,32 @@ def plot(outbase, title, xlabel, ylabel, series, logx=False, logy=False,
             if not pts:
                 continue
             f.write("# %s\n" % label)
-            for x, m, h, _ in pts:
-                f.write("%s %s %s\n" % (x, m, h if h == h else 0))
+            for pt in pts:
+                # (x, mean, half, flag) or (x, y, low, high, flag)
+                x, m = pt[0], pt[1]
+                if len(pt) == 5:
+                    lo, hi = pt[2], pt[3]
+                else:
+                    h = pt[2] if pt[2] == pt[2] else 0
+                    lo, hi = m - h, m + h
+                if logy and lo <= 0:
+                    lo = m / 1e3   # a bar below zero cannot be drawn on a log axis
+                f.write("%s %s %s %s\n" % (x, m, lo, hi))
             f.write("\n\n")
             if style == "lines":
-                plots.append("'%s' index %d using 1:2:3 with yerrorlines lw 2 pt %d ps 1.1 lc rgb '%s' title %s"
+                plots.append("'%s' index %d using 1:2:3:4 with yerrorlines lw 2 pt %d ps 1.1 lc rgb '%s' title %s"
                              % (name + ".dat", idx, 5 + 2 * (si % 4), col, _q(label)))
             else:
-                plots.append("'%s' index %d using 1:2:3 with boxerrorbars fs solid 0.75 lw 1.5 lc rgb '%s' title %s"
+                plots.append("'%s' index %d using 1:2:3:4:(0.6) with boxerrorbars fs solid 0.75 lw 1.5 lc rgb '%s' title %s"
                              % (name + ".dat", idx, col, _q(label)))
             idx += 1
-            flagged = [p for p in pts if p[3]]
+            flagged = [p for p in pts if p[-1]]
             if flagged:
                 # gnuplot does not count a block without data lines, so a
                 # block is written only when it has points.
                 f.write("# %s generator-limited\n" % label)
-                for x, m, h, _ in flagged:
-                    f.write("%s %s\n" % (x, m))
+                for pt in flagged:
+                    f.write("%s %s\n" % (pt[0], pt[1]))
                 f.write("\n\n")
                 plots.append("'%s' index %d using 1:2 with points pt 6 ps 2.6 lw 2 lc rgb '%s' title %s"
                              % (name + ".dat", idx, col,
