@@ -3,7 +3,7 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
-.PHONY: all binaries deps test demo bench clean vmlinux
+.PHONY: all binaries deps test demo bench clean vmlinux experiments
 
 B        := build
 CC       ?= cc
@@ -122,6 +122,10 @@ bench: all
 	$(Q)scripts/bench-models.sh
 	$(Q)scripts/bench-ampload.sh
 	$(Q)scripts/bench-ampstat.sh
+
+# The lab: every experiment, plotted, with REPORT.md/.html (QUICK=1: short).
+experiments: all
+	$(Q)scripts/experiments.sh
 
 clean:
 	rm -rf $(B)

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential make clang llvm libclang-rt-14-dev valgrind libbpf-dev bpftool libelf-dev zlib1g-dev
 pkg-config systemtap-sdt-dev fuse3 libfuse3-dev curl wrk apache2-utils httperf
-perl coreutils procps iproute2 python3 liburing-dev libbpf-tools xxd nodejs
+perl coreutils procps iproute2 python3 liburing-dev libbpf-tools gnuplot-nox xxd nodejs
 chromium prometheus $*"
 # npm ships inside some nodejs builds (e.g. NodeSource's); Debian's is a package
 # of its own, which conflicts with those builds, so ask for it only when absent.

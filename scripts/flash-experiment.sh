@@ -135,24 +135,10 @@ EOF
 period_s=$(awk -v r="$RATE" 'BEGIN { printf "%.6f", 1 / r }')
 
 mount_slowfs() {
-	exp_start_bg "$work/slowfs-$1.out" "$work/slowfs-$1.err" \
-		"$slowfs" --latency-us "$LATENCY_US" --depth "$DEPTH" --seed "$SEED" "$site" "$mnt"
-	SLOWFS_PID=$EXP_LAST_PID
-	exp_track_mount "$mnt"
-	local i
-	for i in $(seq 1 100); do
-		grep -q " $mnt fuse" /proc/mounts && [ -e "$mnt/index.html" ] && return 0
-		kill -0 "$SLOWFS_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	sed 's/^/    /' "$work/slowfs-$1.err" >&2
-	exp_die "slowfs did not mount $mnt"
+	exp_mount_slowfs "$work/slowfs-$1" "$site" "$mnt" --latency-us "$LATENCY_US" --depth "$DEPTH" --seed "$SEED"
 }
 
-unmount_slowfs() {
-	exp_unmount "$mnt"
-	exp_stop_pid "$SLOWFS_PID" 5000 || true
-}
+unmount_slowfs() { exp_unmount_slowfs "$mnt"; }
 
 write_nginx_conf() {
 	exp_nginx_conf "$work/$1.conf" "$work" "$mnt" "$NGINX_PORT" "$2"

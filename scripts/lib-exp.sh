@@ -118,6 +118,9 @@ exp_start_amped() {
 	shift
 	local bin=$AMPED_BIN
 	[ -x "$bin" ] || exp_die "$bin is missing (run make)"
+	# The child truncates the file only once it runs: an old one would give
+	# the previous server's port to the loop below.
+	rm -f "$prefix.out"
 	# shellcheck disable=SC2046
 	exp_start_bg "$prefix.out" "$prefix.err" $(exp_pin 0) "$bin" "$@"
 	AMPED_PID=$EXP_LAST_PID
@@ -207,6 +210,34 @@ exp_median() {
 	sort -g | awk '{ v[NR] = $1 } END {
 		if (NR == 0) { print "nan"; exit }
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# exp_mount_slowfs LOGPREFIX SITE MNT [slowfs options...]: mount SITE at MNT
+# through build/slowfs, wait until it serves MNT/index.html; pid in
+# EXP_SLOWFS_PID; unmounted at exit.  The modelled disk mostly sleeps; it
+# runs beside the load generator (CPU 1), not the server.
+exp_mount_slowfs() {
+	local log=$1 site=$2 mnt=$3 i
+	shift 3
+	[ -x "$EXP_BUILD/slowfs" ] || exp_die "$EXP_BUILD/slowfs is missing (run make)"
+	mkdir -p "$mnt"
+	grep -q " $mnt fuse" /proc/mounts && exp_die "$mnt is already mounted (fusermount3 -u $mnt)"
+	# shellcheck disable=SC2046
+	exp_start_bg "$log.out" "$log.err" $(exp_pin 1) "$EXP_BUILD/slowfs" "$@" "$site" "$mnt"
+	EXP_SLOWFS_PID=$EXP_LAST_PID
+	exp_track_mount "$mnt"
+	for i in $(seq 1 100); do
+		grep -q " $mnt fuse" /proc/mounts && [ -e "$mnt/index.html" ] && return 0
+		kill -0 "$EXP_SLOWFS_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	sed 's/^/    /' "$log.err" >&2
+	exp_die "slowfs did not mount $mnt"
+}
+
+exp_unmount_slowfs() {
+	exp_unmount "$1"
+	exp_stop_pid "$EXP_SLOWFS_PID" 5000 || true
 }
 
 exp_drop_caches() {
