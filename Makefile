@@ -37,7 +37,7 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
-        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
+        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/test_srpt $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
 # Bare `make` builds everything: the components included below define
 # targets of their own (tests/fuzz/fuzz.mk's `fuzz`), and without this the
@@ -80,6 +80,10 @@ RESP_TEST_SRC := tests/unit/test_resp.c user/amped/resp.c user/amped/fcache.c us
 $(B)/tests/test_resp: $(RESP_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(RESP_TEST_SRC)
+
+$(B)/tests/test_srpt: tests/unit/test_srpt.c user/amped/srpt.c user/amped/srpt.h tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(filter %.c,$^)
 
 # BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) $(wildcard bpf/*.h) | $(B)/bpf
