@@ -29,7 +29,8 @@
 # Environment: ROUNDS (3), DURATION_S (5), RATE_KA (40000), RATE_CLOSE
 # (8000), RATE_BIG (5000), LOAD_PCTS ("50 80 95"), IDLE_CONNS (5000),
 # SERVERS ("floor amped lighttpd nginx h2o"), PARTS ("cpu latency memory"),
-# AMPED_BASELINE, BENCH_QUICK=1 (short runs, for the smoke test), EXP_NO_PIN=1.
+# AMPED_BASELINE, BENCH_QUICK=1 (short runs, for the smoke test), BENCH_WORK
+# (build/bench: raw results and logs, emptied first), EXP_NO_PIN=1.
 # Exit status: 0 when every run worked (goals met or not), 1 when something
 # failed, 2 on a bad setting.
 set -eu
@@ -48,7 +49,7 @@ LOAD_PCTS=${LOAD_PCTS:-50 80 95}
 SERVERS=${SERVERS:-floor amped lighttpd nginx h2o}
 PARTS=${PARTS:-cpu latency memory}
 PEERS="lighttpd nginx h2o"
-work="$EXP_BUILD/bench"
+work=${BENCH_WORK:-$EXP_BUILD/bench}
 BENCH_SITE="$work/site"
 
 case "$ROUNDS$DURATION_S$RATE_KA$RATE_CLOSE$RATE_BIG$IDLE_CONNS" in
@@ -65,7 +66,8 @@ fi
 case " $SERVERS " in *" lighttpd "* | *" nginx "* | *" h2o "*)
 	exp_install_peers || exp_die "cannot install the peers" ;;
 esac
-rm -rf "$work"
+# only what this script made: BENCH_WORK may name a directory with more in it
+rm -rf "$work/run"
 mkdir -p "$work"
 bench_site "$BENCH_SITE" 1024 102400
 
@@ -92,7 +94,8 @@ cpu=$work/cpu.txt lat=$work/latency.txt mem=$work/memory.txt
 : >"$cpu"
 : >"$lat"
 : >"$mem"
-echo "bench: shared machine? then these figures are noisy: read the spreads."
+echo "bench: shared machine? then these figures are noisy: read the spreads." \
+	"Load average now: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs."
 echo "bench: servers: $SERVERS; $ROUNDS rounds, order rotated every round, fresh server per run"
 
 # ---- 1. CPU time per request -------------------------------------------------------
@@ -192,7 +195,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		for pct in $(bench_rotate "$round" $LOAD_PCTS); do
 			rate=$(awk -v c="$cap" -v p="$pct" 'BEGIN { printf "%d", c * p / 100 }')
 			bench_start "$s" "$work/run" 1024 || exp_die "$s did not start"
-			bench_ampload "$work/run/$s-lat-$pct-$round-warmup" "$BENCH_URL" "$rate" "$BENCH_WARMUP_S" keep
+			bench_ampload "$work/run/$s-lat-$pct-$round-warmup" "$BENCH_URL" "$rate" "$BENCH_WARMUP_S" keep ||
+				exp_log "(the warm-up above failed; measuring anyway)"
 			bench_ampload "$work/run/$s-lat-$pct-$round" "$BENCH_URL" "$rate" "$DURATION_S" keep
 			bench_stop || exp_die "$s died during its run"
 			printf 'round %d %-10s %3d%% = %7d/s  sent %9.1f/s  answered %9.1f/s  p50 %8.3f ms  p99 %8.3f ms  errors %d\n' \
@@ -240,3 +244,5 @@ done
 echo "raw: $mem"
 ;;
 esac
+echo
+echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
