@@ -19,6 +19,11 @@
 #    while it runs (MP's workers and AMPED's helpers are pre-started);
 #  - every figure is the median over rounds with its spread (bench_stats:
 #    min-max), because single runs swing by +-20% on these machines.
+#    Other load on the machine moves CPU time per request too, and mostly
+#    down: a server that waits for a CPU finds several requests per wake-up
+#    and pays one epoll_wait and one context switch for all of them (seen
+#    here: 4-7 us per 1 KiB request at load average 14, against 9-16 us on
+#    a quiet machine).  Compare servers within one run, never across runs.
 # BENCH_QUICK=1 makes every run short (the smoke test, tests/80-bench-smoke.t):
 # it checks that the pipeline yields numbers, not what they are.
 #
