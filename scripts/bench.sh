@@ -29,7 +29,9 @@
 # Environment: ROUNDS (3), DURATION_S (5), RATE_KA (40000), RATE_CLOSE
 # (8000), RATE_BIG (5000), LOAD_PCTS ("50 80 95"), IDLE_CONNS (5000),
 # SERVERS ("floor amped lighttpd nginx h2o"), PARTS ("cpu latency memory"),
-# AMPED_BASELINE, BENCH_QUICK=1 (short runs, for the smoke test), EXP_NO_PIN=1.
+# WORKLOADS ("ka close big": part 1's),
+# AMPED_BASELINE, BENCH_QUICK=1 (short runs, for the smoke test), BENCH_WORK
+# (build/bench: raw results and logs, emptied first), EXP_NO_PIN=1.
 # Exit status: 0 when every run worked (goals met or not), 1 when something
 # failed, 2 on a bad setting.
 set -eu
@@ -47,8 +49,9 @@ fi
 LOAD_PCTS=${LOAD_PCTS:-50 80 95}
 SERVERS=${SERVERS:-floor amped lighttpd nginx h2o}
 PARTS=${PARTS:-cpu latency memory}
+WORKLOADS=${WORKLOADS:-ka close big}
 PEERS="lighttpd nginx h2o"
-work="$EXP_BUILD/bench"
+work=${BENCH_WORK:-$EXP_BUILD/bench}
 BENCH_SITE="$work/site"
 
 case "$ROUNDS$DURATION_S$RATE_KA$RATE_CLOSE$RATE_BIG$IDLE_CONNS" in
@@ -65,7 +68,8 @@ fi
 case " $SERVERS " in *" lighttpd "* | *" nginx "* | *" h2o "*)
 	exp_install_peers || exp_die "cannot install the peers" ;;
 esac
-rm -rf "$work"
+# only what this script made: BENCH_WORK may name a directory with more in it
+rm -rf "$work/run"
 mkdir -p "$work"
 bench_site "$BENCH_SITE" 1024 102400
 
@@ -92,7 +96,8 @@ cpu=$work/cpu.txt lat=$work/latency.txt mem=$work/memory.txt
 : >"$cpu"
 : >"$lat"
 : >"$mem"
-echo "bench: shared machine? then these figures are noisy: read the spreads."
+echo "bench: shared machine? then these figures are noisy: read the spreads." \
+	"Load average now: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs."
 echo "bench: servers: $SERVERS; $ROUNDS rounds, order rotated every round, fresh server per run"
 
 # ---- 1. CPU time per request -------------------------------------------------------
@@ -100,7 +105,7 @@ case " $PARTS " in *" cpu "*)
 echo
 echo "== CPU time per request at a fixed open-loop rate (ampload on CPU 1, server on CPU 0)"
 w_i=0
-for w in ka close big; do
+for w in $WORKLOADS; do
 	workload "$w"
 	w_i=$((w_i + 1))
 	for round in $(seq 1 "$ROUNDS"); do
@@ -121,7 +126,7 @@ echo
 echo "CPU time per request, median (min-max) of $ROUNDS rounds, ${DURATION_S} s each; shared machine: noisy"
 echo "(behind: rounds in which the server answered < 98% of the rate — its figure is then not at that rate)"
 printf '%-32s %-10s %24s %12s %7s %7s %18s\n' workload server "CPU us/request" "answered/s" errors behind "closed-loop req/s"
-for w in ka close big; do
+for w in $WORKLOADS; do
 	workload "$w"
 	for s in $SERVERS; do
 		printf '%-32s %-10s %24s %12.0f %7d %7d %18.0f\n' "$(label "$w") @$W_RATE/s" "$s" "$(spread "$cpu" "$w" "$s" 4)" \
@@ -132,7 +137,7 @@ for w in ka close big; do
 done
 echo
 case " $SERVERS " in *" amped "*) echo "Goals (ratios of the median CPU time per request):" ;; esac
-for w in ka close big; do
+for w in $WORKLOADS; do
 	case " $SERVERS " in *" amped "*) ;; *) continue ;; esac
 	a=$(med "$cpu" "$w" amped 4)
 	best="" bv=""
@@ -158,7 +163,7 @@ done
 if [ -n "$AMPED_BASELINE" ]; then
 	echo
 	echo "amped against AMPED_BASELINE=$AMPED_BASELINE, CPU time per request, paired by round:"
-	for w in ka close big; do
+	for w in $WORKLOADS; do
 		awk -v w="$w" '$1 == w && ($2 == "amped" || $2 == "amped-base") { v[$2 " " $3] = $4; r[$3] = 1 }
 			END { for (k in r) if (v["amped-base " k] > 0) print v["amped " k] / v["amped-base " k] }' "$cpu" |
 			bench_stats | awk -v l="$(label "$w")" '{
@@ -192,7 +197,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		for pct in $(bench_rotate "$round" $LOAD_PCTS); do
 			rate=$(awk -v c="$cap" -v p="$pct" 'BEGIN { printf "%d", c * p / 100 }')
 			bench_start "$s" "$work/run" 1024 || exp_die "$s did not start"
-			bench_ampload "$work/run/$s-lat-$pct-$round-warmup" "$BENCH_URL" "$rate" "$BENCH_WARMUP_S" keep
+			bench_ampload "$work/run/$s-lat-$pct-$round-warmup" "$BENCH_URL" "$rate" "$BENCH_WARMUP_S" keep ||
+				exp_log "(the warm-up above failed; measuring anyway)"
 			bench_ampload "$work/run/$s-lat-$pct-$round" "$BENCH_URL" "$rate" "$DURATION_S" keep
 			bench_stop || exp_die "$s died during its run"
 			printf 'round %d %-10s %3d%% = %7d/s  sent %9.1f/s  answered %9.1f/s  p50 %8.3f ms  p99 %8.3f ms  errors %d\n' \
@@ -240,3 +246,5 @@ done
 echo "raw: $mem"
 ;;
 esac
+echo
+echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"

@@ -118,9 +118,10 @@ exp_start_amped() {
 	shift
 	local bin=$AMPED_BIN
 	[ -x "$bin" ] || exp_die "$bin is missing (run make)"
-	# The child truncates the file only once it runs: an old one would give
-	# the previous server's port to the loop below.
-	rm -f "$prefix.out"
+	# Empty it here: the background child truncates it only when it gets
+	# to run, and a line left by an earlier server of the same prefix
+	# would be read as this one's URL.
+	: >"$prefix.out"
 	# shellcheck disable=SC2046
 	exp_start_bg "$prefix.out" "$prefix.err" $(exp_pin 0) "$bin" "$@"
 	AMPED_PID=$EXP_LAST_PID

@@ -59,31 +59,24 @@ is "$n" 2 "Connection: close: two requests, two connections"
 curl -s -m 5 -H 'connection: CLOSE' -D "$T/h2" -o /dev/null "${FL_URL}"
 grep -qi '^Connection: close' "$T/h2"
 ok $? "a close request (any case) gets Connection: close"
-# Pipelined heads in one write, the last one closing: two answers, then EOF.
-got=$("$PY" - "${FL_URL}" <<'EOF'
-import socket, sys, urllib.parse
-u = urllib.parse.urlparse(sys.argv[1])
-s = socket.create_connection((u.hostname, u.port), timeout=5)
-s.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-buf = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    buf += c
-print(buf.count(b"HTTP/1.1 200 OK"), len(buf))
-EOF
-)
-like "$got" '^2 [0-9]+$' "two pipelined heads, two responses, then the floor closes"
-# A head sent byte by byte (the floor waits in epoll between the bytes).
-got=$("$PY" - "${FL_URL}" <<'EOF'
+# fl_raw HOW: send raw heads to the floor and read to EOF; prints the
+# number of responses and the body bytes after the first head.
+#   pipelined: two heads in one write, the second closing;
+#   bytewise: one closing head, a byte at a time (the floor waits in
+#   epoll between the bytes).
+fl_raw() {
+	"$PY" - "$FL_URL" "$1" <<'EOF'
 import socket, sys, time, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port), timeout=5)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-for b in b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n":
-    s.send(bytes([b]))
-    time.sleep(0.002)
+close = b"GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+if sys.argv[2] == "pipelined":
+    s.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n" + close)
+else:
+    for b in close:
+        s.send(bytes([b]))
+        time.sleep(0.002)
 buf = b""
 while True:
     c = s.recv(65536)
@@ -92,8 +85,9 @@ while True:
     buf += c
 print(buf.count(b"HTTP/1.1 200 OK"), len(buf.partition(b"\r\n\r\n")[2]))
 EOF
-)
-is "$got" "1 1024" "a head sent byte by byte gets one whole response"
+}
+like "$(fl_raw pipelined)" '^2 [0-9]+$' "two pipelined heads, two responses, then the floor closes"
+is "$(fl_raw bytewise)" "1 1024" "a head sent byte by byte gets one whole response"
 fl_stop
 
 fl_start --body-bytes 102400
@@ -105,11 +99,12 @@ fl_stop
 # ---- the bench pipeline, quick, floor and amped only
 out=$T/bench.out
 # one load for the latency part: the test stays under a minute
-BENCH_QUICK=1 SERVERS="floor amped" LOAD_PCTS=80 timeout 120 scripts/bench.sh >"$out" 2>&1
+# its own work directory: a `make bench` running meanwhile keeps build/bench
+BENCH_WORK=$T/bench BENCH_QUICK=1 SERVERS="floor amped" LOAD_PCTS=80 timeout 120 scripts/bench.sh >"$out" 2>&1
 rc=$?
 is "$rc" 0 "bench.sh BENCH_QUICK=1 exits 0"
 [ "$rc" = 0 ] || tail -20 "$out" | sed 's/^/# /'
-raw=build/bench
+raw=$T/bench
 for w in ka close big; do
 	for s in floor amped; do
 		line=$(awk -v w="$w" -v s="$s" '$1 == w && $2 == s' "$raw/cpu.txt")
