@@ -40,7 +40,9 @@ lab_init() {
 	if [ "$QUICK" = 1 ]; then REPS=${REPS:-2}; else REPS=${REPS:-3}; fi
 	LAB_OUT="$LAB_DIR/$EXP_NAME"
 	[ "$(id -u)" -eq 0 ] || exp_die "needs root (pinned servers, drop_caches, ampstat)"
-	[ -x "$AMPED_BIN" ] && [ -x "$AMPLOAD" ] || exp_die "build/amped or build/ampload is missing (run make all)"
+	if [ ! -x "$AMPED_BIN" ] || [ ! -x "$AMPLOAD" ]; then
+		exp_die "build/amped or build/ampload is missing (run make all)"
+	fi
 	command -v gnuplot >/dev/null || exp_die "gnuplot is missing (scripts/deps.sh installs gnuplot-nox)"
 	rm -rf "$LAB_OUT"
 	mkdir -p "$LAB_OUT/run"
@@ -232,7 +234,8 @@ lab_cpu_run() {
 # lab_cpu_ns PID: CPU time (ns, schedstat field 1) of every thread of PID
 # and of its child processes, so far.
 lab_cpu_ns() {
-	local p pids="$1 $(pgrep -P "$1" | tr '\n' ' ')"
+	local p pids
+	pids="$1 $(pgrep -P "$1" | tr '\n' ' ')"
 	for p in $pids; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%d\n", s }'
 }
 

@@ -33,7 +33,7 @@ if [ "$QUICK" = 1 ]; then
 else
 	SERVERS=${SERVERS:-$(lab_models) $(LAB_PEERS="nginx nginx-aio" lab_peers)}
 	RATES=${RATES:-150 400 700 900}
-	DURATION=${DURATION:-5}
+	DURATION=${DURATION:-4}
 	FILES=${FILES:-3000}
 fi
 LATENCY_US=${LATENCY_US:-8000}

@@ -60,8 +60,8 @@ def main():
         return out_s
 
     lab.plot(os.path.join(out, "best-bandwidth"), "Best case: bandwidth vs file size (one cached file)",
-             "file size (KiB, log scale)", "bandwidth (MB/s)", series("bandwidth_MBps"), logx=True,
-             key="top left")
+             "file size (KiB, log scale)", "bandwidth (MB/s, log scale)", series("bandwidth_MBps"),
+             logx=True, logy=True, key="top left")
     sec.image("best-bandwidth", "bandwidth vs file size (open circles: generator-limited)")
     lab.plot(os.path.join(out, "best-connrate"), "Best case: connection rate vs file size",
              "file size (KiB, log scale)", "connections/s (one request each)", series("throughput_rps"),

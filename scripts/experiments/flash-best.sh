@@ -28,7 +28,7 @@ if [ "$QUICK" = 1 ]; then
 else
 	SERVERS=${SERVERS:-$(lab_models) $(LAB_PEERS="nginx lighttpd h2o" lab_peers)}
 	SIZES_KB=${SIZES_KB:-0.5 1 2 5 10 20 50 100 200}
-	DURATION=${DURATION:-2}
+	DURATION=${DURATION:-1.5}
 fi
 CONNS=${CONNS:-32}
 WARMUP_S=${WARMUP_S:-0.5}

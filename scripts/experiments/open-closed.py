@@ -6,8 +6,9 @@ Rules of the verdict (stated in the section):
   1. at the highest target load, the open system's mean response time
      (FCFS) is above every closed system's, and a closed system with a
      smaller MPL is not above one with a larger MPL;
-  2. SRPT's gain (FCFS mean / SRPT mean) at the highest load is larger in
-     the open system than in the closed system of the smallest MPL.
+  2. SRPT's gain (FCFS mean / SRPT mean) at the highest load is above 1 in
+     the open system and larger there than in the closed system of the
+     smallest MPL.
 """
 import os
 import sys
@@ -120,10 +121,12 @@ def main():
         if not gain_o > gain_c:
             why.append("SRPT's gain is not larger open (%.2fx) than closed MPL %s (%.2fx)"
                        % (gain_o, mpls[0], gain_c))
+        if not gain_o > 1:
+            why.append("SRPT does not help the open system (FCFS/SRPT mean %.2fx)" % gain_o)
     else:
         why.append("no closed system was run")
     sec.para("Verdict rule.", "at target load %s: (1) qserver: the open mean above every closed "
-             "one, and a smaller MPL not above a larger; (2) amped: SRPT's gain (FCFS/SRPT mean) open > closed MPL %s "
+             "one, and a smaller MPL not above a larger; (2) amped: SRPT's gain (FCFS/SRPT mean) > 1 open, and open > closed MPL %s "
              "(measured: open %.2fx, closed %.2fx)." % (top, mpls[0] if mpls else "-", gain_o, gain_c))
     flags = sorted({"%s %s ρ=%s" % (name(r["loop"], r["mpl"]), r["sched"].replace("mm1", "qserver"), r["load_target"])
                     for r in rows if r["gen_limited"] == "1"})

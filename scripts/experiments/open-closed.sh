@@ -39,7 +39,7 @@ if [ "$QUICK" = 1 ]; then
 else
 	LOADS=${LOADS:-0.3 0.5 0.7 0.9}
 	MPLS=${MPLS:-5 50}
-	DURATION=${DURATION:-4}
+	DURATION=${DURATION:-3}
 fi
 WARMUP_S=${WARMUP_S:-1}
 QS_US=${QS_US:-1000}
