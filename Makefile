@@ -28,7 +28,8 @@ FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
 # Shared userspace modules (each file is a module with its own header).
-COMMON_SRC := user/http.c user/ae.c
+AE_SRC     := user/ae.c user/ae_epoll.c user/ae_poll.c user/ae_select.c
+COMMON_SRC := user/http.c $(AE_SRC)
 AMPED_SRC  := $(wildcard user/amped/*.c) $(COMMON_SRC)
 AMPED_HDR  := $(wildcard user/*.h user/amped/*.h include/*.h)
 
@@ -118,6 +119,7 @@ demo: all
 bench: all
 	$(Q)scripts/bench.sh
 	$(Q)scripts/bench-models.sh
+	$(Q)scripts/bench-pollers.sh
 	$(Q)scripts/bench-ampload.sh
 	$(Q)scripts/bench-ampstat.sh
 

@@ -2,8 +2,8 @@
 # bench-models.sh — every concurrency model of amped on cached data (issue 3),
 # run by `make bench` after bench.sh.
 #
-# For each model (amped amted sped symped mp mt, and uring when the binary
-# has it) and for nginx and lighttpd (one worker each, see lib-exp.sh):
+# For each model (amped amted sped symped mp mt, and uring ult seda hybrid
+# when the binary has them) and for nginx and lighttpd (one worker each, see lib-exp.sh):
 #   - requests/s on a cached 1 KiB file,
 #   - body MB/s on a cached 100 KiB file,
 # with wrk -t1 -cCONNS for DURATION_S seconds, ROUNDS interleaved rounds
@@ -43,7 +43,9 @@ mkdir -p "$work"
 "$EXP_ROOT/scripts/gen-site.sh" "$site" --files 20 --size "$big_bytes" --seed 1
 
 models="amped amted sped symped mp mt"
-"$AMPED_BIN" --help 2>&1 | grep -qE '^ +uring ' && models="$models uring"
+for m in uring ult seda hybrid; do
+	"$AMPED_BIN" --help 2>&1 | grep -qE "^ +$m " && models="$models $m"
+done
 
 declare -A URL PID
 # start NAME ARGS...: an amped server under NAME.

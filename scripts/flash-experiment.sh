@@ -12,7 +12,7 @@
 #
 # Usage: scripts/flash-experiment.sh [--with-nginx] [--models "amped sped"]
 #                                    [--client httperf|ampload]
-#   --models takes any amped model (amped amted sped symped mp mt uring, or
+#   --models takes any amped model (amped amted sped symped mp mt uring ult, or
 #   "all") and nginx, nginx-aio; --with-nginx adds the last two (nginx 1
 #   worker, default config vs `aio threads`).
 #   --client ampload replays the same URL sequence at Poisson arrival times
@@ -42,7 +42,7 @@ usage() {
 with_nginx=0
 models="amped sped"
 client=httperf
-AMPED_MODELS="amped amted sped symped mp mt uring"
+AMPED_MODELS="amped amted sped symped mp mt uring ult"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--with-nginx) with_nginx=1; shift ;;

@@ -67,7 +67,9 @@ roles() {
 	case "$SRV_MODEL" in
 	amped | sped)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher process is named amped-disp" ;;
-	amted)
+	amted | ult)
+		# ult: the kernel thread that schedules the user-level threads
+		# plays the dispatcher's part and carries its name
 		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher thread is named amped-disp"
 		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
 		ok "$(is_named_set "$names" amped-help $NHELP; echo $?)" \

@@ -45,6 +45,9 @@ enum conn_next {
 	CONN_GONE,	/* closed: release it */
 	CONN_LINGER,	/* answered an error: drain the input, then conn_close() */
 	CONN_INPUT,	/* wait up to *wait_ms for input, then conn_input() */
+	CONN_WAIT,	/* another connection's blocking work (same path) is
+			   out and will answer this one too: wait, then ask
+			   again (only when blk completes jobs later: ult) */
 };
 /* What c waits for next.  stopping: the server is stopping (keep-alive
  * ends after the response in progress; an idle connection closes now). */

@@ -1,10 +1,8 @@
 /* dispatcher — the event loop's outer turn and its graceful stop. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "ae.h"
 #include "alog.h"
@@ -16,46 +14,34 @@
 
 static volatile sig_atomic_t exiting;
 
-static void signal_cb(struct ae_loop *l, int fd, void *data, int mask)
+int loop_begin(void)
 {
-	struct signalfd_siginfo si;
-
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD) {
-			/* a helper that died is seen (EOF) and replaced by its
-			 * backend; here it is only reaped */
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
-		} else {
-			exiting = 1;
-		}
+	loop = ae_create_with(loop_setsize(), (enum ae_poller)cfg.poller);
+	if (!loop) {
+		perror("amped: event loop");
+		return -1;
 	}
+	ae_on_wake(loop, clock_refresh);
+	clock_refresh();
+	fc_init();
+	return 0;
 }
 
 int run_dispatcher(int lfd, const struct blk_ops *blk)
 {
 	int err = 1, sfd = -1;
 	uint64_t stop_deadline = 0;
-	struct rlimit rl;
 	bool blk_started = false;
 
 	prctl(PR_SET_NAME, AMPED_COMM_DISP);
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		rl.rlim_cur = 1024;
-	loop = ae_create((int)(rl.rlim_cur > 0 && rl.rlim_cur < 1 << 20 ? rl.rlim_cur : 1024));
-	if (!loop) {
-		perror("amped: event loop");
+	if (loop_begin() < 0)
 		goto cleanup;
-	}
-	ae_on_wake(loop, clock_refresh);
-	clock_refresh();
-	fc_init();
 	sfd = proc_signalfd();
 	if (sfd < 0) {
 		perror("amped: signalfd");
 		goto cleanup;
 	}
-	if (ae_set(loop, sfd, AE_READABLE, signal_cb, NULL) < 0) {
+	if (ae_set(loop, sfd, AE_READABLE, proc_signal_cb, (void *)&exiting) < 0) {
 		perror("amped: watching signals");
 		goto cleanup;
 	}
@@ -93,7 +79,7 @@ int run_dispatcher(int lfd, const struct blk_ops *blk)
 			blk->flush();
 		/* wake at least every 100 ms for timeouts and the log */
 		if (ae_poll(loop, more ? 0 : 100) < 0 && errno != EINTR) {
-			perror("amped: epoll_wait");
+			fprintf(stderr, "amped: %s: %s\n", ae_poller_name((enum ae_poller)cfg.poller), strerror(errno));
 			goto cleanup;
 		}
 	}
@@ -103,9 +89,7 @@ cleanup:
 		/* what is left of the shutdown budget, at least 100 ms; blocking
 		 * work first, so that no job still in service writes into a
 		 * connection or entry freed below */
-		long left = stop_deadline > now_ms ? (long)(stop_deadline - now_ms) : 0;
-		left = left < 100 ? 100 : left > 2000 ? 2000 : left;
-		blk->stop(mono_ns() + (uint64_t)left * 1000000ull);
+		blk->stop(stop_grace_ns(stop_deadline));
 	}
 	conn_close_all();
 	fc_flush_all();

@@ -12,4 +12,8 @@ struct blk_ops;
  * exit status: 0 after a graceful stop, 1 on a runtime error. */
 int run_dispatcher(int lfd, const struct blk_ops *blk);
 
+/* This thread's event loop (`loop`, with --poller), its clock and caches.
+ * 0 ok, -1 after a message. */
+int loop_begin(void);
+
 #endif
