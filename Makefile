@@ -38,7 +38,8 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
-        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
+        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/test_ult $(B)/tests/test_ult_asan \
+        $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
 # Bare `make` builds everything: the components included below define
 # targets of their own (tests/fuzz/fuzz.mk's `fuzz`), and without this the
@@ -81,6 +82,17 @@ RESP_TEST_SRC := tests/unit/test_resp.c user/amped/resp.c user/amped/fcache.c us
 $(B)/tests/test_resp: $(RESP_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(RESP_TEST_SRC)
+
+# ult.c with what it stands on (the loop, the clock); optimized, so that the
+# switch cost it prints means something, and under the sanitizers, which
+# must follow the stack switches.
+ULT_TEST_SRC := tests/unit/test_ult.c user/amped/ult.c user/amped/proc.c user/http.c $(AE_SRC)
+$(B)/tests/test_ult: $(ULT_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/amped -o $@ $(ULT_TEST_SRC)
+$(B)/tests/test_ult_asan: $(ULT_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(ULT_TEST_SRC)
 
 # BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) $(wildcard bpf/*.h) | $(B)/bpf
