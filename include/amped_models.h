@@ -6,6 +6,7 @@
  * snapshot).
  *
  *   amped_ult   (--model ult) the user-level thread scheduler
+ *   amped_seda  (--model seda) each stage's queue and service time
  */
 #ifndef AMPED_MODELS_H
 #define AMPED_MODELS_H
@@ -24,6 +25,28 @@ struct amped_ult_stats {
 	unsigned long long stacks_mapped; /* stacks mmap()ed (the pool reuses) */
 	unsigned long long stack_bytes;	/* each stack, without its guard page */
 	unsigned long long switch_asm;	/* 1: ult_switch (asm); 0: swapcontext */
+};
+
+/* One SEDA stage: a bounded queue in front of a pool of threads.  Queue
+ * length now, and service time as busy_ns / items (busy: a thread of the
+ * stage working, not waiting for work).  For accept an item is a
+ * connection accepted; for http, a loop turn that had events (its queue
+ * holds connections waiting for an http thread); for file, a job. */
+struct amped_stage_stats {
+	char name[8];			/* AMPED_STAGE_* */
+	unsigned long long threads;
+	unsigned long long queue_len;	/* now */
+	unsigned long long queue_cap;	/* --stage-queue */
+	unsigned long long enqueued;	/* total */
+	unsigned long long rejected;	/* queue full: 503 (accept, http) or
+					   EAGAIN to the caller (file) */
+	unsigned long long items;
+	unsigned long long busy_ns;
+};
+
+#define AMPED_SEDA_STAGES 3		/* accept, http, file: in that order */
+struct amped_seda_stats {
+	struct amped_stage_stats stage[AMPED_SEDA_STAGES];
 };
 
 #endif

@@ -17,6 +17,9 @@
  *                      part (waits for events, runs the handlers), so it
  *                      carries the dispatcher's name and every tracer treats
  *                      it as one; its helpers are AMPED_COMM_HELP threads.
+ *   AMPED_COMM_STAGE   a thread of seda stage S, number N: "amped-s-S-N",
+ *                      S one of the AMPED_STAGE_* below (short: a comm holds
+ *                      15 bytes, "amped-s-file-99" fills it)
  */
 #ifndef AMPED_NAMES_H
 #define AMPED_NAMES_H
@@ -27,5 +30,9 @@
 #define AMPED_COMM_BOSS "amped-boss"
 #define AMPED_COMM_WORK "amped-work-"
 #define AMPED_COMM_ULT  AMPED_COMM_DISP
+#define AMPED_COMM_STAGE "amped-s-"
+#define AMPED_STAGE_ACCEPT "acc"	/* accepts, queues for http */
+#define AMPED_STAGE_HTTP   "http"	/* reads, parses, responds, sends */
+#define AMPED_STAGE_FILE   "file"	/* path lookup (open/stat), cold reads */
 
 #endif

@@ -100,6 +100,18 @@ roles() {
 		is "$(children_of "$SRV_PID")" 0 "uring has no helper processes"
 		ok "$(ls -l "/proc/$SRV_PID/fd" 2>/dev/null | grep -q 'io_uring'; echo $?)" \
 			"the dispatcher holds an io_uring instance" ;;
+	seda)
+		# a pool per stage, named by stage: acc (the main thread), http
+		# (one per CPU by default), file (--helpers by default)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-s-acc-0 "accept stage thread is named amped-s-acc-0"
+		names=$(thread_names "$SRV_PID" | grep '^amped-s-http-')
+		ok "$(is_named_set "$names" amped-s-http "$(nproc)"; echo $?)" \
+			"$(nproc) http stage threads named amped-s-http-N" "$names"
+		names=$(thread_names "$SRV_PID" | grep '^amped-s-file-')
+		ok "$(is_named_set "$names" amped-s-file $NHELP; echo $?)" \
+			"--helpers $NHELP: $NHELP file stage threads named amped-s-file-N" "$names"
+		is "$(thread_names "$SRV_PID" | grep -cv '^amped-s-\(acc\|http\|file\)-[0-9]*$')" 0 \
+			"no other threads" ;;
 	mt)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-boss "boss thread is named amped-boss"
 		for i in $(seq 1 50); do

@@ -201,6 +201,8 @@ for b in "${BINS[@]}"; do
 			log=$T/access.$s.$m.$(echo "$b" | tr / _).log
 			args=(--cache-valid-ms 600000 --access-log "$log" --workers 1)
 			[ "$s" = srpt ] && args+=(--sched srpt)
+			# one loop orders all responses (symped: --workers 1)
+			[ "$m" = seda ] && args+=(--stage-threads http=1)
 			if srv_start "$b" "$m" "${args[@]}"; then
 				"sched_$s" "$log"
 				srv_stop TERM

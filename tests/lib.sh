@@ -134,8 +134,8 @@ fi
 # MODEL+POLLER (e.g. sped+poll) runs MODEL with --poller POLLER: the default
 # list runs the HTTP tests once with each non-default poller; $AMPED_POLLER
 # runs every model that polls with that poller.
-read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring ult sped+poll amped+select}"
-POLLING_MODELS=" amped amted sped symped uring ult "
+read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring ult seda sped+poll amped+select}"
+POLLING_MODELS=" amped amted sped symped uring ult seda "
 for b in "${BINS[@]}"; do
 	if [ ! -x "$b" ]; then
 		echo "Bail out! $b missing (run make)"

@@ -345,9 +345,24 @@ static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 	}
 }
 
+/* Serve fd, accepted by another thread (seda's accept stage), in this
+ * thread's loop, as accept_cb would have. */
+void conn_take(int fd, const struct sockaddr_storage *ss)
+{
+	if (!ae_fits(loop, fd) || nconns >= cfg.max_conns || draining) {
+		overload_refuse(fd, "amped: this stage cannot take another connection");
+		return;
+	}
+	struct conn *c = conn_new(fd, ss);
+	if (c)
+		conn_cb(loop, fd, c, AE_READABLE);
+}
+
 int conn_listen_start(int lfd, const struct blk_ops *b)
 {
 	blk = b;
+	if (lfd < 0)
+		return 0;	/* fed by conn_take() */
 	listen_fd = lfd;
 	accepting = false;
 	resume_accepting();

@@ -22,6 +22,11 @@ struct sockaddr_storage;
 /* Accept on lfd (ours from now on, closed by conn_stop_accepting) in this
  * thread's loop; blocking work goes to blk.  0 ok, -1 error (errno set). */
 int conn_listen_start(int lfd, const struct blk_ops *blk);
+/* lfd < 0: no listener; connections come through conn_take(fd, ss), a
+ * socket another thread accepted (non-blocking; ours from now on; one the
+ * loop cannot hold, or beyond --max-conns, or while stopping, is answered
+ * 503). */
+void conn_take(int fd, const struct sockaddr_storage *ss);
 void conn_stop_accepting(void);		/* close the listener */
 int conn_count(void);			/* open connections */
 void conn_sweep(void);			/* timeouts; call a few times a second */

@@ -27,13 +27,25 @@ int loop_begin(void)
 	return 0;
 }
 
+static int dispatch(const char *name, int lfd, int (*intake)(void), const struct blk_ops *blk);
+
 int run_dispatcher(int lfd, const struct blk_ops *blk)
+{
+	return dispatch(AMPED_COMM_DISP, lfd, NULL, blk);
+}
+
+int run_dispatcher_fed(const char *name, int (*intake)(void), const struct blk_ops *blk)
+{
+	return dispatch(name, -1, intake, blk);
+}
+
+static int dispatch(const char *name, int lfd, int (*intake)(void), const struct blk_ops *blk)
 {
 	int err = 1, sfd = -1;
 	uint64_t stop_deadline = 0;
 	bool blk_started = false;
 
-	prctl(PR_SET_NAME, AMPED_COMM_DISP);
+	prctl(PR_SET_NAME, name);
 	if (loop_begin() < 0)
 		goto cleanup;
 	sfd = proc_signalfd();
@@ -53,11 +65,14 @@ int run_dispatcher(int lfd, const struct blk_ops *blk)
 		goto cleanup;
 	}
 	lfd = -1;			/* conn owns it now */
+	if (intake && intake() < 0)
+		goto cleanup;
 
 	uint64_t next_tick = 0;
 	for (;;) {
 		/* now_ms: refreshed by ae_poll on each wake-up (ae_on_wake) */
 		if ((exiting || amped_stop_requested) && !stop_deadline) {
+			amped_stop_requested = 1;	/* the process's other loops */
 			conn_stop_accepting();
 			conn_drain_idle();
 			stop_deadline = now_ms + (uint64_t)cfg.shutdown_timeout_ms;

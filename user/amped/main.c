@@ -48,6 +48,12 @@ static void usage(FILE *f)
 "                            page (default 64)\n"
 "  --ult-switch S            ult: asm|ucontext: how a user-level thread switches\n"
 "                            (default asm; ucontext adds a sigprocmask per switch)\n"
+"  --stage-threads LIST      seda: threads per stage, e.g. http=2,file=8 (defaults:\n"
+"                            acc=1, http=CPUs, file=8)\n"
+"  --stage-queue N           seda: each stage's queue bound; a connection that\n"
+"                            finds the http queue full is answered 503, a file\n"
+"                            job that finds its queue full fails with EAGAIN\n"
+"                            (503) (default 1024)\n"
 "  --helpers N               helper processes/threads for amped/amted, most io-wq\n"
 "                            workers for uring (default 8)\n"
 "  --workers N               processes for symped (default: CPUs), processes or\n"
@@ -98,7 +104,7 @@ enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
 	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN,
-	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH
+	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE
 };
 
 static int parse_args(int argc, char **argv)
@@ -130,6 +136,8 @@ static int parse_args(int argc, char **argv)
 		{ "poller", required_argument, 0, O_POLLER },
 		{ "ult-stack-kb", required_argument, 0, O_ULTSTACK },
 		{ "ult-switch", required_argument, 0, O_ULTSWITCH },
+		{ "stage-threads", required_argument, 0, O_STTHREADS },
+		{ "stage-queue", required_argument, 0, O_STQUEUE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -172,6 +180,8 @@ static int parse_args(int argc, char **argv)
 			else
 				bad = 1;
 			break;
+		case O_STTHREADS: cfg.stage_threads = optarg; break;
+		case O_STQUEUE: bad |= parse_int(optarg, 1, 1 << 20, &cfg.stage_queue); break;
 		case O_SYMLISTEN:
 			if (!strcmp(optarg, "reuseport"))
 				cfg.symped_listen = SYMPED_REUSEPORT;

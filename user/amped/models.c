@@ -6,7 +6,7 @@
 #include "proc.h"
 
 extern const struct model model_amped, model_sped, model_amted, model_symped,
-	model_mp, model_mt, model_uring, model_ult;
+	model_mp, model_mt, model_uring, model_ult, model_seda;
 
 const struct model *const models[] = {
 	&model_amped,	/* dispatcher + helper processes (Flash) */
@@ -17,6 +17,7 @@ const struct model *const models[] = {
 	&model_mt,	/* boss thread + worker threads */
 	&model_uring,	/* dispatcher + io_uring */
 	&model_ult,	/* user-level thread per connection (Knot) */
+	&model_seda,	/* stages with queues and thread pools (SEDA) */
 };
 const size_t nmodels = sizeof(models) / sizeof(models[0]);
 

@@ -21,6 +21,7 @@ struct config cfg = {
 	.port = 8080,
 	.helpers = 8,
 	.ult_stack_kb = 64,
+	.stage_queue = 1024,
 	.residency = RES_MINCORE,
 	.path_cache = true,
 	.map_cache = true,

@@ -33,7 +33,9 @@ struct config {
 	int poller;			/* enum ae_poller: epoll, poll, select */
 	bool poller_set;		/* --poller given */
 	int ult_stack_kb;		/* ult: each user-level thread's stack */
-	bool ult_ucontext;		/* ult: switch with swapcontext, not ult_switch.S */
+	bool ult_ucontext;		/* ult: switch with swapcontext, not the asm switch */
+	const char *stage_threads;	/* seda: "http=N,file=N" (model_seda.c parses) */
+	int stage_queue;		/* seda: each stage's queue bound */
 	int helpers;
 	int workers;			/* symped: processes; mp/mt: processes/threads */
 	enum symped_listen symped_listen;
