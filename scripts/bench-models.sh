@@ -14,9 +14,13 @@
 # --no-header-cache) and with all three off, as ratios to the same model
 # with every cache on.
 #
+# Each run also gives the server's CPU time per request (schedstat of all
+# its threads and child processes, summed over the run); servers' order
+# rotates every round.
 # Environment: ROUNDS (3), DURATION_S (4), CONNS (50), WORKERS (64: mp/mt
 # workers; symped gets 2 processes), NGINX_PORT (18083), LIGHTTPD_PORT
-# (18084), EXP_NO_PIN=1.
+# (18084), EXP_NO_PIN=1; MODELS (amped's models to run, amped among them),
+# PEERS ("nginx lighttpd"; "" for none), ABLATE (1; 0 skips the ablation).
 # Exit status: 0 when every server ran, 1 when something failed.
 set -eu
 EXP_NAME=bench-models
@@ -28,6 +32,8 @@ DURATION_S=${DURATION_S:-4}
 CONNS=${CONNS:-50}
 WORKERS=${WORKERS:-64}
 NGINX_PORT=${NGINX_PORT:-18083}
+PEERS=${PEERS-nginx lighttpd}
+ABLATE=${ABLATE:-1}
 LIGHTTPD_PORT=${LIGHTTPD_PORT:-18084}
 site="$EXP_BUILD/demo-site"
 work="$EXP_BUILD/bench-models"
@@ -36,7 +42,7 @@ big=f00000.bin
 big_bytes=102400
 
 [ -x "$AMPED_BIN" ] || exp_die "$AMPED_BIN is missing (run make)"
-exp_install_peers || exp_die "cannot install the peers"
+[ -z "$PEERS" ] || exp_install_peers || exp_die "cannot install the peers"
 exp_port_free "$NGINX_PORT" || exp_die "set NGINX_PORT"
 exp_port_free "$LIGHTTPD_PORT" || exp_die "set LIGHTTPD_PORT"
 mkdir -p "$work"
@@ -46,6 +52,8 @@ models="amped amted sped symped mp mt"
 for m in uring ult seda hybrid; do
 	"$AMPED_BIN" --help 2>&1 | grep -qE "^ +$m " && models="$models $m"
 done
+models=${MODELS:-$models}
+case " $models " in *" amped "*) ;; *) exp_die "MODELS must include amped (the reference)" ;; esac
 
 declare -A URL PID
 # start NAME ARGS...: an amped server under NAME.
@@ -63,14 +71,20 @@ for m in $models; do
 	*) start "$m" --model "$m" ;;
 	esac
 done
-exp_start_nginx "$work" "$site" "$NGINX_PORT"
-PID[nginx]=$EXP_LAST_PID
-URL[nginx]="http://127.0.0.1:$NGINX_PORT/"
-exp_start_lighttpd "$work" "$site" "$LIGHTTPD_PORT"
-PID[lighttpd]=$EXP_LAST_PID
-URL[lighttpd]="http://127.0.0.1:$LIGHTTPD_PORT/"
+case " $PEERS " in *" nginx "*)
+	exp_start_nginx "$work" "$site" "$NGINX_PORT"
+	PID[nginx]=$EXP_LAST_PID
+	URL[nginx]="http://127.0.0.1:$NGINX_PORT/" ;;
+esac
+case " $PEERS " in *" lighttpd "*)
+	exp_start_lighttpd "$work" "$site" "$LIGHTTPD_PORT"
+	PID[lighttpd]=$EXP_LAST_PID
+	URL[lighttpd]="http://127.0.0.1:$LIGHTTPD_PORT/" ;;
+esac
 ablations="no-path-cache no-map-cache no-header-cache no-caches"
-for base in amped sped; do
+ablate_bases="amped sped"
+[ "$ABLATE" = 1 ] || ablate_bases=""
+for base in $ablate_bases; do
 	for a in $ablations; do
 		if [ "$a" = no-caches ]; then
 			start "$base-$a" --model "$base" --no-path-cache --no-map-cache --no-header-cache
@@ -80,9 +94,9 @@ for base in amped sped; do
 	done
 done
 
-servers="$models nginx lighttpd"
+servers="$models $PEERS"
 abl_servers=""
-for base in amped sped; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
+for base in $ablate_bases; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
 for s in $servers $abl_servers; do
 	if ! exp_wait_http "${URL[$s]}$small" 5000; then
 		sed 's/^/    /' "$work/$s.err" >&2 2>/dev/null || true
@@ -98,10 +112,16 @@ n_runs=$(( ROUNDS * ($(echo $servers | wc -w) * 2 + $(echo $abl_servers | wc -w)
 echo "bench-models: wrk -t1 -c$CONNS -d${DURATION_S}s, $ROUNDS interleaved rounds, about $((n_runs * (DURATION_S + 1)))s"
 for round in $(seq 1 "$ROUNDS"); do
 	for f in $small $big; do
-		for s in $servers; do
+		# rotate the servers' order every round
+		order=$(echo $servers | awk -v k="$((round - 1))" '{ for (i = 0; i < NF; i++) printf "%s ", $(((i + k) % NF) + 1) }')
+		for s in $order; do
+			c0=$(exp_cpu_ns "${PID[$s]}")
 			exp_wrk "$work/wrk-$s-$f-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "${URL[$s]}$f"
-			printf 'round %d %-10s %-9s %10.0f req/s  errors %d\n' "$round" "$f" "$s" "$WRK_RPS" "$WRK_ERRORS"
-			echo "$s $f $round $WRK_RPS $WRK_ERRORS" >>"$results"
+			c1=$(exp_cpu_ns "${PID[$s]}")
+			n=$(awk '/requests in/ { print $1 }' "$work/wrk-$s-$f-$round.txt")
+			us=$(awk -v c="$((c1 - c0))" -v n="$n" 'BEGIN { printf "%.2f", n > 0 ? c / n / 1000 : 0 }')
+			printf 'round %d %-10s %-9s %10.0f req/s  %7s us/req  errors %d\n' "$round" "$f" "$s" "$WRK_RPS" "$us" "$WRK_ERRORS"
+			echo "$s $f $round $WRK_RPS $WRK_ERRORS $us" >>"$results"
 		done
 	done
 	# The ablation compares against the all-caches run of the same round.
@@ -116,26 +136,32 @@ for s in $servers $abl_servers; do
 done
 
 med() { awk -v s="$1" -v f="$2" '$1 == s && $2 == f { print $4 }' "$results" | exp_median; }
+medcpu() { awk -v s="$1" -v f="$2" '$1 == s && $2 == f { print $6 }' "$results" | exp_median; }
 errs() { awk -v s="$1" '$1 == s { e += $5 } END { print e + 0 }' "$results"; }
 
 a_small=$(med amped $small)
 a_big=$(med amped $big)
 echo
+a_cpu=$(medcpu amped $small)
 printf 'cached data, median of %d rounds, wrk -t1 -c%d -d%ss, server on one CPU\n' "$ROUNDS" "$CONNS" "$DURATION_S"
-printf '%-10s %12s %8s %14s %8s %8s\n' server "1 KiB req/s" "/amped" "100 KiB MB/s" "/amped" errors
+printf '(CPU/req: the server'"'"'s threads'"'"' on-CPU time from schedstat over the run / requests)\n'
+printf '%-10s %12s %8s %12s %8s %14s %8s %8s\n' server "1 KiB req/s" "/amped" "CPU us/req" "/amped" "100 KiB MB/s" "/amped" errors
 for s in $servers; do
 	r=$(med "$s" $small)
 	b=$(med "$s" $big)
-	awk -v s="$s" -v r="$r" -v b="$b" -v ar="$a_small" -v ab="$a_big" -v bb="$big_bytes" -v e="$(errs "$s")" 'BEGIN {
-		printf "%-10s %12.0f %7.2fx %14.1f %7.2fx %8d\n", s, r, r / ar, b * bb / 1e6, b / ab, e
+	c=$(medcpu "$s" $small)
+	awk -v s="$s" -v r="$r" -v b="$b" -v c="$c" -v ar="$a_small" -v ab="$a_big" -v ac="$a_cpu" -v bb="$big_bytes" -v e="$(errs "$s")" 'BEGIN {
+		printf "%-10s %12.0f %7.2fx %12.2f %7.2fx %14.1f %7.2fx %8d\n", s, r, r / ar, c, c / ac, b * bb / 1e6, b / ab, e
 	}'
 done
+[ -n "$ablate_bases" ] && {
 echo
 echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache"
 printf '%-8s' model
 for a in $ablations; do printf ' %16s' "$a"; done
 echo
-for base in amped sped; do
+}
+for base in $ablate_bases; do
 	full=$(med "$base" $small)
 	printf '%-8s' "$base"
 	for a in $ablations; do

@@ -42,9 +42,6 @@ command -v wrk >/dev/null || exp_die "wrk is missing (run scripts/deps.sh)"
 mkdir -p "$work"
 "$EXP_ROOT/scripts/gen-site.sh" "$site" --files 20 --size 102400 --seed 1 >/dev/null
 
-# cpu_ns PID: ns on CPU of all PID's threads so far
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-
 # one POLLER IDLE ROUND: appends "poller idle round rps cpu_us_per_req held errors"
 one() {
 	local p=$1 idle=$2 round=$3 fifo hpid line held c0 c1 n
@@ -68,10 +65,10 @@ one() {
 	[ -n "$line" ] || exp_die "the idle clients did not get ready: $(head -3 "$work/idle.out")"
 	held=$(awk '{ print $3 }' <<<"$line")
 	sleep 0.3
-	c0=$(cpu_ns "$AMPED_PID")
+	c0=$(exp_cpu_ns "$AMPED_PID")
 	exp_wrk "$work/wrk-$p-$idle-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "$AMPED_URL$file" ||
 		exp_die "wrk against --poller $p failed"
-	c1=$(cpu_ns "$AMPED_PID")
+	c1=$(exp_cpu_ns "$AMPED_PID")
 	n=$(awk '/requests in/ { print $1 }' "$work/wrk-$p-$idle-$round.txt")
 	exec 9>&-
 	wait "$hpid" 2>/dev/null || true
@@ -79,7 +76,7 @@ one() {
 	exp_stop_pid "$AMPED_PID" 5000 || true
 	awk -v p="$p" -v i="$idle" -v r="$round" -v rps="$WRK_RPS" -v c="$((c1 - c0))" -v n="$n" \
 		-v h="$held" -v e="$WRK_ERRORS" 'BEGIN {
-		printf "%s %s %s %.0f %.2f %s %s\n", p, i, r, rps, n > 0 ? c / n / 1000 : 0, h, e }' >>"$results"
+		printf "%s %s %s %.0f %.2f %s %s\n", p, i, r, rps, (n > 0 ? c / n / 1000 : 0), h, e }' >>"$results"
 	tail -n1 "$results" | awk '{ printf "  round %s  %-6s %6s idle  %8s req/s  %6s us/req  held %s  errors %s\n", $3, $1, $2, $4, $5, $6, $7 }'
 }
 

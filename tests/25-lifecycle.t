@@ -74,14 +74,21 @@ roles() {
 		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
 		ok "$(is_named_set "$names" amped-help $NHELP; echo $?)" \
 			"--helpers $NHELP: $NHELP helper threads named amped-help-N" "$names" ;;
-	symped | mp)
+	symped | mp | hybrid)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-main "supervisor process is named amped-main"
 		for i in $(seq 1 50); do
 			[ "$(pgrep -P "$SRV_PID" | wc -l)" -ge $NWORK ] && break
 			sleep 0.05
 		done
 		names=$(child_names "$SRV_PID")
-		if [ "$SRV_MODEL" = symped ]; then
+		if [ "$SRV_MODEL" = hybrid ]; then
+			# each process: a listener thread and its pool
+			ok "$([ "$(printf '%s\n' "$names" | grep -cx amped-boss)" -eq $NWORK ]; echo $?)" \
+				"--workers $NWORK: $NWORK processes whose listener thread is amped-boss" "$names"
+			names=$(thread_names "$(pgrep -P "$SRV_PID" | head -1)" | grep -v '^amped-boss$')
+			ok "$(! printf '%s\n' "$names" | grep -Evq '^amped-work-[0-9]+$' && [ -n "$names" ]; echo $?)" \
+				"the other threads of a process are workers named amped-work-N" "$names"
+		elif [ "$SRV_MODEL" = symped ]; then
 			ok "$([ "$(printf '%s\n' "$names" | grep -cx amped-disp)" -eq $NWORK ]; echo $?)" \
 				"--workers $NWORK: $NWORK SPED processes named amped-disp" "$names"
 		else

@@ -195,7 +195,7 @@ sched_default() {
 
 for b in "${BINS[@]}"; do
 	for m in "${MODELS[@]}"; do
-		case "$m" in mp | mt | ult) continue ;; esac
+		case "$m" in mp | mt | ult | hybrid) continue ;; esac
 		V="[$b $m] "
 		for s in srpt default; do
 			log=$T/access.$s.$m.$(echo "$b" | tr / _).log
@@ -213,7 +213,7 @@ for b in "${BINS[@]}"; do
 	done
 
 	V="[$b cli] "
-	for m in mp mt ult; do
+	for m in mp mt ult hybrid; do
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 			timeout 10 "$b" --root "$ROOT" --port 0 --model "$m" --sched srpt \
 			>"$T/cli.out" 2>"$T/cli.err" </dev/null

@@ -180,7 +180,12 @@ reset_test() {
 }
 for m in "${MODELS[@]}"; do
 	V="[$BIN $m reset] "
-	if srv_start "$BIN" "$m" --workers 8 --helpers 4; then
+	# hybrid: a fixed pool of 8 threads per process (--min-spare =
+	# --threads), so that round 1 warms every thread's cache as in mt; a
+	# growing pool starts cold threads (its growth: tests/29-hybrid.t)
+	extra=()
+	[ "$m" = hybrid ] && extra=(--workers 2 --threads 8 --min-spare 8 --max-spare 8)
+	if srv_start "$BIN" "$m" --workers 8 --helpers 4 "${extra[@]}"; then
 		reset_test
 		srv_stop TERM
 		section "resets ($m)"

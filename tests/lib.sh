@@ -134,7 +134,7 @@ fi
 # MODEL+POLLER (e.g. sped+poll) runs MODEL with --poller POLLER: the default
 # list runs the HTTP tests once with each non-default poller; $AMPED_POLLER
 # runs every model that polls with that poller.
-read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring ult seda sped+poll amped+select}"
+read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring ult seda hybrid sped+poll amped+select}"
 POLLING_MODELS=" amped amted sped symped uring ult seda "
 for b in "${BINS[@]}"; do
 	if [ ! -x "$b" ]; then
@@ -164,7 +164,7 @@ srv_start() {
 	# $AMPED_SCHED (fcfs|srpt) runs the event-driven models with --sched
 	local sched=()
 	case "$model" in
-	mp | mt | ult) ;;
+	mp | mt | ult | hybrid) ;;
 	*) [ -n "${AMPED_SCHED:-}" ] && sched=(--sched "$AMPED_SCHED") ;;
 	esac
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \

@@ -54,6 +54,10 @@ static void usage(FILE *f)
 "                            finds the http queue full is answered 503, a file\n"
 "                            job that finds its queue full fails with EAGAIN\n"
 "                            (503) (default 1024)\n"
+"  --threads N               hybrid: most worker threads per process (default 64)\n"
+"  --min-spare N / --max-spare N  hybrid: each process starts threads while fewer\n"
+"                            than N are idle and ends idle ones while more than N\n"
+"                            are (defaults 4 and 16)\n"
 "  --helpers N               helper processes/threads for amped/amted, most io-wq\n"
 "                            workers for uring (default 8)\n"
 "  --workers N               processes for symped (default: CPUs), processes or\n"
@@ -104,7 +108,7 @@ enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
 	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN,
-	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE
+	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE, O_THREADS, O_MINSPARE, O_MAXSPARE
 };
 
 static int parse_args(int argc, char **argv)
@@ -138,6 +142,9 @@ static int parse_args(int argc, char **argv)
 		{ "ult-switch", required_argument, 0, O_ULTSWITCH },
 		{ "stage-threads", required_argument, 0, O_STTHREADS },
 		{ "stage-queue", required_argument, 0, O_STQUEUE },
+		{ "threads", required_argument, 0, O_THREADS },
+		{ "min-spare", required_argument, 0, O_MINSPARE },
+		{ "max-spare", required_argument, 0, O_MAXSPARE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -182,6 +189,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case O_STTHREADS: cfg.stage_threads = optarg; break;
 		case O_STQUEUE: bad |= parse_int(optarg, 1, 1 << 20, &cfg.stage_queue); break;
+		case O_THREADS: bad |= parse_int(optarg, 1, 4096, &cfg.threads); break;
+		case O_MINSPARE: bad |= parse_int(optarg, 0, 4096, &cfg.min_spare); break;
+		case O_MAXSPARE: bad |= parse_int(optarg, 1, 4096, &cfg.max_spare); break;
 		case O_SYMLISTEN:
 			if (!strcmp(optarg, "reuseport"))
 				cfg.symped_listen = SYMPED_REUSEPORT;

@@ -36,6 +36,8 @@ struct config {
 	bool ult_ucontext;		/* ult: switch with swapcontext, not the asm switch */
 	const char *stage_threads;	/* seda: "http=N,file=N" (model_seda.c parses) */
 	int stage_queue;		/* seda: each stage's queue bound */
+	int threads;			/* hybrid: most worker threads per process */
+	int min_spare, max_spare;	/* hybrid: idle worker threads kept per process */
 	int helpers;
 	int workers;			/* symped: processes; mp/mt: processes/threads */
 	enum symped_listen symped_listen;
