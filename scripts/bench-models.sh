@@ -119,7 +119,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			exp_wrk "$work/wrk-$s-$f-$round.txt" -t1 -c"$CONNS" -d"${DURATION_S}s" "${URL[$s]}$f"
 			c1=$(exp_cpu_ns "${PID[$s]}")
 			n=$(awk '/requests in/ { print $1 }' "$work/wrk-$s-$f-$round.txt")
-			us=$(awk -v c="$((c1 - c0))" -v n="$n" 'BEGIN { printf "%.2f", n > 0 ? c / n / 1000 : 0 }')
+			us=$(awk -v c="$((c1 - c0))" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? c / n / 1000 : 0) }')
 			printf 'round %d %-10s %-9s %10.0f req/s  %7s us/req  errors %d\n' "$round" "$f" "$s" "$WRK_RPS" "$us" "$WRK_ERRORS"
 			echo "$s $f $round $WRK_RPS $WRK_ERRORS $us" >>"$results"
 		done
