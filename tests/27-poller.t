@@ -1,6 +1,6 @@
 #!/bin/bash
 # --poller: select's FD_SETSIZE limit answered, not crashed on.  A server
-# under --poller select holding ~1,100 keep-alive connections: each one's
+# (sped, ult, seda) under --poller select holding ~1,100 keep-alive connections: each one's
 # first request is answered (200 below fd 1024, a documented 503 with
 # "Connection: close" at or above it), none hangs or is reset, and the
 # server still serves and stops cleanly afterwards.  The same load against
@@ -70,8 +70,9 @@ PYEOF
 }
 
 for b in "${BINS[@]}"; do
-	V="[$b select] "
-	if srv_start "$b" sped --poller select --keepalive-timeout-ms 60000; then
+for m in sped ult seda; do
+	V="[$b $m select] "
+	if srv_start "$b" $m --poller select --keepalive-timeout-ms 60000; then
 		like "$(head -1 "$SRV_OUT")" 'poller select\)' "listening line names the poller"
 		out=$(many_conns $NCONN)
 		c200=$(printf '%s\n' "$out" | awk '$1 == "200" { print $2 }')
@@ -88,6 +89,7 @@ for b in "${BINS[@]}"; do
 	else
 		ok 1 "server starts (select)"
 	fi
+done
 
 	V="[$b poll] "
 	if srv_start "$b" sped --poller poll --keepalive-timeout-ms 60000; then

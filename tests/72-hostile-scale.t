@@ -87,6 +87,7 @@ idle_test() {
 	sleep 0.2
 	base_rss=$(srv_rss_kb)
 	base_fds=$(srv_fds)
+	rm -f "$T/idle.in"
 	mkfifo "$T/idle.in"
 	start=$(date +%s.%N)
 	"$PY" "$HOSTILE" idle "$SRV_HOST" "$SRV_PORT" "$IDLE_N" /a.txt <"$T/idle.in" >"$T/idle.out" 2>&1 &

@@ -332,7 +332,7 @@ static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 		}
 		if (!ae_fits(loop, fd)) {
 			/* --poller select: an fd this high cannot be watched */
-			overload_refuse(fd, "amped: connection beyond what the poller (select) can watch");
+			overload_refuse(fd, OVERLOAD_FD_LIMIT);
 			continue;
 		}
 		struct conn *c = conn_new(fd, &ss);
@@ -349,7 +349,11 @@ static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
  * thread's loop, as accept_cb would have. */
 void conn_take(int fd, const struct sockaddr_storage *ss)
 {
-	if (!ae_fits(loop, fd) || nconns >= cfg.max_conns || draining) {
+	if (!ae_fits(loop, fd)) {
+		overload_refuse(fd, OVERLOAD_FD_LIMIT);
+		return;
+	}
+	if (nconns >= cfg.max_conns || draining) {
 		overload_refuse(fd, "amped: this stage cannot take another connection");
 		return;
 	}

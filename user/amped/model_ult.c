@@ -138,7 +138,7 @@ static void ult_accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 			return;		/* EAGAIN, ECONNABORTED; EMFILE: next tick */
 		}
 		if (!ae_fits(l, a->fd)) {
-			overload_refuse(a->fd, "amped: connection beyond what the poller (select) can watch");
+			overload_refuse(a->fd, OVERLOAD_FD_LIMIT);
 			free(a);
 			continue;
 		}

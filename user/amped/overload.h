@@ -9,6 +9,9 @@
 #ifndef AMPED_OVERLOAD_H
 #define AMPED_OVERLOAD_H
 
+/* The body when the poller cannot watch the fd (select, fd >= 1024). */
+#define OVERLOAD_FD_LIMIT "amped: connection beyond what the poller (select) can watch"
+
 /* Answer fd (a non-blocking accepted socket) 503 and close it.  why goes
  * into the body, one line.  Never blocks; never fails (best effort). */
 void overload_refuse(int fd, const char *why);
