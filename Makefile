@@ -28,7 +28,8 @@ FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   := $(shell pkg-config --libs fuse3 2>/dev/null)
 
 # Shared userspace modules (each file is a module with its own header).
-COMMON_SRC := user/http.c user/ae.c
+AE_SRC     := user/ae.c user/ae_epoll.c user/ae_poll.c user/ae_select.c
+COMMON_SRC := user/http.c $(AE_SRC)
 AMPED_SRC  := $(wildcard user/amped/*.c) $(COMMON_SRC)
 AMPED_HDR  := $(wildcard user/*.h user/amped/*.h include/*.h)
 
@@ -37,7 +38,8 @@ BPF_OBJ    := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL   := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRC))
 
 BINS := $(B)/amped $(B)/asan/amped $(B)/slowfs \
-        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/test_srpt $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
+        $(B)/tests/test_http $(B)/tests/test_resp $(B)/tests/test_srpt $(B)/tests/test_ult $(B)/tests/test_ult_asan \
+        $(B)/tests/bpf_smoke $(B)/tests/usdt_smoke
 
 # Bare `make` builds everything: the components included below define
 # targets of their own (tests/fuzz/fuzz.mk's `fuzz`), and without this the
@@ -85,6 +87,17 @@ $(B)/tests/test_srpt: tests/unit/test_srpt.c user/amped/srpt.c user/amped/srpt.h
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(filter %.c,$^)
 
+# ult.c with what it stands on (the loop, the clock); optimized, so that the
+# switch cost it prints means something, and under the sanitizers, which
+# must follow the stack switches.
+ULT_TEST_SRC := tests/unit/test_ult.c user/amped/ult.c user/amped/proc.c user/http.c $(AE_SRC)
+$(B)/tests/test_ult: $(ULT_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Iuser/amped -o $@ $(ULT_TEST_SRC)
+$(B)/tests/test_ult_asan: $(ULT_TEST_SRC) $(AMPED_HDR) tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -Iuser/amped -o $@ $(ULT_TEST_SRC)
+
 # BPF: .bpf.c -> .bpf.o -> .skel.h -> binary
 $(B)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h $(wildcard include/*.h) $(wildcard bpf/*.h) | $(B)/bpf
 	$(call msg,BPF,$@)
@@ -124,6 +137,7 @@ demo: all
 bench: all
 	$(Q)scripts/bench.sh
 	$(Q)scripts/bench-models.sh
+	$(Q)scripts/bench-pollers.sh
 	$(Q)scripts/bench-ampload.sh
 	$(Q)scripts/bench-ampstat.sh
 

@@ -12,6 +12,14 @@
  *   AMPED_COMM_MAIN    the supervising parent of symped and mp
  *   AMPED_COMM_BOSS    mt's accepting thread
  *   AMPED_COMM_WORK    blocking worker N (mp process, mt thread): "amped-work-N"
+ *   AMPED_COMM_ULT     ult's one kernel thread: the scheduler and every
+ *                      user-level thread run in it.  It plays the dispatcher's
+ *                      part (waits for events, runs the handlers), so it
+ *                      carries the dispatcher's name and every tracer treats
+ *                      it as one; its helpers are AMPED_COMM_HELP threads.
+ *   AMPED_COMM_STAGE   a thread of seda stage S, number N: "amped-s-S-N",
+ *                      S one of the AMPED_STAGE_* below (short: a comm holds
+ *                      15 bytes, "amped-s-file-99" fills it)
  */
 #ifndef AMPED_NAMES_H
 #define AMPED_NAMES_H
@@ -21,5 +29,10 @@
 #define AMPED_COMM_MAIN "amped-main"
 #define AMPED_COMM_BOSS "amped-boss"
 #define AMPED_COMM_WORK "amped-work-"
+#define AMPED_COMM_ULT  AMPED_COMM_DISP
+#define AMPED_COMM_STAGE "amped-s-"
+#define AMPED_STAGE_ACCEPT "acc"	/* accepts, queues for http */
+#define AMPED_STAGE_HTTP   "http"	/* reads, parses, responds, sends */
+#define AMPED_STAGE_FILE   "file"	/* path lookup (open/stat), cold reads */
 
 #endif

@@ -2,8 +2,8 @@
 # bench-models.sh — every concurrency model of amped on cached data (issue 3),
 # run by `make bench` after bench.sh.
 #
-# For each model (amped amted sped symped mp mt, and uring when the binary
-# has it) and for the peers lighttpd, nginx and h2o (one worker each):
+# For each model (amped amted sped symped mp mt, and uring ult seda hybrid
+# when the binary has them) and for the peers lighttpd, nginx and h2o (one worker each):
 #   - requests/s on a cached 1 KiB file,
 #   - body MB/s on a cached 100 KiB file,
 # with wrk -t1 -cCONNS for DURATION_S seconds after a warm-up, every server
@@ -16,8 +16,12 @@
 # all three off, as ratios to the same model with every cache on, in the
 # same rounds.
 #
+# Each run also gives the server's CPU time per request (schedstat of all
+# its threads and child processes, summed over the run); servers' order
+# rotates every round.
 # Environment: ROUNDS (3), DURATION_S (4), CONNS (50), WORKERS (64: mp/mt
-# workers; symped gets 2 processes), EXP_NO_PIN=1.
+# workers; symped gets 2 processes), EXP_NO_PIN=1; MODELS (amped's models
+# to run, amped among them).
 # Exit status: 0 when every server ran, 1 when something failed.
 set -eu
 EXP_NAME=bench-models
@@ -40,7 +44,11 @@ mkdir -p "$work"
 bench_site "$BENCH_SITE" "$small" "$big"
 
 models="amped amted sped symped mp mt"
-"$AMPED_BIN" --help 2>&1 | grep -qE '^ +uring ' && models="$models uring"
+for m in uring ult seda hybrid; do
+	"$AMPED_BIN" --help 2>&1 | grep -qE "^ +$m " && models="$models $m"
+done
+models=${MODELS:-$models}
+case " $models " in *" amped "*) ;; *) exp_die "MODELS must include amped (the reference)" ;; esac
 
 # bench_start_other NAME WORKDIR (called by bench_start): the model NAME,
 # or BASE-no-X: model BASE with --no-X (no-caches: all three off).
@@ -105,12 +113,14 @@ for s in $servers; do
 		printf "%-10s %28s %7.2fx %24s %7.2fx %8d\n", s, rs, r / ar, bs, b / ab, e
 	}'
 done
+[ -n "$ablate_bases" ] && {
 echo
 echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache (medians)"
 printf '%-8s' model
 for a in $ablations; do printf ' %16s' "$a"; done
 echo
-for base in amped sped; do
+}
+for base in $ablate_bases; do
 	full=$(med "$base" $small)
 	printf '%-8s' "$base"
 	for a in $ablations; do

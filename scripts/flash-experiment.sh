@@ -12,7 +12,8 @@
 #
 # Usage: scripts/flash-experiment.sh [--with-nginx] [--models "amped sped"]
 #                                    [--client httperf|ampload]
-#   --models takes any amped model (amped amted sped symped mp mt uring, or
+#   --models takes any amped model (amped amted sped symped mp mt uring ult
+#   seda hybrid, or
 #   "all") and nginx, nginx-aio; --with-nginx adds the last two (nginx 1
 #   worker, default config vs `aio threads`).
 #   --client ampload replays the same URL sequence at Poisson arrival times
@@ -42,7 +43,7 @@ usage() {
 with_nginx=0
 models="amped sped"
 client=httperf
-AMPED_MODELS="amped amted sped symped mp mt uring"
+AMPED_MODELS="amped amted sped symped mp mt uring ult seda hybrid"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--with-nginx) with_nginx=1; shift ;;
@@ -184,11 +185,6 @@ run_one() {
 	local name=$1 server_pid port
 	mount_slowfs "$name"
 	case "$name" in
-	amped | amted | sped | symped | mp | mt | uring)
-		exp_start_amped "$work/server-$name" --root "$mnt" --port 0 --model "$name"
-		server_pid=$AMPED_PID
-		port=$AMPED_PORT
-		;;
 	nginx | nginx-aio)
 		if [ "$name" = nginx ]; then
 			write_nginx_conf "$name" ""
@@ -201,7 +197,11 @@ run_one() {
 		server_pid=$EXP_LAST_PID
 		port=$NGINX_PORT
 		;;
-	*) exp_die "unknown server $name" ;;
+	*)	# an amped model (checked against AMPED_MODELS above)
+		exp_start_amped "$work/server-$name" --root "$mnt" --port 0 --model "$name"
+		server_pid=$AMPED_PID
+		port=$AMPED_PORT
+		;;
 	esac
 	# index.html is not in the URL list, so this probe warms nothing measured.
 	exp_wait_http "http://127.0.0.1:$port/index.html" 5000 || exp_die "$name did not start"

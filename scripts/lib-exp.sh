@@ -206,6 +206,18 @@ exp_parse_wrk() {
 	awk -v r="$WRK_RPS" 'BEGIN { exit !(r > 0) }' || { exp_log "wrk reported no throughput (see $1)"; return 1; }
 }
 
+# exp_cpu_ns PID: ns on CPU so far of every thread of PID and of its
+# descendants (/proc/.../schedstat field 1; a process that exited is gone
+# from the sum, so take both readings while the server runs).
+exp_cpu_ns() {
+	exp_tree_schedstat "$1" | awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+exp_tree_schedstat() {
+	local c
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do exp_tree_schedstat "$c"; done
+}
+
 # exp_median: median of the numbers on stdin (one per line).
 exp_median() {
 	sort -g | awk '{ v[NR] = $1 } END {

@@ -67,19 +67,28 @@ roles() {
 	case "$SRV_MODEL" in
 	amped | sped)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher process is named amped-disp" ;;
-	amted)
+	amted | ult)
+		# ult: the kernel thread that schedules the user-level threads
+		# plays the dispatcher's part and carries its name
 		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher thread is named amped-disp"
 		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
 		ok "$(is_named_set "$names" amped-help $NHELP; echo $?)" \
 			"--helpers $NHELP: $NHELP helper threads named amped-help-N" "$names" ;;
-	symped | mp)
+	symped | mp | hybrid)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-main "supervisor process is named amped-main"
 		for i in $(seq 1 50); do
 			[ "$(pgrep -P "$SRV_PID" | wc -l)" -ge $NWORK ] && break
 			sleep 0.05
 		done
 		names=$(child_names "$SRV_PID")
-		if [ "$SRV_MODEL" = symped ]; then
+		if [ "$SRV_MODEL" = hybrid ]; then
+			# each process: a listener thread and its pool
+			ok "$([ "$(printf '%s\n' "$names" | grep -cx amped-boss)" -eq $NWORK ]; echo $?)" \
+				"--workers $NWORK: $NWORK processes whose listener thread is amped-boss" "$names"
+			names=$(thread_names "$(pgrep -P "$SRV_PID" | head -1)" | grep -v '^amped-boss$')
+			ok "$(! printf '%s\n' "$names" | grep -Evq '^amped-work-[0-9]+$' && [ -n "$names" ]; echo $?)" \
+				"the other threads of a process are workers named amped-work-N" "$names"
+		elif [ "$SRV_MODEL" = symped ]; then
 			ok "$([ "$(printf '%s\n' "$names" | grep -cx amped-disp)" -eq $NWORK ]; echo $?)" \
 				"--workers $NWORK: $NWORK SPED processes named amped-disp" "$names"
 		else
@@ -98,6 +107,18 @@ roles() {
 		is "$(children_of "$SRV_PID")" 0 "uring has no helper processes"
 		ok "$(ls -l "/proc/$SRV_PID/fd" 2>/dev/null | grep -q 'io_uring'; echo $?)" \
 			"the dispatcher holds an io_uring instance" ;;
+	seda)
+		# a pool per stage, named by stage: acc (the main thread), http
+		# (one per CPU by default), file (--helpers by default)
+		is "$(cat "/proc/$SRV_PID/comm")" amped-s-acc-0 "accept stage thread is named amped-s-acc-0"
+		names=$(thread_names "$SRV_PID" | grep '^amped-s-http-')
+		ok "$(is_named_set "$names" amped-s-http "$(nproc)"; echo $?)" \
+			"$(nproc) http stage threads named amped-s-http-N" "$names"
+		names=$(thread_names "$SRV_PID" | grep '^amped-s-file-')
+		ok "$(is_named_set "$names" amped-s-file $NHELP; echo $?)" \
+			"--helpers $NHELP: $NHELP file stage threads named amped-s-file-N" "$names"
+		is "$(thread_names "$SRV_PID" | grep -cv '^amped-s-\(acc\|http\|file\)-[0-9]*$')" 0 \
+			"no other threads" ;;
 	mt)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-boss "boss thread is named amped-boss"
 		for i in $(seq 1 50); do

@@ -175,7 +175,7 @@ burst() {
 # holds every time; the default is once).
 sched_srpt() {
 	local log=$1 k
-	like "$(head -1 "$SRV_OUT")" "model $SRV_MODEL.*sched srpt\\)" "listening line names the model and sched srpt"
+	like "$(head -1 "$SRV_OUT")" "model $SRV_MODEL.*sched srpt(, poller [a-z]+)?\\)" "listening line names the model and sched srpt"
 	for k in $(seq 1 "${SCHED_REPEAT:-1}"); do
 		burst srpt "$log" || return
 		like "$FIRST" '^1k\.txt mid\.bin large[0-3]\.bin large[0-3]\.bin large[0-3]\.bin large[0-3]\.bin$' \
@@ -185,7 +185,7 @@ sched_srpt() {
 
 sched_default() {
 	local log=$1 k
-	like "$(head -1 "$SRV_OUT")" "model $SRV_MODEL.*sched fcfs\\)" "listening line: sched fcfs by default"
+	like "$(head -1 "$SRV_OUT")" "model $SRV_MODEL.*sched fcfs(, poller [a-z]+)?\\)" "listening line: sched fcfs by default"
 	for k in $(seq 1 "${SCHED_REPEAT:-1}"); do
 		burst fcfs "$log" || return
 		like "$FIRST" '^(large[0-3]\.bin )*mid\.bin (large[0-3]\.bin )*1k\.txt' \
@@ -195,12 +195,14 @@ sched_default() {
 
 for b in "${BINS[@]}"; do
 	for m in "${MODELS[@]}"; do
-		case "$m" in mp | mt) continue ;; esac
+		case "$m" in mp | mt | ult | hybrid) continue ;; esac
 		V="[$b $m] "
 		for s in srpt default; do
 			log=$T/access.$s.$m.$(echo "$b" | tr / _).log
 			args=(--cache-valid-ms 600000 --access-log "$log" --workers 1)
 			[ "$s" = srpt ] && args+=(--sched srpt)
+			# one loop orders all responses (symped: --workers 1)
+			[ "$m" = seda ] && args+=(--stage-threads http=1)
 			if srv_start "$b" "$m" "${args[@]}"; then
 				"sched_$s" "$log"
 				srv_stop TERM
@@ -211,7 +213,7 @@ for b in "${BINS[@]}"; do
 	done
 
 	V="[$b cli] "
-	for m in mp mt; do
+	for m in mp mt ult hybrid; do
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 			timeout 10 "$b" --root "$ROOT" --port 0 --model "$m" --sched srpt \
 			>"$T/cli.out" 2>"$T/cli.err" </dev/null

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Hostile clients at scale and crashed parts (normal build; the sanitizer
 # build too for the resets and helper kills of model amped):
-#   - 10,000 idle keep-alive connections held by one amped (model amped)
-#     while another client is served; resident memory per connection is
+#   - 10,000 idle keep-alive connections held by one amped (models amped
+#     and ult) while another client is served; resident memory per connection is
 #     reported; every connection is still open at the end and the fds go
 #     back when they close;
 #   - clients that reset (SO_LINGER 0) mid-transfer of a 32 MB file, every
@@ -87,6 +87,7 @@ idle_test() {
 	sleep 0.2
 	base_rss=$(srv_rss_kb)
 	base_fds=$(srv_fds)
+	rm -f "$T/idle.in"
 	mkfifo "$T/idle.in"
 	start=$(date +%s.%N)
 	"$PY" "$HOSTILE" idle "$SRV_HOST" "$SRV_PORT" "$IDLE_N" /a.txt <"$T/idle.in" >"$T/idle.out" 2>&1 &
@@ -131,20 +132,24 @@ idle_test() {
 	is "$c" 200 "server serves after the idle connections left"
 }
 
-case " ${MODELS[*]} " in
-*" amped "*)
-	V="[$BIN amped idle] "
-	if srv_start "$BIN" amped --max-conns $((IDLE_N + 200)) --keepalive-timeout-ms 120000 \
-		--header-timeout-ms 120000; then
-		idle_test
-		srv_stop TERM
-		section "idle connections"
-	else
-		ok 1 "server starts"
-	fi
-	;;
-*) skip "idle connections" "model amped not in AMPED_MODELS" ;;
-esac
+# amped (an event loop: a connection is a struct) and ult (a connection is
+# also a user-level thread with a stack of its own)
+for im in amped ult; do
+	case " ${MODELS[*]} " in
+	*" $im "*)
+		V="[$BIN $im idle] "
+		if srv_start "$BIN" $im --max-conns $((IDLE_N + 200)) --keepalive-timeout-ms 120000 \
+			--header-timeout-ms 120000; then
+			idle_test
+			srv_stop TERM
+			section "idle connections ($im)"
+		else
+			ok 1 "server starts"
+		fi
+		;;
+	*) skip "idle connections" "model $im not in AMPED_MODELS" ;;
+	esac
+done
 
 # ---------------------------------------------------------------- resets
 reset_test() {
@@ -176,7 +181,12 @@ reset_test() {
 }
 for m in "${MODELS[@]}"; do
 	V="[$BIN $m reset] "
-	if srv_start "$BIN" "$m" --workers 8 --helpers 4; then
+	# hybrid: a fixed pool of 8 threads per process (--min-spare =
+	# --threads), so that round 1 warms every thread's cache as in mt; a
+	# growing pool starts cold threads (its growth: tests/29-hybrid.t)
+	extra=()
+	[ "$m" = hybrid ] && extra=(--workers 2 --threads 8 --min-spare 8 --max-spare 8)
+	if srv_start "$BIN" "$m" --workers 8 --helpers 4 "${extra[@]}"; then
 		reset_test
 		srv_stop TERM
 		section "resets ($m)"

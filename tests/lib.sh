@@ -131,7 +131,11 @@ else
 fi
 # Models to test: $AMPED_MODELS (space separated), else every model.
 # $AMPED_SCHED=srpt runs the event-driven ones with --sched srpt.
-read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring}"
+# MODEL+POLLER (e.g. sped+poll) runs MODEL with --poller POLLER: the default
+# list runs the HTTP tests once with each non-default poller; $AMPED_POLLER
+# runs every model that polls with that poller.
+read -r -a MODELS <<<"${AMPED_MODELS:-amped amted sped symped mp mt uring ult seda hybrid sped+poll amped+select}"
+POLLING_MODELS=" amped amted sped symped uring ult seda "
 for b in "${BINS[@]}"; do
 	if [ ! -x "$b" ]; then
 		echo "Bail out! $b missing (run make)"
@@ -146,20 +150,26 @@ is_asan() { nm -a "$1" 2>/dev/null | grep -q __asan_init; }
 # SRV_PID SRV_URL SRV_HOST SRV_PORT.  Returns 1 (with a diagnostic) if no
 # URL line arrives within 10 s.
 srv_start() {
-	local bin=$1 model=$2 i line
+	local bin=$1 model=$2 i line poller=()
 	shift 2
+	case "$model" in
+	*+*) poller=(--poller "${model#*+}") model=${model%%+*} ;;
+	*) case "$POLLING_MODELS" in
+	   *" $model "*) [ -n "${AMPED_POLLER:-}" ] && poller=(--poller "$AMPED_POLLER") ;;
+	   esac ;;
+	esac
 	SRV_BIN=$bin SRV_MODEL=$model
 	SRV_OUT=$T/srv.out SRV_ERR=$T/srv.err.$((++SRV_RUNS))
 	: >"$SRV_OUT"
 	# $AMPED_SCHED (fcfs|srpt) runs the event-driven models with --sched
 	local sched=()
 	case "$model" in
-	mp | mt) ;;
+	mp | mt | ult | hybrid) ;;
 	*) [ -n "${AMPED_SCHED:-}" ] && sched=(--sched "$AMPED_SCHED") ;;
 	esac
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"$bin" --root "$ROOT" --port 0 --model "$model" "${sched[@]}" "$@" \
+		"$bin" --root "$ROOT" --port 0 --model "$model" "${sched[@]}" "${poller[@]}" "$@" \
 		>"$SRV_OUT" 2>"$SRV_ERR" </dev/null &
 	SRV_PID=$!
 	for i in $(seq 1 500); do

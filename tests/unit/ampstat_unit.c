@@ -43,6 +43,8 @@ int main(void)
 	ok(role_is("amped-work-12", "workers"), "amped-work-12 is a worker");
 	ok(role_is("amped-boss", "boss"), "amped-boss is the boss");
 	ok(role_is("iou-wrk-77", "iou-wrk"), "iou-wrk-77 is an io_uring worker");
+	ok(role_is("amped-s-acc-0", "stage-acc") && role_is("amped-s-http-1", "stage-http") &&
+	   role_is("amped-s-file-12", "stage-file"), "seda's threads are their stages");
 	ok(role_is("amped-dispx", "other"), "amped-dispx is other (anchored)");
 	ok(role_is("", "other"), "empty name is other");
 	roles_free();
@@ -73,7 +75,7 @@ int main(void)
 	ok(roles_add("odd=^z:") == 0, "a regex not starting with a-z: is a name pattern");
 	ok(roles_add("any=thread:") == 0, "thread: alone accepted");
 	ok(roles_target(me) == NULL, "no built-in profile for ampstat_unit");
-	ok(roles_count() == 4 + 5 + 1, "roles: 4 named, 5 built-in, other (%d)", roles_count());
+	ok(roles_count() == 4 + 8 + 1, "roles: 4 named, 8 built-in, other (%d)", roles_count());
 	ok(!strcmp(roles_name(roles_of_task(me, me, "whatever")), "main"), "the leader is 'main'");
 	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "whatever")), "pool"), "a thread is 'pool'");
 	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "amped-disp")), "pool"), "rules before built-ins");
@@ -91,7 +93,7 @@ int main(void)
 		if (roles_add(spec))
 			break;
 	}
-	ok(n > 0 && n < ROLES_MAX && roles_count() == n + 5 + 1 && roles_of("amped-boss") == n + 3,
+	ok(n > 0 && n < ROLES_MAX && roles_count() == n + 8 + 1 && roles_of("amped-boss") == n + 3,
 	   "too many roles: refused at %d, built-ins still fit", n);
 	roles_free();
 

@@ -67,6 +67,25 @@ struct blk_ops {
 
 extern const struct blk_ops blk_procs, blk_threads, blk_uring, blk_inline;
 
+/* ---- for backends whose helpers are threads (blk_threads, seda) ---- */
+/* A job's work, detached from the job: a helper thread takes the inputs
+ * under the lock its owner's stop takes (after the stop the job, its
+ * connection and entry may be freed), runs it unlocked, and stores the
+ * results under the lock again unless the owner stopped meanwhile. */
+struct job_run {
+	int op, err, kind, ofd, fd;
+	uint64_t off, len;
+	struct stat st;
+	char key[AMPED_PATH_MAX];
+};
+void job_run_take(struct job *j, struct job_run *r, int helper);	/* locked */
+void job_run_do(struct job_run *r);				/* unlocked */
+void job_run_store(struct job *j, const struct job_run *r);		/* locked */
+void job_run_drop(struct job_run *r);		/* locked; the owner is gone */
+/* The owner's side: complete a list of finished jobs, newest first (as
+ * pushed), oldest first; *busy counts down. */
+void blk_complete_list(struct job *newest, int *busy);
+
 /* Hand j (inputs and done set) to b. */
 void blk_submit(const struct blk_ops *b, struct job *j);
 /* For backends: j finished with err (0 or an errno): probe, then j->done. */

@@ -34,7 +34,8 @@ static int tpool_busy;			/* the dispatcher's count of jobs out */
 static void *tpool_main(void *arg)
 {
 	int idx = (int)(intptr_t)arg;
-	char name[16], key[AMPED_PATH_MAX];
+	char name[16];
+	static __thread struct job_run r;	/* a path's worth: not on the stack */
 
 	snprintf(name, sizeof(name), AMPED_COMM_HELP "%d", idx);
 	prctl(PR_SET_NAME, name);
@@ -50,39 +51,17 @@ static void *tpool_main(void *arg)
 			tq_tail = NULL;
 		/* Inputs are taken while the lock holds off tpool_stop(): once
 		 * it has set tpool_quit, the job's connection and file entry
-		 * may be freed and the entry's fd closed (a read in progress
-		 * keeps its own copy of the fd). */
-		int op = j->op, err = 0, kind = 0, ofd = -1, fd = -1;
-		uint64_t off = j->off, len = j->len;
-		struct stat st = { 0 };
-		if (op == AMPED_OP_OPEN)
-			snprintf(key, sizeof(key), "%s", j->fe->key);
-		else
-			fd = fcntl(j->fe->fd, F_DUPFD_CLOEXEC, 0);
-		j->helper = idx;
-		j->sent_ns = mono_ns();
+		 * may be freed and the entry's fd closed. */
+		job_run_take(j, &r, idx);
 		pthread_mutex_unlock(&tpool_mu);
-		if (op == AMPED_OP_OPEN)
-			job_run_open(key, &err, &kind, &ofd, &st);
-		else if (fd >= 0)
-			err = job_run_read(fd, off, len);
-		else
-			err = EAGAIN;	/* no fd to spare: send without warming */
-		if (fd >= 0)
-			close(fd);
+		job_run_do(&r);
 		pthread_mutex_lock(&tpool_mu);
 		if (tpool_quit) {
 			/* abandoned: the dispatcher is gone from this job */
-			if (ofd >= 0)
-				close(ofd);
+			job_run_drop(&r);
 			continue;
 		}
-		j->err = err;
-		if (op == AMPED_OP_OPEN) {
-			j->kind = kind;
-			j->fd = ofd;
-			j->st = st;
-		}
+		job_run_store(j, &r);
 		j->next = tdone;
 		tdone = j;
 		uint64_t one = 1;
@@ -97,7 +76,7 @@ static void *tpool_main(void *arg)
 static void tpool_readable(struct ae_loop *l, int fd, void *data, int mask)
 {
 	uint64_t n;
-	struct job *list, *rev = NULL;
+	struct job *list;
 
 	if (read(fd, &n, sizeof(n)) < 0)
 		return;
@@ -105,19 +84,7 @@ static void tpool_readable(struct ae_loop *l, int fd, void *data, int mask)
 	list = tdone;
 	tdone = NULL;
 	pthread_mutex_unlock(&tpool_mu);
-	while (list) {			/* oldest first */
-		struct job *next = list->next;
-		list->next = rev;
-		rev = list;
-		list = next;
-	}
-	while (rev) {
-		struct job *next = rev->next;
-		rev->next = NULL;
-		tpool_busy--;
-		blk_complete(rev, rev->err);
-		rev = next;
-	}
+	blk_complete_list(list, &tpool_busy);
 }
 
 static int tpool_start(void)

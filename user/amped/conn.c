@@ -49,6 +49,7 @@
 #include "conn.h"
 #include "fcache.h"
 #include "http.h"
+#include "overload.h"
 #include "proc.h"
 #include "resp.h"
 #include "srpt.h"
@@ -477,6 +478,11 @@ static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 			}
 			return;		/* EAGAIN, or the client gave up (ECONNABORTED) */
 		}
+		if (!ae_fits(loop, fd)) {
+			/* --poller select: an fd this high cannot be watched */
+			overload_refuse(fd, OVERLOAD_FD_LIMIT);
+			continue;
+		}
 		struct conn *c = conn_new(fd, &ss);
 		if (!c)
 			return;
@@ -487,9 +493,28 @@ static void accept_cb(struct ae_loop *l, int lfd, void *data, int mask)
 	}
 }
 
+/* Serve fd, accepted by another thread (seda's accept stage), in this
+ * thread's loop, as accept_cb would have. */
+void conn_take(int fd, const struct sockaddr_storage *ss)
+{
+	if (!ae_fits(loop, fd)) {
+		overload_refuse(fd, OVERLOAD_FD_LIMIT);
+		return;
+	}
+	if (nconns >= cfg.max_conns || draining) {
+		overload_refuse(fd, "amped: this stage cannot take another connection");
+		return;
+	}
+	struct conn *c = conn_new(fd, ss);
+	if (c)
+		conn_cb(loop, fd, c, AE_READABLE);
+}
+
 int conn_listen_start(int lfd, const struct blk_ops *b)
 {
 	blk = b;
+	if (lfd < 0)
+		return 0;	/* fed by conn_take() */
 	listen_fd = lfd;
 	accepting = false;
 	resume_accepting();
@@ -643,8 +668,9 @@ static bool is_resident(struct conn *c, uint64_t off, uint64_t len)
 	uint64_t a = off & ~(uint64_t)(pg - 1);
 	uint64_t npages = (off + len - a + (uint64_t)pg - 1) / (uint64_t)pg;
 
-	/* MP and MT workers block anyway: they just read, as such servers do */
-	if (len == 0 || blocking)
+	/* MP and MT workers block anyway: they just read, as such servers
+	 * do; ult's user-level threads hand cold pages to kernel threads */
+	if (len == 0 || (blocking && blk == &blk_inline))
 		return true;
 	if (cfg.residency == RES_MINCORE && e->map) {
 		unsigned char vec[CHUNK_BYTES / 4096 + 2];
@@ -1436,6 +1462,10 @@ enum conn_next conn_next(struct conn *c, bool stopping, int *wait_ms)
 	if (draining && c->state == CS_READ && (!c->rq || c->rq->in_len == 0)) {
 		conn_free(c);
 		return CONN_GONE;
+	}
+	if (c->state == CS_WAIT) {
+		*wait_ms = cfg.header_timeout_ms;
+		return CONN_WAIT;
 	}
 	*wait_ms = c->dkind == DL_NONE ? cfg.header_timeout_ms :
 		   c->deadline_ms > now_ms ? (int)(c->deadline_ms - now_ms) : 1;

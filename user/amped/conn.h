@@ -22,6 +22,11 @@ struct sockaddr_storage;
 /* Accept on lfd (ours from now on, closed by conn_stop_accepting) in this
  * thread's loop; blocking work goes to blk.  0 ok, -1 error (errno set). */
 int conn_listen_start(int lfd, const struct blk_ops *blk);
+/* lfd < 0: no listener; connections come through conn_take(fd, ss), a
+ * socket another thread accepted (non-blocking; ours from now on; one the
+ * loop cannot hold, or beyond --max-conns, or while stopping, is answered
+ * 503). */
+void conn_take(int fd, const struct sockaddr_storage *ss);
 void conn_stop_accepting(void);		/* close the listener */
 int conn_count(void);			/* open connections */
 void conn_sweep(void);			/* timeouts; call a few times a second */
@@ -46,6 +51,9 @@ enum conn_next {
 	CONN_GONE,	/* closed: release it */
 	CONN_LINGER,	/* answered an error: drain the input, then conn_close() */
 	CONN_INPUT,	/* wait up to *wait_ms for input, then conn_input() */
+	CONN_WAIT,	/* another connection's blocking work (same path) is
+			   out and will answer this one too: wait, then ask
+			   again (only when blk completes jobs later: ult) */
 };
 /* What c waits for next.  stopping: the server is stopping (keep-alive
  * ends after the response in progress; an idle connection closes now). */

@@ -1,10 +1,8 @@
 /* dispatcher — the event loop's outer turn and its graceful stop. */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "ae.h"
 #include "alog.h"
@@ -16,46 +14,46 @@
 
 static volatile sig_atomic_t exiting;
 
-static void signal_cb(struct ae_loop *l, int fd, void *data, int mask)
+int loop_begin(void)
 {
-	struct signalfd_siginfo si;
-
-	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD) {
-			/* a helper that died is seen (EOF) and replaced by its
-			 * backend; here it is only reaped */
-			while (waitpid(-1, NULL, WNOHANG) > 0)
-				;
-		} else {
-			exiting = 1;
-		}
-	}
-}
-
-int run_dispatcher(int lfd, const struct blk_ops *blk)
-{
-	int err = 1, sfd = -1;
-	uint64_t stop_deadline = 0;
-	struct rlimit rl;
-	bool blk_started = false;
-
-	prctl(PR_SET_NAME, AMPED_COMM_DISP);
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		rl.rlim_cur = 1024;
-	loop = ae_create((int)(rl.rlim_cur > 0 && rl.rlim_cur < 1 << 20 ? rl.rlim_cur : 1024));
+	loop = ae_create_with(loop_setsize(), (enum ae_poller)cfg.poller);
 	if (!loop) {
 		perror("amped: event loop");
-		goto cleanup;
+		return -1;
 	}
 	ae_on_wake(loop, clock_refresh);
 	clock_refresh();
 	fc_init();
+	return 0;
+}
+
+static int dispatch(const char *name, int lfd, int (*intake)(void), const struct blk_ops *blk);
+
+int run_dispatcher(int lfd, const struct blk_ops *blk)
+{
+	return dispatch(AMPED_COMM_DISP, lfd, NULL, blk);
+}
+
+int run_dispatcher_fed(const char *name, int (*intake)(void), const struct blk_ops *blk)
+{
+	return dispatch(name, -1, intake, blk);
+}
+
+static int dispatch(const char *name, int lfd, int (*intake)(void), const struct blk_ops *blk)
+{
+	int err = 1, sfd = -1;
+	uint64_t stop_deadline = 0;
+	bool blk_started = false;
+
+	prctl(PR_SET_NAME, name);
+	if (loop_begin() < 0)
+		goto cleanup;
 	sfd = proc_signalfd();
 	if (sfd < 0) {
 		perror("amped: signalfd");
 		goto cleanup;
 	}
-	if (ae_set(loop, sfd, AE_READABLE, signal_cb, NULL) < 0) {
+	if (ae_set(loop, sfd, AE_READABLE, proc_signal_cb, (void *)&exiting) < 0) {
 		perror("amped: watching signals");
 		goto cleanup;
 	}
@@ -67,11 +65,14 @@ int run_dispatcher(int lfd, const struct blk_ops *blk)
 		goto cleanup;
 	}
 	lfd = -1;			/* conn owns it now */
+	if (intake && intake() < 0)
+		goto cleanup;
 
 	uint64_t next_tick = 0;
 	for (;;) {
 		/* now_ms: refreshed by ae_poll on each wake-up (ae_on_wake) */
 		if ((exiting || amped_stop_requested) && !stop_deadline) {
+			amped_stop_requested = 1;	/* the process's other loops */
 			conn_stop_accepting();
 			conn_drain_idle();
 			stop_deadline = now_ms + (uint64_t)cfg.shutdown_timeout_ms;
@@ -93,7 +94,7 @@ int run_dispatcher(int lfd, const struct blk_ops *blk)
 			blk->flush();
 		/* wake at least every 100 ms for timeouts and the log */
 		if (ae_poll(loop, more ? 0 : 100) < 0 && errno != EINTR) {
-			perror("amped: epoll_wait");
+			fprintf(stderr, "amped: %s: %s\n", ae_poller_name((enum ae_poller)cfg.poller), strerror(errno));
 			goto cleanup;
 		}
 	}
@@ -103,9 +104,7 @@ cleanup:
 		/* what is left of the shutdown budget, at least 100 ms; blocking
 		 * work first, so that no job still in service writes into a
 		 * connection or entry freed below */
-		long left = stop_deadline > now_ms ? (long)(stop_deadline - now_ms) : 0;
-		left = left < 100 ? 100 : left > 2000 ? 2000 : left;
-		blk->stop(mono_ns() + (uint64_t)left * 1000000ull);
+		blk->stop(stop_grace_ns(stop_deadline));
 	}
 	conn_close_all();
 	fc_flush_all();

@@ -11,5 +11,14 @@ struct blk_ops;
 /* Serve lfd (closed on return) with blocking work done by blk.  Returns the
  * exit status: 0 after a graceful stop, 1 on a runtime error. */
 int run_dispatcher(int lfd, const struct blk_ops *blk);
+/* The same without a listener, on a thread named name: once the loop
+ * exists, intake() (0 ok, -1 after a message) registers whatever hands it
+ * connections (conn_take).  A stop seen by any dispatcher of the process
+ * sets amped_stop_requested, which stops the others too. */
+int run_dispatcher_fed(const char *name, int (*intake)(void), const struct blk_ops *blk);
+
+/* This thread's event loop (`loop`, with --poller), its clock and caches.
+ * 0 ok, -1 after a message. */
+int loop_begin(void);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "ae.h"
 #include "alog.h"
 #include "model.h"
 #include "proc.h"
@@ -39,6 +40,24 @@ static void usage(FILE *f)
 "                            (all but mp, mt) writes first: in the order events\n"
 "                            arrive, or the one with the fewest bytes left, a\n"
 "                            64 KiB quantum at a time (default fcfs)\n"
+"  --poller P                epoll|poll|select: how the event loops of amped, amted,\n"
+"                            sped, symped, uring and ult wait (default epoll).\n"
+"                            select holds fds below 1024 only: a connection whose\n"
+"                            fd is 1024 or more is answered 503 and closed\n"
+"  --ult-stack-kb N          ult: stack of each user-level thread, below a guard\n"
+"                            page (default 64)\n"
+"  --ult-switch S            ult: asm|ucontext: how a user-level thread switches\n"
+"                            (default asm; ucontext adds a sigprocmask per switch)\n"
+"  --stage-threads LIST      seda: threads per stage, e.g. http=2,file=8 (defaults:\n"
+"                            acc=1, http=CPUs, file=8)\n"
+"  --stage-queue N           seda: each stage's queue bound; a connection that\n"
+"                            finds the http queue full is answered 503, a file\n"
+"                            job that finds its queue full fails with EAGAIN\n"
+"                            (503) (default 1024)\n"
+"  --threads N               hybrid: most worker threads per process (default 64)\n"
+"  --min-spare N / --max-spare N  hybrid: each process starts threads while fewer\n"
+"                            than N are idle and ends idle ones while more than N\n"
+"                            are (defaults 4 and 16)\n"
 "  --helpers N               helper processes/threads for amped/amted, most io-wq\n"
 "                            workers for uring (default 8)\n"
 "  --workers N               processes for symped (default: CPUs), processes or\n"
@@ -89,7 +108,7 @@ enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
 	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN,
-	O_SCHED
+	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE, O_THREADS, O_MINSPARE, O_MAXSPARE
 };
 
 static int parse_args(int argc, char **argv)
@@ -118,6 +137,14 @@ static int parse_args(int argc, char **argv)
 		{ "workers", required_argument, 0, O_WORKERS },
 		{ "symped-listen", required_argument, 0, O_SYMLISTEN },
 		{ "sched", required_argument, 0, O_SCHED },
+		{ "poller", required_argument, 0, O_POLLER },
+		{ "ult-stack-kb", required_argument, 0, O_ULTSTACK },
+		{ "ult-switch", required_argument, 0, O_ULTSWITCH },
+		{ "stage-threads", required_argument, 0, O_STTHREADS },
+		{ "stage-queue", required_argument, 0, O_STQUEUE },
+		{ "threads", required_argument, 0, O_THREADS },
+		{ "min-spare", required_argument, 0, O_MINSPARE },
+		{ "max-spare", required_argument, 0, O_MAXSPARE },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -144,6 +171,27 @@ static int parse_args(int argc, char **argv)
 			else
 				bad = 1;
 			break;
+		case O_POLLER: {
+			enum ae_poller pl;
+			bad = ae_poller_parse(optarg, &pl) < 0;
+			cfg.poller = (int)pl;
+			cfg.poller_set = true;
+			break;
+		}
+		case O_ULTSTACK: bad |= parse_int(optarg, 16, 8192, &cfg.ult_stack_kb); break;
+		case O_ULTSWITCH:
+			if (!strcmp(optarg, "asm"))
+				cfg.ult_ucontext = false;
+			else if (!strcmp(optarg, "ucontext"))
+				cfg.ult_ucontext = true;
+			else
+				bad = 1;
+			break;
+		case O_STTHREADS: cfg.stage_threads = optarg; break;
+		case O_STQUEUE: bad |= parse_int(optarg, 1, 1 << 20, &cfg.stage_queue); break;
+		case O_THREADS: bad |= parse_int(optarg, 1, 4096, &cfg.threads); break;
+		case O_MINSPARE: bad |= parse_int(optarg, 0, 4096, &cfg.min_spare); break;
+		case O_MAXSPARE: bad |= parse_int(optarg, 1, 4096, &cfg.max_spare); break;
 		case O_SYMLISTEN:
 			if (!strcmp(optarg, "reuseport"))
 				cfg.symped_listen = SYMPED_REUSEPORT;
@@ -197,6 +245,14 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "amped: --sched srpt needs an event-driven model (");
 		for (size_t i = 0, n = 0; i < nmodels; i++)
 			if (models[i]->event_driven)
+				fprintf(stderr, "%s%s", n++ ? ", " : "", models[i]->name);
+		fprintf(stderr, "), not %s\n", cfg.model->name);
+		bad = 1;
+	}
+	if (!bad && cfg.poller_set && !cfg.model->polls) {
+		fprintf(stderr, "amped: --poller applies to the models that wait in an event loop (");
+		for (size_t i = 0, n = 0; i < nmodels; i++)
+			if (models[i]->polls)
 				fprintf(stderr, "%s%s", n++ ? ", " : "", models[i]->name);
 		fprintf(stderr, "), not %s\n", cfg.model->name);
 		bad = 1;
@@ -272,6 +328,11 @@ int main(int argc, char **argv)
 	if (lfd < 0)
 		goto cleanup;
 	cfg.model->describe(desc, sizeof(desc));
+	if (cfg.model->polls) {
+		size_t dl = strlen(desc);
+		snprintf(desc + dl, sizeof(desc) - dl, ", poller %s",
+			 ae_poller_name((enum ae_poller)cfg.poller));
+	}
 	printf("amped: listening on %s (%s)\n", url, desc);
 	fflush(stdout);
 

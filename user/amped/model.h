@@ -20,6 +20,8 @@ struct model {
 	/* One event loop per process or thread, choosing which ready
 	 * response to write (--sched applies). */
 	bool event_driven;
+	/* Waits for sockets in an ae loop (ae.h): --poller applies. */
+	bool polls;
 	/* --workers when not given; NULL: 64. */
 	int (*default_workers)(void);
 	/* After the options, before any resource is taken: settle what the

@@ -21,6 +21,7 @@ const struct model model_amped = {
 	.help = "one event-driven dispatcher; helper processes do\n"
 		"open/stat and disk reads (Flash's AMPED)",
 	.event_driven = true,
+	.polls = true,
 	.describe = amped_describe,
 	.run = amped_run,
 };

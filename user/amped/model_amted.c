@@ -20,6 +20,7 @@ const struct model model_amted = {
 	.name = "amted",
 	.help = "the same with helper threads",
 	.event_driven = true,
+	.polls = true,
 	.describe = amted_describe,
 	.run = amted_run,
 };

@@ -20,6 +20,7 @@ const struct model model_sped = {
 	.name = "sped",
 	.help = "one dispatcher doing that work inline, blocking",
 	.event_driven = true,
+	.polls = true,
 	.describe = sped_describe,
 	.run = sped_run,
 };

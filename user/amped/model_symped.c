@@ -54,6 +54,7 @@ const struct model model_symped = {
 	.name = "symped",
 	.help = "N independent SPED processes on one port",
 	.event_driven = true,
+	.polls = true,
 	.default_workers = symped_default_workers,
 	.configure = symped_configure,
 	.describe = symped_describe,

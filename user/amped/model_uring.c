@@ -23,6 +23,7 @@ const struct model model_uring = {
 		"asynchronous io_uring operations (the kernel's\n"
 		"iou-wrk threads do what would block)",
 	.event_driven = true,
+	.polls = true,
 	.describe = uring_describe,
 	.run = uring_run,
 };

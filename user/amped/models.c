@@ -6,7 +6,7 @@
 #include "proc.h"
 
 extern const struct model model_amped, model_sped, model_amted, model_symped,
-	model_mp, model_mt, model_uring;
+	model_mp, model_mt, model_uring, model_ult, model_seda, model_hybrid;
 
 const struct model *const models[] = {
 	&model_amped,	/* dispatcher + helper processes (Flash) */
@@ -16,6 +16,9 @@ const struct model *const models[] = {
 	&model_mp,	/* process per connection, pre-forked */
 	&model_mt,	/* boss thread + worker threads */
 	&model_uring,	/* dispatcher + io_uring */
+	&model_ult,	/* user-level thread per connection (Knot) */
+	&model_seda,	/* stages with queues and thread pools (SEDA) */
+	&model_hybrid,	/* processes x dynamic thread pools (Apache worker) */
 };
 const size_t nmodels = sizeof(models) / sizeof(models[0]);
 

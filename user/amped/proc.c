@@ -7,8 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "http.h"
@@ -18,6 +20,11 @@ struct config cfg = {
 	.addr = "127.0.0.1",
 	.port = 8080,
 	.helpers = 8,
+	.ult_stack_kb = 64,
+	.stage_queue = 1024,
+	.threads = 64,
+	.min_spare = 4,
+	.max_spare = 16,
 	.residency = RES_MINCORE,
 	.path_cache = true,
 	.map_cache = true,
@@ -157,12 +164,53 @@ int proc_signalfd(void)
 	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+__thread int (*wait_fd_hook)(int fd, short events, int timeout_ms);
+
 int wait_fd(int fd, short events, int timeout_ms)
+{
+	if (wait_fd_hook)
+		return wait_fd_hook(fd, events, timeout_ms);
+	return poll_fd(fd, events, timeout_ms);
+}
+
+int poll_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 	int r = poll(&p, 1, timeout_ms);
 	int e = errno;
+
 	clock_refresh();
 	errno = e;
 	return r;
+}
+
+void proc_signal_cb(struct ae_loop *l, int fd, void *data, int mask)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+		} else {
+			*(volatile sig_atomic_t *)data = 1;
+		}
+	}
+}
+
+uint64_t stop_grace_ns(uint64_t stop_deadline_ms)
+{
+	long left = stop_deadline_ms > now_ms ? (long)(stop_deadline_ms - now_ms) : 0;
+
+	left = left < 100 ? 100 : left > 2000 ? 2000 : left;
+	return mono_ns() + (uint64_t)left * 1000000ull;
+}
+
+int loop_setsize(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == 0 || rl.rlim_cur >= 1 << 20)
+		return 1024;
+	return (int)rl.rlim_cur;
 }

@@ -30,6 +30,14 @@ struct config {
 	int port;
 	const struct model *model;	/* from the table in models.c */
 	enum sched sched;
+	int poller;			/* enum ae_poller: epoll, poll, select */
+	bool poller_set;		/* --poller given */
+	int ult_stack_kb;		/* ult: each user-level thread's stack */
+	bool ult_ucontext;		/* ult: switch with swapcontext, not the asm switch */
+	const char *stage_threads;	/* seda: "http=N,file=N" (model_seda.c parses) */
+	int stage_queue;		/* seda: each stage's queue bound */
+	int threads;			/* hybrid: most worker threads per process */
+	int min_spare, max_spare;	/* hybrid: idle worker threads kept per process */
 	int helpers;
 	int workers;			/* symped: processes; mp/mt: processes/threads */
 	enum symped_listen symped_listen;
@@ -83,7 +91,27 @@ void proc_stop_handlers(void);
 int proc_signalfd(void);
 
 /* poll() one fd, then refresh the clock: >0 ready, 0 timed out, -1 error
- * (EINTR: a signal, such as the stop request). */
+ * (EINTR: a signal, such as the stop request).  fd < 0 waits for nothing
+ * but the timeout (poll ignores it), or, in a user-level thread, until
+ * blocking work finishes somewhere (ult.h). */
 int wait_fd(int fd, short events, int timeout_ms);
+/* Set on a thread whose blocking workers are user-level threads (ult): its
+ * wait_fd parks the calling user-level thread instead of the kernel one. */
+extern __thread int (*wait_fd_hook)(int fd, short events, int timeout_ms);
+/* wait_fd without the hook: always the kernel thread's poll(). */
+int poll_fd(int fd, short events, int timeout_ms);
+
+/* ---- an event loop ---- */
+/* How many fds an event loop should be able to hold: RLIMIT_NOFILE
+ * (1024 if unknown or absurd). */
+int loop_setsize(void);
+/* The ae callback for proc_signalfd()'s fd: reaps children on SIGCHLD
+ * (a helper that died is replaced by its backend), sets *(volatile
+ * sig_atomic_t *)data on SIGTERM/SIGINT. */
+void proc_signal_cb(struct ae_loop *l, int fd, void *data, int mask);
+/* When blocking work still out must give up, given the stop's deadline
+ * (now_ms clock): what is left of it, at least 100 ms, at most 2 s; in
+ * mono_ns() time. */
+uint64_t stop_grace_ns(uint64_t stop_deadline_ms);
 
 #endif

@@ -63,6 +63,10 @@ void worker_serve(int fd, const struct sockaddr_storage *ss)
 			linger = true;
 			break;
 		}
+		if (next == CONN_WAIT) {
+			wait_fd(-1, 0, ms);	/* its answer is written for it */
+			continue;
+		}
 		alog_tick();
 		if (ms > 500 && cfg.access_log)
 			ms = 500;	/* wake to flush the log within a second */

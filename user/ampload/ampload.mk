@@ -1,7 +1,7 @@
 # ampload — the load generator (issue 5), and the queueing test server its
 # tests measure it against.  Included by the top-level Makefile.
-AMPLOAD_SRC := $(wildcard user/ampload/*.c) user/ae.c
-AMPLOAD_HDR := $(wildcard user/ampload/*.h) user/ae.h
+AMPLOAD_SRC := $(wildcard user/ampload/*.c) $(AE_SRC)
+AMPLOAD_HDR := $(wildcard user/ampload/*.h) user/ae.h user/ae_backend.h
 
 BINS += $(B)/ampload $(B)/asan/ampload $(B)/tests/qserver $(B)/tests/ampload_unit
 
@@ -13,9 +13,9 @@ $(B)/asan/ampload: $(AMPLOAD_SRC) $(AMPLOAD_HDR) | $(B)/asan
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(AMPLOAD_SRC) -lpthread -lm
 
-$(B)/tests/qserver: tests/unit/qserver.c user/ae.c user/ae.h user/ampload/rng.h | $(B)/tests
+$(B)/tests/qserver: tests/unit/qserver.c $(AE_SRC) user/ae.h user/ae_backend.h user/ampload/rng.h | $(B)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/ampload -o $@ tests/unit/qserver.c user/ae.c -lm
+	$(Q)$(CC) $(CFLAGS) -Iuser/ampload -o $@ tests/unit/qserver.c $(AE_SRC) -lm
 
 # Unit tests of the response parser, histogram, Zipf choice, CLF parser
 # and t quantiles: every module but main.c, under the sanitizers.

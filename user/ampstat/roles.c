@@ -45,6 +45,9 @@ static const char *builtin[][2] = {
 	{ "workers", "^amped-work-" },
 	{ "boss", "^amped-boss$" },
 	{ "iou-wrk", "^iou-wrk-" },
+	{ "stage-acc", "^amped-s-acc-" },	/* seda's stages (amped_names.h) */
+	{ "stage-http", "^amped-s-http-" },
+	{ "stage-file", "^amped-s-file-" },
 };
 #define NBUILTIN (int)(sizeof(builtin) / sizeof(builtin[0]))
 #define BUILTIN_RULES (PROFILE_RULES + NBUILTIN)
