@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "amped_names.h"
 #include "ampstat_blocked.h"
 #include "ampstat/blocked.h"
 #include "ampstat/cmd.h"
@@ -453,7 +454,7 @@ static bool has_amped_disp(pid_t pid)
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "amped-disp", 10) &&
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
 		    (comm[10] == '\n' || comm[10] == 0)) {
 			fclose(f);
 			return true;

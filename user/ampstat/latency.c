@@ -38,6 +38,7 @@
 #include <sys/uio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "amped_names.h"
 #include "amped_usdt.h"
 #include <time.h>
 #include <unistd.h>
@@ -93,7 +94,8 @@ static void seed_threads(struct latency_bpf *skel, pid_t pid)
 						comm[0] = 0;
 					fclose(f);
 				}
-				if (pass == 0 && strncmp(comm, "amped-disp", 10) && strncmp(comm, "amped-work-", 11))
+				if (pass == 0 && strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
+				    strncmp(comm, AMPED_COMM_WORK, sizeof(AMPED_COMM_WORK) - 1))
 					continue;
 				/* task storage is keyed by a pidfd; PIDFD_THREAD
 				 * (O_EXCL) names a thread that is not a leader */

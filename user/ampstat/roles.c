@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "amped_names.h"
 #include "ampstat/proc.h"
 #include "ampstat/roles.h"
 
@@ -40,14 +41,14 @@ static const struct profile profiles[] = {
 };
 
 static const char *builtin[][2] = {
-	{ "dispatcher", "^amped-disp$" },
-	{ "helpers", "^amped-help-" },
-	{ "workers", "^amped-work-" },
-	{ "boss", "^amped-boss$" },
+	{ "dispatcher", "^" AMPED_COMM_DISP "$" },
+	{ "helpers", "^" AMPED_COMM_HELP },
+	{ "workers", "^" AMPED_COMM_WORK },
+	{ "boss", "^" AMPED_COMM_BOSS "$" },
 	{ "iou-wrk", "^iou-wrk-" },
-	{ "stage-acc", "^amped-s-acc-" },	/* seda's stages (amped_names.h) */
-	{ "stage-http", "^amped-s-http-" },
-	{ "stage-file", "^amped-s-file-" },
+	{ "stage-acc", "^" AMPED_COMM_STAGE AMPED_STAGE_ACCEPT "-" },	/* seda's stages */
+	{ "stage-http", "^" AMPED_COMM_STAGE AMPED_STAGE_HTTP "-" },
+	{ "stage-file", "^" AMPED_COMM_STAGE AMPED_STAGE_FILE "-" },
 };
 #define NBUILTIN (int)(sizeof(builtin) / sizeof(builtin[0]))
 #define BUILTIN_RULES (PROFILE_RULES + NBUILTIN)

@@ -2,6 +2,6 @@
 # every server against (scripts/lib-bench.sh).  Included by the Makefile.
 BINS += $(B)/floor
 
-$(B)/floor: user/floor/floor.c user/ae.c user/ae.h | $(B)
+$(B)/floor: user/floor/floor.c $(AE_SRC) user/ae.h user/ae_backend.h | $(B)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ user/floor/floor.c user/ae.c
+	$(Q)$(CC) $(CFLAGS) -o $@ user/floor/floor.c $(AE_SRC)
