@@ -19,7 +19,9 @@ make_docroot "$ROOT"
 head -c 1024 /dev/zero | tr '\0' x >"$ROOT/k1.bin"
 
 for m in "${MODELS[@]}"; do
-	case "$m" in mp | mt) continue ;; esac	# a connection per worker: not their design
+	# a thread (mt, hybrid), a process (mp) or a user-level thread and its
+	# stack (ult) per connection: not their design
+	case "$m" in mp | mt | ult | hybrid) continue ;; esac
 	V="[build/amped $m] "
 	if ! srv_start build/amped "$m" --max-conns $((N + 1000)) --keepalive-timeout-ms 600000; then
 		ok 1 "server starts"
