@@ -69,8 +69,9 @@ bench_start_other() {
 
 servers="$models lighttpd nginx h2o"
 ablations="no-path-cache no-map-cache no-header-cache no-caches"
+ablate_bases="amped sped"
 abl_servers=""
-for base in amped sped; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
+for base in $ablate_bases; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
 
 results="$work/results.txt"
 : >"$results"
@@ -80,10 +81,15 @@ echo "bench-models: wrk -t1 -c$CONNS -d${DURATION_S}s, $ROUNDS rounds (order rot
 # run NAME BYTES ROUND: one fresh server, warm-up, measured run
 run() {
 	bench_start "$1" "$work/run" "$2" || exp_die "$1 did not start"
+	local c0 c1 n us
+	c0=$(bench_cpu_ns "$BENCH_PID")
 	bench_wrk "$work/run/wrk-$1-$2-$3.txt" "$DURATION_S" "$BENCH_URL" -c"$CONNS"
+	c1=$(bench_cpu_ns "$BENCH_PID")
+	n=$(awk '/requests in/ { print $1 }' "$work/run/wrk-$1-$2-$3.txt")
+	us=$(awk -v c="$((c1 - c0))" -v n="${n:-0}" 'BEGIN { printf "%.2f", (n > 0 ? c / n / 1000 : 0) }')
 	bench_stop || exp_die "$1 died during its run"
-	printf 'round %d %7s B %-24s %10.0f req/s  errors %d\n' "$3" "$2" "$1" "$WRK_RPS" "$WRK_ERRORS"
-	echo "$1 $2 $3 $WRK_RPS $WRK_ERRORS" >>"$results"
+	printf 'round %d %7s B %-24s %10.0f req/s %8s us/req  errors %d\n' "$3" "$2" "$1" "$WRK_RPS" "$us" "$WRK_ERRORS"
+	echo "$1 $2 $3 $WRK_RPS $WRK_ERRORS $us" >>"$results"
 }
 for round in $(seq 1 "$ROUNDS"); do
 	for f in $small $big; do
@@ -99,27 +105,29 @@ med() { awk -v s="$1" -v f="$2" '$1 == s && $2 == f { print $4 }' "$results" | e
 # spread NAME BYTES SCALE: "median (min-max)" of req/s * SCALE
 spread() { awk -v s="$1" -v f="$2" -v k="$3" '$1 == s && $2 == f { print $4 * k }' "$results" | bench_stats |
 	awk '{ printf (($1 >= 100) ? "%.0f (%.0f-%.0f)" : "%.1f (%.1f-%.1f)"), $1, $2, $3 }'; }
+medcpu() { awk -v s="$1" -v f="$2" '$1 == s && $2 == f { print $6 }' "$results" | exp_median; }
 errs() { awk -v s="$1" '$1 == s { e += $5 } END { print e + 0 }' "$results"; }
 
 a_small=$(med amped $small)
 a_big=$(med amped $big)
 echo
 printf 'cached data, median (min-max) of %d rounds, wrk -t1 -c%d -d%ss, server on one CPU\n' "$ROUNDS" "$CONNS" "$DURATION_S"
-printf '%-10s %28s %8s %24s %8s %8s\n' server "1 KiB req/s" "/amped" "100 KiB MB/s" "/amped" errors
+a_cpu=$(medcpu amped $small)
+printf '(CPU/req: schedstat on-CPU time of the server'"'"'s threads and child processes over the run / requests)\n'
+printf '%-10s %28s %8s %11s %8s %24s %8s %8s\n' server "1 KiB req/s" "/amped" "CPU us/req" "/amped" "100 KiB MB/s" "/amped" errors
 for s in $servers; do
 	awk -v s="$s" -v r="$(med "$s" $small)" -v b="$(med "$s" $big)" -v rs="$(spread "$s" $small 1)" \
 		-v bs="$(spread "$s" $big "$(awk -v b=$big 'BEGIN { print b / 1e6 }')")" \
+		-v c="$(medcpu "$s" $small)" -v ac="$a_cpu" \
 		-v ar="$a_small" -v ab="$a_big" -v e="$(errs "$s")" 'BEGIN {
-		printf "%-10s %28s %7.2fx %24s %7.2fx %8d\n", s, rs, r / ar, bs, b / ab, e
+		printf "%-10s %28s %7.2fx %11.2f %7.2fx %24s %7.2fx %8d\n", s, rs, r / ar, c, (ac > 0 ? c / ac : 0), bs, b / ab, e
 	}'
 done
-[ -n "$ablate_bases" ] && {
 echo
 echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache (medians)"
 printf '%-8s' model
 for a in $ablations; do printf ' %16s' "$a"; done
 echo
-}
 for base in $ablate_bases; do
 	full=$(med "$base" $small)
 	printf '%-8s' "$base"
