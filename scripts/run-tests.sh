@@ -29,12 +29,34 @@ for t in tests/*.t; do
 	*) seq="$seq $t" ;;
 	esac
 done
+# Each pass's output is kept (build/test-pass-N.log) so that the last lines
+# of the run name every failed test of both passes: CI shows only the tail.
+mkdir -p build
 rc=0
-echo "run-tests: pass 1 of 2, two at a time:$par"
+run_pass() { # N DESCRIPTION -j FLAGS... TESTS...
+	n=$1
+	shift
+	echo "run-tests: pass $n of 2, $1"
+	shift
+	# shellcheck disable=SC2086
+	{ prove --exec '' --timer "$@" 2>&1 || echo "run-tests: pass $n exit $?"; } |
+		tee "build/test-pass-$n.log"
+	! grep -q "^run-tests: pass $n exit" "build/test-pass-$n.log"
+}
 # shellcheck disable=SC2086
-prove --exec '' --timer -j2 ${PROVE_FLAGS:-} $par || rc=1
-echo "run-tests: pass 2 of 2, one at a time:$seq"
+run_pass 1 "two at a time:$par" -j2 ${PROVE_FLAGS:-} $par || rc=1
 # shellcheck disable=SC2086
-prove --exec '' --timer ${PROVE_FLAGS:-} $seq || rc=1
-[ "$rc" = 0 ] || echo "run-tests: FAILED (see the summaries of both passes above)" >&2
+run_pass 2 "one at a time:$seq" ${PROVE_FLAGS:-} $seq || rc=1
+if [ "$rc" != 0 ]; then
+	for n in 1 2; do
+		# prove's summary report: the failed tests with their failed numbers
+		if grep -q '^Test Summary Report' "build/test-pass-$n.log"; then
+			echo "run-tests: pass $n failed:"
+			sed -n '/^Test Summary Report/,/^Files=/p' "build/test-pass-$n.log" |
+				grep -v -e '^Test Summary' -e '^---' -e '^Files='
+			grep -h -A3 -e "^#   Failed" "build/test-pass-$n.log" | head -24
+		fi
+	done
+	echo "run-tests: FAILED (logs: build/test-pass-1.log, build/test-pass-2.log)" >&2
+fi
 exit $rc
