@@ -1,13 +1,13 @@
 #!/bin/bash
 # libFuzzer runs of the request parser and the path decoder (tests/fuzz/),
-# each for FUZZ_SECONDS: 60 s when CI=true, else 20 s.  The two harnesses
+# each for FUZZ_SECONDS: 30 s when CI=true, else 20 s.  The two harnesses
 # run side by side (2 cores); each works on a scratch copy of the corpus so
 # the checked-in seeds stay small.  Any crash, leak, timeout or violated
 # property fails the test and leaves the input under build/fuzz/.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-if [ "${CI:-}" = true ]; then DEF=60; else DEF=20; fi
+if [ "${CI:-}" = true ]; then DEF=30; else DEF=20; fi
 SECS=${FUZZ_SECONDS:-$DEF}
 T=$(mktemp -d /tmp/amped-fuzz.XXXXXX)
 PIDS=()
