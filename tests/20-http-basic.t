@@ -131,13 +131,13 @@ basic() {
 	raw 'GET /a.txt HTTP/1.0\r\n\r\n'
 	ok "$([ "$(r_status 1)" = 200 ] && [ "$(r_bodysha 1)" = "$(sha "$ROOT/a.txt")" ]; echo $?)" \
 		"HTTP/1.0 without Host -> 200" "$(r_diag)"
-	raw --linger 0.3 'GET http://127.0.0.1/a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+	raw --settle 0.1 --linger 0.3 'GET http://127.0.0.1/a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
 	ok "$([ "$(r_status 1)" = 200 ] && [ "$(r_bodysha 1)" = "$(sha "$ROOT/a.txt")" ]; echo $?)" \
 		"absolute-form request-target -> 200" "$(r_diag)"
-	raw --linger 0.3 'GET /a.txt HTTP/1.1\nhost: x\n\n'
+	raw --settle 0.1 --linger 0.3 'GET /a.txt HTTP/1.1\nhost: x\n\n'
 	ok "$([ "$(r_status 1)" = 200 ] && [ "$(r_bodysha 1)" = "$(sha "$ROOT/a.txt")" ]; echo $?)" \
 		"bare-LF line ends and lower-case header name -> 200" "$(r_diag)"
-	raw --linger 0.3 --bytewise 1 'GET /1k.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: bytewise\r\n\r\n'
+	raw --settle 0.1 --linger 0.3 --bytewise 1 'GET /1k.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: bytewise\r\n\r\n'
 	ok "$([ "$(r_status 1)" = 200 ] && [ "$(r_bodysha 1)" = "$(sha "$ROOT/1k.txt")" ]; echo $?)" \
 		"request fed byte by byte -> 200" "$(r_diag)"
 }

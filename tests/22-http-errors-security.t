@@ -92,12 +92,12 @@ errs() {
 	raw_code "GET with Content-Length: 10000000000" 413 \
 		'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n'
 	# A small body is read and skipped: the next pipelined request is intact.
-	raw --linger 0.3 'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /1k.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+	raw --settle 0.1 --linger 0.3 'GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /1k.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	ok "$([ "$(r_codes)" = "200 200" ] && [ "$(r_bodysha 2)" = "$(sha "$ROOT/1k.txt")" ]; echo $?)" \
 		"GET with a 5-byte body, then a pipelined GET -> 200 200" "$(r_diag)"
 
 	# Error answers to HEAD carry no body.
-	raw --linger 0.3 'HEAD /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
+	raw --settle 0.1 --linger 0.3 'HEAD /nope.txt HTTP/1.1\r\nHost: x\r\n\r\n'
 	ok "$([ "$(r_status 1)" = 404 ] && grep -q '^EXTRA 0$' "$RAW"; echo $?)" "HEAD of a missing file -> 404, no body" "$(r_diag)"
 
 	# Traversal over a raw socket.

@@ -35,7 +35,7 @@ conn() {
 	s=$(r_end_s)
 	ok "$([ "$(r_status 1)" = 200 ] && [ "$(r_end)" = CLOSED ] && num_le "$s" 0.7; echo $?)" \
 		"HTTP/1.0 without keep-alive: server closes right after the answer" "$(r_diag)"
-	raw --linger 0.3 'GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' 'GET /1k.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
+	raw --settle 0.1 --linger 0.3 'GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' 'GET /1k.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
 	ok "$([ "$(r_codes)" = "200 200" ] && [ "$(r_end)" = OPEN ] \
 		&& [ "$(r_bodysha 2)" = "$(sha "$ROOT/1k.txt")" ]; echo $?)" \
 		"HTTP/1.0 with Connection: keep-alive stays open for a second request" "$(r_diag)"

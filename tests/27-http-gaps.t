@@ -61,7 +61,7 @@ preconditions() {
 	code_is "If-Match: a list holding the ETag" 200 -H "If-Match: \"x\", $etag"
 	code_is "If-Match: the weak form (strong comparison)" 412 -H "If-Match: W/$etag"
 	code_is "If-Match: malformed" 412 -H 'If-Match: nope'
-	raw --linger 0.3 "HEAD /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"nope\"\r\n\r\n"
+	raw --settle 0.1 --linger 0.3 "HEAD /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"nope\"\r\n\r\n"
 	ok "$([ "$(r_codes)" = 412 ] && grep -q '^EXTRA 0$' "$RAW"; echo $?)" \
 		"HEAD with a failing If-Match -> 412, no body" "$(r_diag)"
 
@@ -96,7 +96,7 @@ preconditions() {
 		"If-Match passes, If-Range fails -> 200 full" "code $c"
 
 	# 412 keeps the connection: the request was whole and well-formed.
-	raw --linger 0.3 "GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"nope\"\r\n\r\n$NEXT"
+	raw --settle 0.1 --linger 0.3 "GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: \"nope\"\r\n\r\n$NEXT"
 	ok "$([ "$(r_codes)" = "412 200" ] && [ "$(r_bodysha 2)" = "$A" ] && [ "$(r_end)" = OPEN ]; echo $?)" \
 		"pipelined 412 then 200, connection kept" "$(r_diag)"
 }
@@ -119,7 +119,7 @@ mp_curl() {
 mp_raw() {
 	local d=$1 f=$2 range=$3 want=$4 out
 	rm -rf "$T/bodies" && mkdir -p "$T/bodies"
-	raw --linger 0.5 --timeout 20 --bodies "$T/bodies" \
+	raw --settle 0.1 --linger 0.5 --timeout 20 --bodies "$T/bodies" \
 		"GET /$f HTTP/1.1\r\nHost: x\r\nRange: $range\r\n\r\n$NEXT"
 	out=$("$PY" "$MP" "$ROOT/$f" "$T/bodies/body.1" "$(r_hdr 1 Content-Type)" "$want" 2>&1)
 	ok "$([ "$(r_codes)" = "206 200" ] && [ "$(r_bodysha 2)" = "$A" ] &&
@@ -185,7 +185,7 @@ ranges() {
 	# HEAD: the GET's header, no body
 	c=$(get /rand.bin -H 'Range: bytes=0-99,50000-50099')
 	n=$(hdr Content-Length)
-	raw --linger 0.3 "HEAD /rand.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99,50000-50099\r\n\r\n$NEXT"
+	raw --settle 0.1 --linger 0.3 "HEAD /rand.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99,50000-50099\r\n\r\n$NEXT"
 	ok "$([ "$(r_codes)" = "206 200" ] && [ "$(r_hdr 1 Content-Length)" = "$n" ] &&
 		[ "$(r_bodylen 1)" = 0 ] && [ "$(r_bodysha 2)" = "$A" ] &&
 		[ -z "$(r_hdr 1 Content-Type | sed 's/^multipart\/byteranges; boundary=.*//')" ]; echo $?)" \
@@ -204,7 +204,7 @@ ranges() {
 chunked_ok() {
 	local d=$1
 	shift
-	raw --linger 0.3 "$@"
+	raw --settle 0.1 --linger 0.3 "$@"
 	ok "$([ "$(r_codes)" = "200 200" ] && [ "$(r_bodysha 1)" = "$A" ] &&
 		[ "$(r_bodysha 2)" = "$A" ] && [ "$(r_end)" = OPEN ]; echo $?)" \
 		"chunked body: $d -> 200, then the pipelined request 200" "$(r_diag)"
@@ -227,7 +227,7 @@ chunked() {
 	chunked_ok "extensions and trailers" \
 		"${H}5;name=\"v a l\";x\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\nY: \r\n\r\n$NEXT"
 	chunked_ok "empty (last-chunk only)" "${H}0\r\n\r\n$NEXT"
-	raw --linger 0.3 'HEAD /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'"$NEXT"
+	raw --settle 0.1 --linger 0.3 'HEAD /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'"$NEXT"
 	ok "$([ "$(r_codes)" = "200 200" ] && [ "$(r_bodylen 1)" = 0 ] && [ "$(r_bodysha 2)" = "$A" ]; echo $?)" \
 		"HEAD with a chunked body: no body in the answer, the next request served" "$(r_diag)"
 	# 60 KiB in 4 KiB chunks, sent after the answer to the head has come:
@@ -235,7 +235,7 @@ chunked() {
 	big=$T/chunks.bin
 	"$PY" -c 'import sys
 sys.stdout.buffer.write((b"1000\r\n" + b"x" * 4096 + b"\r\n") * 15 + b"0\r\n\r\n")' >"$big"
-	raw --linger 0.3 "$H" "@$big" "$NEXT"
+	raw --settle 0.1 --linger 0.3 "$H" "@$big" "$NEXT"
 	ok "$([ "$(r_codes)" = "200 200" ] && [ "$(r_bodysha 2)" = "$A" ] && [ "$(r_end)" = OPEN ]; echo $?)" \
 		"chunked body of 60 KiB sent after the answer: dropped, next request served" "$(r_diag)"
 	chunked_ok "body and next request split across reads" \

@@ -13,7 +13,12 @@ Between steps the client waits until every request sent in the previous step
 has been answered, so "req1" "req2" is keep-alive and "req1req2" is
 pipelining.  After the last step it reads until the server closes, or until
 nothing has arrived for --linger seconds, or --timeout seconds pass, or
---until N whole responses have arrived.
+--until N whole responses have arrived.  With --settle S, once every request
+sent has its whole response the client waits only S more seconds for stray
+bytes (EXTRA) instead of --linger: the linger then bounds only the silences
+of a response still coming, which a slow server must not turn into a
+truncated answer, while a test of many such exchanges does not sleep the
+full linger after each.
 
 Output, one fact per line (tests grep it):
   RESP i CODE REASON         i counts from 1
@@ -188,6 +193,8 @@ def main():
                     help="milliseconds between bytes; 0 sends each step at once")
     ap.add_argument("--until", type=int, default=0,
                     help="stop reading once this many whole responses arrived")
+    ap.add_argument("--settle", type=float, default=None,
+                    help="seconds to wait for stray bytes once every request is answered")
     ap.add_argument("--gap", type=float, default=0.0,
                     help="seconds to sleep before each step after the first")
     ap.add_argument("--bodies", default=None, help="write body.N files here")
@@ -271,7 +278,10 @@ def main():
             if a.until and p.n >= a.until:
                 break
             before = len(allraw)
-            wait = min(deadline, idle_since + a.linger) - time.monotonic()
+            linger = a.linger
+            if a.settle is not None and p.n >= len(methods):
+                linger = a.settle
+            wait = min(deadline, idle_since + linger) - time.monotonic()
             if wait <= 0:
                 break
             if not pump(wait):
