@@ -49,7 +49,12 @@ ok() { # ok STATUS DESC [DIAG]
 	else
 		TAP_FAILED=$((TAP_FAILED + 1))
 		echo "not ok $TAP_N - $V$2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/#   /'
+		# on stderr, as Test::More does: prove shows it even when it
+		# hides the TAP (prove -j2), and run-tests.sh's summary quotes it
+		{
+			echo "#   Failed test $TAP_N '$V$2' (${0##*/})"
+			[ -n "${3:-}" ] && printf '%s\n' "$3" | head -40 | sed 's/^/#   /'
+		} >&2
 	fi
 	return 0
 }
