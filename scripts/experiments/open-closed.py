@@ -8,7 +8,9 @@ Rules of the verdict (stated in the section):
      smaller MPL is not above one with a larger MPL;
   2. SRPT's gain (FCFS mean / SRPT mean) at the highest load is above 1 in
      the open system and larger there than in the closed system of the
-     smallest MPL.
+     smallest MPL;
+  3. partly open (when run): the mean response time with the longest
+     sessions is below the one with one request per session (p = 0).
 """
 import os
 import sys
@@ -24,6 +26,8 @@ def main():
         s_us = qs_us if r["sched"] == "mm1" else es_us
         r["busy"] = float(r["throughput_rps"]) * s_us / 1e6
     loads = sorted({r["load_target"] for r in rows}, key=lab.num_key)
+    partly = [r for r in rows if r["loop"] == "partly"]
+    rows = [r for r in rows if r["loop"] != "partly"]
     mpls = sorted({r["mpl"] for r in rows if r["loop"] == "closed" and r["sched"] == "mm1"},
                   key=lab.num_key)
     systems = [("open", "0")] + [("closed", m) for m in mpls]
@@ -127,18 +131,68 @@ def main():
         why.append("no closed system was run")
     sec.para("Verdict rule.", "at target load %s: (1) qserver: the open mean above every closed "
              "one, and a smaller MPL not above a larger; (2) amped: SRPT's gain (FCFS/SRPT mean) > 1 open, and open > closed MPL %s "
-             "(measured: open %.2fx, closed %.2fx)." % (top, mpls[0] if mpls else "-", gain_o, gain_c))
+             "(measured: open %.2fx, closed %.2fx); (3) partly open (below): the longest sessions' mean "
+             "below one request per session's." % (top, mpls[0] if mpls else "-", gain_o, gain_c))
     flags = sorted({"%s %s ρ=%s" % (name(r["loop"], r["mpl"]), r["sched"].replace("mm1", "qserver"), r["load_target"])
-                    for r in rows if r["gen_limited"] == "1"})
+                    for r in rows if r["gen_limited"] == "1"}
+                   | {"partly open p=%s" % r["mpl"] for r in partly if r["gen_limited"] == "1"})
     sec.para("Generator saturation.", ("ampload fell behind in: %s (open circles)." % ", ".join(flags))
              if flags else "none: ampload kept to every target.")
-    sec.para("Not done.", "the partly-open system (response time vs requests per session) is not "
-             "run yet.")
+    why += partly_open(sec, out, partly, qs_us, mean_rt, mpls, top)
     j = os.path.join(out, "json", "open-0-mm1-%s-1.json" % top)
     if os.path.exists(j):
         names = lab.plot_ampload(j, os.path.join(out, "ampload"), prefix="open-qserver-%s" % top)
         sec.image("ampload/" + names[1], "qserver, open, target load %s, repetition 1: latency histogram" % top)
     sec.write(lab.verdict_text(not why, why))
+
+
+def partly_open(sec, out, rows, qs_us, mean_rt, mpls, top):
+    """Part 3: mean response time against requests per session at one
+    load; returns the verdict's objections (rule 3)."""
+    if not rows:
+        return []
+    ps = sorted({r["mpl"] for r in rows}, key=lab.num_key)
+    load = rows[0]["load_target"]
+    pts, table = [], []
+    for p in ps:
+        rs = [r for r in rows if r["mpl"] == p]
+        y = lab.summary([float(r["mean_ms"]) for r in rs])
+        per = 1 / (1 - float(p))
+        pts.append((per, y["mean"], y["half"], any(r["gen_limited"] == "1" for r in rs)))
+        table.append([p, lab.fmt(per), lab.fmt_ci(lab.summary([r["busy"] for r in rs])), lab.fmt_ci(y),
+                      lab.fmt_ci(lab.summary([float(r["p99_ms"]) for r in rs])),
+                      "GENERATOR-LIMITED" if any(r["gen_limited"] == "1" for r in rs) else "ok"])
+    series = [("partly open", pts)]
+    xs = [pt[0] for pt in pts]
+    if load == top:
+        # the open and closed systems of part 1 at the same load, as levels
+        series.append(("open (part 1)", [(x, mean_rt("open", "0", "mm1"), 0, False) for x in xs]))
+        for m in mpls:
+            series.append(("closed, MPL %s (part 1)" % m,
+                           [(x, mean_rt("closed", m, "mm1"), 0, False) for x in xs]))
+    lab.plot(os.path.join(out, "oc-partly"),
+             "Partly open: mean response time vs session length (FCFS queue, target load %s)" % load,
+             "mean requests per session, 1/(1-p) (log scale)", "mean response time (ms, log scale)",
+             series, logx=True, logy=True, key="top right")
+    sec.para("Part 3, partly open.", "qserver (E[S] = %.0f µs) at target load %s; sessions arrive "
+             "as a Poisson process at load/E[S]·(1-p), each sends a request, waits for the "
+             "response, thinks (exponential) and sends another with probability p: 1/(1-p) "
+             "requests per session, the same request rate for every p. The paper (Fig. 8, "
+             "principle (vii)): with few requests per session the system behaves as an open "
+             "one, with many as a closed one." % (qs_us, load))
+    sec.image("oc-partly", "partly-open system: mean response time vs requests per session")
+    sec.table(["p-return", "requests per session", "load carried", "mean ms", "p99 ms", "generator"],
+              table)
+    first, last = pts[0], pts[-1]
+    if len(pts) < 2:
+        return ["partly open: fewer than two session lengths were run"]
+    if not last[1] < first[1]:
+        return ["partly open: %s requests per session do not lower the mean (%s ms) below one "
+                "request per session (%s ms)" % (lab.fmt(last[0]), lab.fmt(last[1]), lab.fmt(first[1]))]
+    sec.para("Rule 3.", "partly open: the mean with %s requests per session (%s ms) is below the "
+             "mean with %s (%s ms)." % (lab.fmt(last[0]), lab.fmt(last[1]), lab.fmt(first[0]),
+                                        lab.fmt(first[1])))
+    return []
 
 
 if __name__ == "__main__":

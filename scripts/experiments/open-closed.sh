@@ -22,8 +22,18 @@
 # The x axis is the load carried (throughput x E[S]); the y axis ampload's
 # mean response time.
 #
+# Part 3, partly open (Fig. 8's question): qserver again, at the highest
+# target load.  Sessions arrive as a Poisson process; a session sends a
+# request, waits for the response, thinks (exponential, mean PO_THINK_MS)
+# and sends another with probability p (PRETURNS), so it makes 1 / (1 - p)
+# requests on average.  The session rate is load / E[S] x (1 - p), so the
+# request rate, and the load, stay the same for every p.  p = 0 is the open
+# system; the longer the sessions, the more arrivals wait on completions,
+# as in a closed system.
+#
 # Usage: scripts/experiments/open-closed.sh    (QUICK=1: a reduced run)
-# Environment: LOADS, MPLS, DURATION, QS_US, ALPHA, FILES, MODEL (sped), REPS.
+# Environment: LOADS, MPLS, DURATION, QS_US, ALPHA, FILES, MODEL (sped), REPS,
+#   PRETURNS, PO_THINK_MS (5).
 # Output: build/experiments/open-closed/.  Needs root.
 # Exit status: 0 ok, 1 runtime error, 2 usage error.
 set -eu
@@ -34,15 +44,18 @@ lab_init open-closed "$@"
 if [ "$QUICK" = 1 ]; then
 	LOADS=${LOADS:-0.5 0.85}
 	MPLS=${MPLS:-5}
+	PRETURNS=${PRETURNS:-0 0.9}
 	DURATION=${DURATION:-1.5}
 	WARMUP_S=${WARMUP_S:-0.5}
 else
 	LOADS=${LOADS:-0.3 0.5 0.7 0.9}
 	MPLS=${MPLS:-5 50}
+	PRETURNS=${PRETURNS:-0 0.5 0.8 0.9 0.95}
 	DURATION=${DURATION:-3}
 fi
 WARMUP_S=${WARMUP_S:-1}
 QS_US=${QS_US:-1000}
+PO_THINK_MS=${PO_THINK_MS:-5}
 QSERVER=${QSERVER:-$EXP_BUILD/tests/qserver}
 [ -x "$QSERVER" ] || exp_die "$QSERVER is missing (run make all)"
 ALPHA=${ALPHA:-1.1}
@@ -141,6 +154,7 @@ lab_testbed "part 1 server=qserver, one FCFS queue, exponential service of mean 
 	"part 2 server=amped --model $MODEL $SERVER_FLAGS, CPU 0" \
 	"part 2 sizes=$FILES files, bounded Pareto alpha $ALPHA on 4 KiB..4 MiB, mean $mean_kb KiB, uniform popularity" \
 	"part 2 E[S]=$ES_US us (1 / saturated throughput)" "loads=$LOADS" "MPLs=$MPLS" \
+	"part 3 partly open=qserver, p-return $PRETURNS, think exponential mean $PO_THINK_MS ms" \
 	"duration=${DURATION} s measured + ${WARMUP_S} s warm-up"
 
 mpl1=${MPLS%% *}
@@ -160,6 +174,14 @@ for rep in $(seq 1 "$REPS"); do
 			think=$(awk -v l="$load" -v s="$ES_US" -v n="$mpl1" 'BEGIN { printf "%.4f", n * s / 1000 / l }')
 			run_one closed "$mpl1" "$sched" "$load" "$rep" -m closed -c "$mpl1" --think "$think" --think-dist exp
 		done
+	done
+	# Part 3: qserver, partly open at the highest load; the mpl column
+	# holds p.
+	top=$(printf '%s\n' $LOADS | sort -n | tail -n1)
+	for p in $(lab_rotate "$rep" $PRETURNS); do
+		rate=$(awk -v l="$top" -v s="$QS_US" -v p="$p" 'BEGIN { printf "%.2f", l / (s / 1e6) * (1 - p) }')
+		run_one partly "$p" mm1 "$top" "$rep" -m partly-open -r "$rate" --p-return "$p" \
+			--think "$PO_THINK_MS" --think-dist exp
 	done
 done
 
