@@ -1,5 +1,5 @@
 #!/bin/bash
-# Load, for every build x model: wrk (50 keep-alive connections, 3 s) and
+# Load, for every build x model: wrk (50 keep-alive connections, 2 s) and
 # ab -k (5000 requests, 50 concurrent) on a 1 KiB file see no errors and no
 # non-2xx answers; with --max-conns 4, 20 concurrent ab clients still all
 # succeed (the excess waits in the listen backlog).  Then, normal build
@@ -14,9 +14,9 @@ make_docroot "$ROOT"
 load() {
 	local out n
 
-	out=$(timeout 20 wrk -t1 -c50 -d3s "$SRV_URL/1k.txt" 2>&1)
+	out=$(timeout 20 wrk -t1 -c50 -d2s "$SRV_URL/1k.txt" 2>&1)
 	n=$(printf '%s\n' "$out" | sed -n 's/^ *\([0-9]*\) requests in .*/\1/p')
-	ok "$([ "${n:-0}" -gt 0 ]; echo $?)" "wrk -c50 -d3s: requests > 0 ($n)" "$out"
+	ok "$([ "${n:-0}" -gt 0 ]; echo $?)" "wrk -c50 -d2s: requests > 0 ($n)" "$out"
 	unlike "$out" 'Non-2xx' "wrk: no non-2xx answers"
 	unlike "$out" 'Socket errors' "wrk: no socket errors"
 
