@@ -17,7 +17,8 @@
 #     `top` shows a dispatcher role of 2 threads with the requests of both
 #     slots counted, and `blocked` reads each dispatcher's own slot of
 #     amped_current: a request it reports for amped-disp-N has an id from
-#     dispatcher N's range (id >> 48 == N).
+#     dispatcher N's range (id >> 48 == N); `latency --sample 8` sets the
+#     sampling mask in both slots (the requests it reports match the rate).
 # Bounds are counts and shares, never speeds.  Normal build for the load
 # and ampstat parts; the sanitizer build for the basic ones.
 . "$(dirname "$0")/lib.sh"
@@ -198,6 +199,18 @@ EOF
 	ok "$([ "${b:-1}" = 0 ] && [ "${o:-0}" -gt 0 ]; echo $?)" \
 		"ampstat blocked reads each dispatcher's own slot ($g events of disp-0 and $o of disp-1 with their own requests, $b with another's)" \
 		"$(head -c 2000 "$T/blk.err")"
+	# latency --sample 8 sets the mask in both slots: a slot left at 0
+	# would fire every request of its dispatcher and, each hit counting
+	# for 8, report about 4.5x the requests served
+	timeout 20 "$LOAD" -m open -r 5000 -c 20 -d 4 -w 0 "$SRV_URL/1k.txt" >"$T/load2.out" 2>&1 &
+	L=$!
+	sleep 0.5
+	timeout 15 "$A" latency -p "$SRV_PID" -d 2 --sample 8 --json >"$T/lat.json" 2>"$T/lat.err"
+	wait "$L"
+	n=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["requests"])' "$T/lat.json" 2>/dev/null)
+	ok "$(awk -v n="${n:-0}" 'BEGIN { exit !(n >= 0.3 * 5000 * 2 && n <= 2 * 5000 * 2) }'; echo $?)" \
+		"ampstat latency --sample 8 counts both dispatchers' requests once ($n in 2 s at 5000/s)" \
+		"$(head -c 1000 "$T/lat.err")"
 	srv_stop TERM
 else
 	ok 1 "server starts"
