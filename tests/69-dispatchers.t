@@ -19,7 +19,8 @@
 #     amped_current: a request it reports for amped-disp-N has an id from
 #     dispatcher N's range (id >> 48 == N); `latency --sample 8` sets the
 #     sampling mask in both slots (the requests it reports match the rate).
-# Bounds are counts and shares, never speeds.  Normal build for the load
+# Bounds are counts and shares, never speeds.  Numbered 69 so that
+# run-tests.sh runs it in its serial pass (it loads the machine and traces).  Normal build for the load
 # and ampstat parts; the sanitizer build for the basic ones.
 . "$(dirname "$0")/lib.sh"
 
