@@ -5,7 +5,8 @@
  * At switch-out of a dispatcher thread the program takes what only then is
  * at hand: the state, the syscall it sleeps in (its saved orig_ax), its
  * kernel and user stacks (current is still prev), and the request it
- * serves, read from the server's amped_current with bpf_probe_read_user.
+ * serves, read from its slot of the server's amped_current (the slot its
+ * comm names: include/amped_usdt.h) with bpf_probe_read_user.
  * At switch-in the event gets its duration and goes to the ring buffer.
  * Idle waits (an interruptible sleep in epoll_wait) are dropped at once, so
  * an idle event loop costs a lookup per switch and nothing more.
@@ -26,7 +27,7 @@
 #define NR_epoll_pwait2		441
 
 const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
-const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp;
+const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp(-N);
 					   else the target's main thread */
 const volatile __u64 cur_addr = 0;	/* &amped_current in the target (0: none) */
 const volatile __u64 min_ns = 0;
@@ -80,28 +81,51 @@ static __always_inline bool in_target(struct task_struct *t, const bool raw)
 	       AS_LD2(raw, t, real_parent, tgid) == targ_tgid;
 }
 
-static __always_inline bool comm_is_disp(const char *c)
+/* A dispatcher's slot of amped_current from its comm (include/amped_names.h,
+ * amped_usdt.h): "amped-disp" is slot 0, "amped-disp-N" slot N; -1: not a
+ * dispatcher. */
+static __always_inline int comm_disp_slot(const char *c)
 {
-	const char want[] = AMPED_COMM_DISP;	/* with its NUL: the whole comm */
+	const char want[] = AMPED_COMM_DISP;
+	const int n = (int)sizeof(want) - 1;
+	int slot = 0;
 
 #pragma unroll
-	for (int i = 0; i < (int)sizeof(want); i++)
+	for (int i = 0; i < n; i++)
 		if (c[i] != want[i])
-			return false;
-	return true;
+			return -1;
+	if (c[n] == 0)
+		return 0;
+	if (c[n] != '-')
+		return -1;
+#pragma unroll
+	for (int i = n + 1; i < TASK_COMM_LEN; i++) {
+		char d = c[i];
+		if (d == 0)
+			return i > n + 1 && slot < AMPED_DISP_MAX ? slot : -1;
+		if (d < '0' || d > '9' || slot >= AMPED_DISP_MAX)
+			return -1;
+		slot = slot * 10 + (d - '0');
+	}
+	return -1;
 }
 
-static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
+static __always_inline int disp_slot(struct task_struct *t, const bool raw)
 {
 	char comm[TASK_COMM_LEN];
 
 	if (!by_comm)
-		return AS_LD(raw, t, pid) == targ_tgid;
+		return AS_LD(raw, t, pid) == targ_tgid ? 0 : -1;
 	if (!raw)
-		return comm_is_disp(t->comm);
+		return comm_disp_slot(t->comm);
 	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
-		return false;
-	return comm_is_disp(comm);
+		return -1;
+	return comm_disp_slot(comm);
+}
+
+static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
+{
+	return disp_slot(t, raw) >= 0;
 }
 
 static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
@@ -114,7 +138,9 @@ static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
 	__u64 now = 0;
 	bool prev_in = in_target(prev, raw), next_in = in_target(next, raw);
 
-	if (prev_in && !is_dispatcher(prev, raw)) {
+	int slot = prev_in ? disp_slot(prev, raw) : -1;
+
+	if (prev_in && slot < 0) {
 		if (!preempt && (prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD)) {
 			now = bpf_ktime_get_ns();
 			tid = AS_LD(raw, prev, pid);
@@ -158,7 +184,9 @@ static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
 		if (cur_addr) {
 			struct amped_current c;
 
-			if (bpf_probe_read_user(&c, sizeof(c), (void *)cur_addr) == 0 && c.req_id) {
+			__u64 a = cur_addr + (__u64)(slot & (AMPED_DISP_MAX - 1)) * sizeof(c);
+
+			if (bpf_probe_read_user(&c, sizeof(c), (void *)a) == 0 && c.req_id) {
 				e->req_id = c.req_id;
 				e->req_start_ns = c.start_ns;
 				e->conn_id = c.conn_id;

@@ -8,7 +8,13 @@
  *
  *   AMPED_COMM_DISP    an event-driven dispatcher (amped, amted, sped, uring,
  *                      each symped process)
- *   AMPED_COMM_HELP    helper process or thread N (amped, amted): "amped-help-N"
+ *   AMPED_COMM_DISP_N  dispatcher N of several in one process (amped, amted,
+ *                      sped, uring with --dispatchers 2 or more):
+ *                      "amped-disp-N", N from 0; its slot of amped_current
+ *                      is N (include/amped_usdt.h)
+ *   AMPED_COMM_HELP    helper process or thread N (amped, amted): "amped-help-N";
+ *                      with several dispatchers, dispatcher D's helper K is
+ *                      number D * --helpers + K
  *   AMPED_COMM_MAIN    the supervising parent of symped and mp
  *   AMPED_COMM_BOSS    mt's accepting thread
  *   AMPED_COMM_WORK    blocking worker N (mp process, mt thread): "amped-work-N"
@@ -25,6 +31,7 @@
 #define AMPED_NAMES_H
 
 #define AMPED_COMM_DISP "amped-disp"
+#define AMPED_COMM_DISP_N AMPED_COMM_DISP "-"
 #define AMPED_COMM_HELP "amped-help-"
 #define AMPED_COMM_MAIN "amped-main"
 #define AMPED_COMM_BOSS "amped-boss"

@@ -21,6 +21,18 @@
  * The dispatcher keeps the request it is serving right now in the global
  * `amped_current` (symbol in the binary's .data): a tracer reads it with
  * bpf_probe_read_user at the moment the dispatcher blocks.
+ *
+ * `amped_current` is an array of AMPED_DISP_MAX slots, one per dispatcher
+ * of the process (--dispatchers N), each 64 bytes and 64-byte aligned so
+ * that two dispatchers never write one cache line.  Slot 0, at the symbol's
+ * address, is the only one a process with one dispatcher uses: a tracer
+ * that knows only slot 0 sees such a process as before.  Slot 0's `nslots`
+ * says how many slots are in use (0 counts as 1).  Slot I belongs to the
+ * thread named AMPED_COMM_DISP when there is one dispatcher, else to
+ * AMPED_COMM_DISP_N "I" (include/amped_names.h): a tracer that caught a
+ * dispatcher blocking finds its slot from its comm.  Each slot has its own
+ * requests_done (sum over the slots in use) and its own sample_mask and
+ * trace (a tracer writes every slot in use).
  */
 #ifndef AMPED_USDT_H
 #define AMPED_USDT_H
@@ -36,11 +48,14 @@
 #define AMPED_OP_OPEN 1
 #define AMPED_OP_READ 2
 
+#define AMPED_DISP_MAX 64		/* slots of amped_current: most dispatchers
+					   (a power of two: tracers mask with it) */
+
 struct amped_current {
 	unsigned long long req_id;	/* 0: the dispatcher is not in a request */
 	unsigned long long start_ns;	/* CLOCK_MONOTONIC start of that request */
 	unsigned int conn_id;
-	unsigned int pad;
+	unsigned int nslots;		/* slot 0: slots in use (0: 1); else 0 */
 	const char *path;		/* decoded path, NUL-terminated */
 	unsigned long long requests_done; /* requests finished; ampstat reads it
 					     (process_vm_readv) for requests/s */
@@ -54,7 +69,7 @@ struct amped_current {
 					   marks (struct amped_phases): without
 					   one they cost nothing, not even a
 					   clock read */
-};
+} __attribute__((aligned(64)));
 
 /* Phase marks of one request, kept in its connection and passed by address
  * to request_done, so that a tracer learns the phases from the one probe hit
@@ -86,28 +101,29 @@ struct amped_phases {
 /* request_done, for the requests a sampling tracer wants (every request
  * while mask is 0): an attached probe costs ~650 ns a hit, not attached
  * ~0.3 ns, and this test ~1 ns.  mask is read once: a tracer may change it
- * at any time, and the mask passed on must be the one that decided. */
-#define AMPED_REQUEST_DONE(mask, conn_id, req_id, status, bytes, start, flags, ph) do { \
-	unsigned long long m_ = __atomic_load_n(&(mask), __ATOMIC_RELAXED);	\
+ * at any time, and the mask passed on must be the one that decided.  cur:
+ * the serving thread's slot of amped_current. */
+#define AMPED_REQUEST_DONE(cur, conn_id, req_id, status, bytes, start, flags, ph) do { \
+	unsigned long long m_ = __atomic_load_n(&(cur)->sample_mask, __ATOMIC_RELAXED); \
 	if (!((req_id) & m_)) {							\
-		AMPED_PH_DONE(ph, start, status, m_);				\
+		AMPED_PH_DONE(cur, ph, start, status, m_);			\
 		DTRACE_PROBE7(amped, request_done, conn_id, req_id, status, bytes, \
 			      start, flags, ph);					\
 	}									\
 } while (0)
 
 /* Just before request_done: the fields a tracer reads with the marks. */
-#define AMPED_PH_DONE(ph, start, st, mask) do {				\
+#define AMPED_PH_DONE(cur, ph, start, st, mask) do {			\
 	(ph)->start_ns = (start);						\
 	(ph)->status = (unsigned int)(st);					\
 	(ph)->sample_mask = (unsigned int)(mask);				\
-	(ph)->done_ns = amped_current.trace ? mono_ns() : 0;			\
+	(ph)->done_ns = (cur)->trace ? mono_ns() : 0;				\
 } while (0)
 
-/* A job for ph's request finished now (in the dispatcher): account it.
- * sent_ns 0: it never went to a helper (SPED inline). */
-#define AMPED_PH_JOB(ph, submit_ns, sent_ns) do {				\
-	unsigned long long n_ = amped_current.trace ? mono_ns() : 0, s_ = (sent_ns); \
+/* A job for ph's request finished now (in the dispatcher whose slot is
+ * cur): account it.  sent_ns 0: it never went to a helper (SPED inline). */
+#define AMPED_PH_JOB(cur, ph, submit_ns, sent_ns) do {			\
+	unsigned long long n_ = (cur)->trace ? mono_ns() : 0, s_ = (sent_ns);	\
 	if (n_ && s_ && s_ >= (submit_ns) && n_ >= s_) {			\
 		(ph)->hq_ns += s_ - (submit_ns);				\
 		(ph)->hs_ns += n_ - s_;						\

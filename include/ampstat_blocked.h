@@ -1,11 +1,11 @@
 /* ampstat_blocked — `ampstat blocked` (bpf/blocked.bpf.c).
  *
- * Every time a dispatcher thread (named amped-disp, or the target's main
- * thread for another server) leaves the CPU other than for its idle wait
+ * Every time a dispatcher thread (named amped-disp or amped-disp-N, or the
+ * target's main thread for another server) leaves the CPU other than for its idle wait
  * (an interruptible sleep in epoll_wait), the switch-out records the state,
  * the syscall it sleeps in (orig_ax), kernel and user stack ids (map
- * `stacks`, STACK_TRACE) and the request it is serving (amped_current, read
- * with bpf_probe_read_user); the switch-in completes the event and, when it
+ * `stacks`, STACK_TRACE) and the request it is serving (its slot of
+ * amped_current, read with bpf_probe_read_user); the switch-in completes the event and, when it
  * lasted at least min_ns, sends it through ring buffer `events`. */
 #ifndef AMPSTAT_BLOCKED_H
 #define AMPSTAT_BLOCKED_H

@@ -21,6 +21,12 @@
 # 3. Memory per idle keep-alive connection: Pss of all the server's
 #    processes with IDLE_CONNS idle connections, each after one request,
 #    minus with none, / IDLE_CONNS.
+# 4. Every core (issue 18 item 4): nothing pinned, so a server may use both
+#    CPUs and the client shares them with it.  amped with one dispatcher
+#    ("amped") and with N (--dispatchers N: "amped-dN"), nginx with N
+#    workers ("nginx-wN"), h2o with N threads ("h2o-tN"): closed-loop req/s
+#    (wrk -t2 -c100, 1 KiB keep-alive) and CPU time per request at
+#    RATE_KA (open loop, 1 KiB keep-alive, ampload).  CORE_SERVERS.
 # AMPED_BASELINE=/path/to/old/amped adds "amped-base" to every part, and
 # part 1 prints amped/amped-base per round (paired) for the "within 2%" of a
 # refactor.  Peers: lighttpd, nginx, h2o, one worker each (lib-exp.sh,
@@ -28,7 +34,8 @@
 #
 # Environment: ROUNDS (3), DURATION_S (5), RATE_KA (40000), RATE_CLOSE
 # (8000), RATE_BIG (5000), LOAD_PCTS ("50 80 95"), IDLE_CONNS (5000),
-# SERVERS ("floor amped lighttpd nginx h2o"), PARTS ("cpu latency memory"),
+# SERVERS ("floor amped lighttpd nginx h2o"), PARTS ("cpu latency memory
+# cores"), CORE_SERVERS ("amped amped-d2 nginx-w2 h2o-t2"; quick: "amped-d2"),
 # WORKLOADS ("ka close big": part 1's),
 # AMPED_BASELINE, BENCH_QUICK=1 (short runs, for the smoke test), BENCH_WORK
 # (build/bench: raw results and logs, emptied first), EXP_NO_PIN=1.
@@ -48,7 +55,12 @@ else
 fi
 LOAD_PCTS=${LOAD_PCTS:-50 80 95}
 SERVERS=${SERVERS:-floor amped lighttpd nginx h2o}
-PARTS=${PARTS:-cpu latency memory}
+PARTS=${PARTS:-cpu latency memory cores}
+if [ "$BENCH_QUICK" = 1 ]; then
+	CORE_SERVERS=${CORE_SERVERS:-amped-d2}
+else
+	CORE_SERVERS=${CORE_SERVERS:-amped amped-d2 nginx-w2 h2o-t2}
+fi
 WORKLOADS=${WORKLOADS:-ka close big}
 PEERS="lighttpd nginx h2o"
 work=${BENCH_WORK:-$EXP_BUILD/bench}
@@ -72,6 +84,34 @@ esac
 rm -rf "$work/run"
 mkdir -p "$work"
 bench_site "$BENCH_SITE" 1024 102400
+
+# bench_start_other NAME WORKDIR (called by bench_start): part 4's servers
+# amped-dN (N dispatchers), nginx-wN (N workers), h2o-tN (N threads).
+bench_start_other() {
+	local n=${1##*-[dwt]} port
+	case "$1" in
+	amped-d[0-9]*)
+		# shellcheck disable=SC2086
+		exp_start_amped "$2/amped" --root "$BENCH_SITE" --port 0 --dispatchers "$n" \
+			--keepalive-timeout-ms $((BENCH_IDLE_S * 1000)) ${BENCH_AMPED_ARGS:-} || return 1
+		BENCH_PID=$AMPED_PID BENCH_BASE=$AMPED_URL ;;
+	nginx-w[0-9]*)
+		port=$(exp_free_port)
+		exp_nginx_conf "$2/nginx.conf" "$2" "$BENCH_SITE" "$port"
+		sed -i "s/^worker_processes 1;/worker_processes $n;/" "$2/nginx.conf"
+		# shellcheck disable=SC2046
+		exp_start_bg "$2/nginx.out" "$2/nginx.err" $(exp_pin 0) "$NGINX" -p "$2" -c "$2/nginx.conf"
+		BENCH_PID=$EXP_LAST_PID BENCH_BASE="http://127.0.0.1:$port/" ;;
+	h2o-t[0-9]*)
+		port=$(exp_free_port)
+		bench_h2o_conf "$2/h2o.conf" "$2" "$BENCH_SITE" "$port"
+		sed -i "s/^num-threads: 1$/num-threads: $n/" "$2/h2o.conf"
+		# shellcheck disable=SC2046
+		exp_start_bg "$2/h2o.out" "$2/h2o.err" $(exp_pin 0) "$H2O" -c "$2/h2o.conf"
+		BENCH_PID=$EXP_LAST_PID BENCH_BASE="http://127.0.0.1:$port/" ;;
+	*) exp_log "unknown server $1"; return 1 ;;
+	esac
+}
 
 # workload NAME: sets W_BYTES, W_MODE (keep|close), W_RATE
 workload() {
@@ -246,5 +286,51 @@ done
 echo "raw: $mem"
 ;;
 esac
+# ---- 4. every core -------------------------------------------------------------------
+case " $PARTS " in *" cores "*)
+echo
+echo "== Every core: nothing pinned, the client shares the CPUs with the server (1 KiB keep-alive)"
+case " $CORE_SERVERS " in *" nginx-w"* | *" h2o-t"*)
+	exp_install_peers || exp_die "cannot install the peers" ;;
+esac
+cores=$work/cores.txt
+: >"$cores"
+no_pin_was=${EXP_NO_PIN:-0}
+EXP_NO_PIN=1
+for round in $(seq 1 "$ROUNDS"); do
+	# shellcheck disable=SC2086
+	for s in $(bench_rotate "$round" $CORE_SERVERS); do
+		bench_start "$s" "$work/run" 1024 || exp_die "$s did not start"
+		# the closed-loop run is the warm-up of the measured one
+		exp_wrk "$work/run/$s-cores-$round-wrk.txt" -t2 -c100 -d"${BENCH_CAP_S}s" "$BENCH_URL" ||
+			exp_die "$s: wrk failed"
+		bench_cpu_run "$work/run/$s-cores-$round" "$BENCH_PID" "$BENCH_URL" "$RATE_KA" "$DURATION_S" keep
+		bench_stop || exp_die "$s died during its run"
+		printf 'cores  round %d %-10s %8.2f us/request  answered %9.1f/s of %d  errors %d   closed loop (wrk -t2 -c100) %9.0f req/s\n' \
+			"$round" "$s" "$BENCH_CPU_US" "$BENCH_RPS" "$RATE_KA" "$BENCH_ERRORS" "$WRK_RPS"
+		echo "cores $s $round $BENCH_CPU_US $BENCH_RPS $BENCH_ERRORS $WRK_RPS" >>"$cores"
+	done
+done
+EXP_NO_PIN=$no_pin_was
+echo
+echo "Every core, median (min-max) of $ROUNDS rounds; unpinned, client on the same CPUs; shared machine: noisy"
+printf '%-10s %26s %12s %7s %30s\n' server "CPU us/request @$RATE_KA/s" "answered/s" errors "closed-loop req/s (wrk -t2)"
+for s in $CORE_SERVERS; do
+	printf '%-10s %26s %12.0f %7d %30s\n' "$s" "$(spread "$cores" cores "$s" 4)" "$(med "$cores" cores "$s" 5)" \
+		"$(col "$cores" cores "$s" 6 | awk '{ e += $1 } END { print e + 0 }')" \
+		"$(col "$cores" cores "$s" 7 | bench_stats | awk '{ printf "%.0f (%.0f-%.0f)", $1, $2, $3 }')"
+done
+case " $CORE_SERVERS " in *" amped "*)
+	for s in $CORE_SERVERS; do
+		case "$s" in amped-d*) ;; *) continue ;; esac
+		awk -v s="$s" -v r1="$(med "$cores" cores amped 7)" -v rn="$(med "$cores" cores "$s" 7)" \
+			-v c1="$(med "$cores" cores amped 4)" -v cn="$(med "$cores" cores "$s" 4)" 'BEGIN {
+			printf "  %s / amped: req/s %.2fx, CPU time per request %.2fx\n", s, rn / r1, cn / c1 }'
+	done ;;
+esac
+echo "raw: $cores"
+;;
+esac
+
 echo
 echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"

@@ -45,6 +45,10 @@ int main(void)
 	ok(role_is("iou-wrk-77", "iou-wrk"), "iou-wrk-77 is an io_uring worker");
 	ok(role_is("amped-s-acc-0", "stage-acc") && role_is("amped-s-http-1", "stage-http") &&
 	   role_is("amped-s-file-12", "stage-file"), "seda's threads are their stages");
+	ok(role_is("amped-disp-0", "dispatcher") && role_is("amped-disp-17", "dispatcher"),
+	   "amped-disp-N (--dispatchers) are dispatchers");
+	ok(role_is("amped-disp-", "other") && role_is("amped-disp-1x", "other"),
+	   "amped-disp- and amped-disp-1x are other");
 	ok(role_is("amped-dispx", "other"), "amped-dispx is other (anchored)");
 	ok(role_is("", "other"), "empty name is other");
 	roles_free();

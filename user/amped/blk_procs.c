@@ -6,7 +6,10 @@
  * SCM_RIGHTS).  One job per helper at a time; extra jobs wait in a FIFO.
  * A completion is an ordinary readable event on the helper's socket.
  * A helper that dies (EOF on its socket) is replaced; its job is retried
- * once on another helper and then answered with EAGAIN (-> 503). */
+ * once on another helper and then answered with EAGAIN (-> 503).
+ *
+ * One instance per dispatcher thread (--dispatchers): the state below is
+ * thread-local, and only the thread that owns the loop touches it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,11 +49,11 @@ struct helper {
 	struct job *job;	/* in service */
 };
 
-static struct helper *helpers;
-static int nhelpers;
-static struct job *qhead, *qtail;
-static uint32_t next_seq;
-static bool stopping;
+static __thread struct helper *helpers;
+static __thread int nhelpers;
+static __thread struct job *qhead, *qtail;
+static __thread uint32_t next_seq;
+static __thread bool stopping;
 
 /* ---------------- helper process ---------------- */
 
@@ -184,7 +187,10 @@ static int spawn(int idx)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(idx, sv[1]);
+		/* numbered across the process's dispatchers; a helper's
+		 * parent is the dispatcher thread that forked it, so
+		 * PR_SET_PDEATHSIG ends it with that thread */
+		helper_main(disp_index * cfg.helpers + idx, sv[1]);
 		_exit(0);
 	}
 	close(sv[1]);

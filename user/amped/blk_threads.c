@@ -21,89 +21,121 @@
 #include "blk.h"
 #include "fcache.h"
 #include "proc.h"
-static pthread_t *tpool;
-static int tpool_n;
-static pthread_mutex_t tpool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t tpool_cv = PTHREAD_COND_INITIALIZER;
-static struct job *tq_head, *tq_tail;	/* waiting for a thread */
-static struct job *tdone;		/* finished, newest first */
-static bool tpool_quit;
-static int tpool_efd = -1;
-static int tpool_busy;			/* the dispatcher's count of jobs out */
+/* One pool per dispatcher thread (--dispatchers): the dispatcher reaches
+ * its own through a thread-local pointer, its helper threads through their
+ * argument. */
+struct tpool {
+	pthread_t *threads;
+	int n;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *q_head, *q_tail;	/* waiting for a thread */
+	struct job *done;		/* finished, newest first */
+	bool quit;
+	int efd;
+	int busy;			/* the dispatcher's count of jobs out */
+};
+
+struct tpool_helper {
+	struct tpool *tp;
+	int idx;			/* within the pool */
+	int name_no;			/* amped-help-N: across dispatchers */
+};
+
+static __thread struct tpool *tp;
 
 static void *tpool_main(void *arg)
 {
-	int idx = (int)(intptr_t)arg;
+	struct tpool_helper *h = arg;
+	struct tpool *p = h->tp;
+	int idx = h->idx;
 	char name[16];
 	static __thread struct job_run r;	/* a path's worth: not on the stack */
 
-	snprintf(name, sizeof(name), AMPED_COMM_HELP "%d", idx);
+	snprintf(name, sizeof(name), AMPED_COMM_HELP "%d", h->name_no);
 	prctl(PR_SET_NAME, name);
-	pthread_mutex_lock(&tpool_mu);
+	free(h);
+	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!tq_head && !tpool_quit)
-			pthread_cond_wait(&tpool_cv, &tpool_mu);
-		if (!tq_head)
+		while (!p->q_head && !p->quit)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->q_head)
 			break;
-		struct job *j = tq_head;
-		tq_head = j->next;
-		if (!tq_head)
-			tq_tail = NULL;
+		struct job *j = p->q_head;
+		p->q_head = j->next;
+		if (!p->q_head)
+			p->q_tail = NULL;
 		/* Inputs are taken while the lock holds off tpool_stop(): once
-		 * it has set tpool_quit, the job's connection and file entry
-		 * may be freed and the entry's fd closed. */
+		 * it has set quit, the job's connection and file entry may be
+		 * freed and the entry's fd closed. */
 		job_run_take(j, &r, idx);
-		pthread_mutex_unlock(&tpool_mu);
+		pthread_mutex_unlock(&p->mu);
 		job_run_do(&r);
-		pthread_mutex_lock(&tpool_mu);
-		if (tpool_quit) {
+		pthread_mutex_lock(&p->mu);
+		if (p->quit) {
 			/* abandoned: the dispatcher is gone from this job */
 			job_run_drop(&r);
 			continue;
 		}
 		job_run_store(j, &r);
-		j->next = tdone;
-		tdone = j;
+		j->next = p->done;
+		p->done = j;
 		uint64_t one = 1;
-		if (write(tpool_efd, &one, sizeof(one)) < 0) {
+		if (write(p->efd, &one, sizeof(one)) < 0) {
 			/* the counter cannot overflow at our rates */
 		}
 	}
-	pthread_mutex_unlock(&tpool_mu);
+	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
 static void tpool_readable(struct ae_loop *l, int fd, void *data, int mask)
 {
+	struct tpool *p = data;
 	uint64_t n;
 	struct job *list;
 
 	if (read(fd, &n, sizeof(n)) < 0)
 		return;
-	pthread_mutex_lock(&tpool_mu);
-	list = tdone;
-	tdone = NULL;
-	pthread_mutex_unlock(&tpool_mu);
-	blk_complete_list(list, &tpool_busy);
+	pthread_mutex_lock(&p->mu);
+	list = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->mu);
+	blk_complete_list(list, &p->busy);
 }
 
 static int tpool_start(void)
 {
 	sigset_t all, old;
+	struct tpool *p = calloc(1, sizeof(*p));
 
-	tpool_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (tpool_efd < 0 || ae_set(loop, tpool_efd, AE_READABLE, tpool_readable, NULL) < 0) {
+	if (!p) {
+		perror("amped: helper threads");
+		return -1;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	tp = p;				/* tpool_stop() frees what exists */
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0 || ae_set(loop, p->efd, AE_READABLE, tpool_readable, p) < 0) {
 		perror("amped: helper threads' eventfd");
 		return -1;
 	}
-	tpool = calloc((size_t)cfg.helpers, sizeof(*tpool));
-	if (!tpool)
+	p->threads = calloc((size_t)cfg.helpers, sizeof(*p->threads));
+	if (!p->threads)
 		return -1;
 	/* threads never take signals: the dispatcher's signalfd does */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (tpool_n = 0; tpool_n < cfg.helpers; tpool_n++) {
-		if (pthread_create(&tpool[tpool_n], NULL, tpool_main, (void *)(intptr_t)tpool_n) != 0) {
+	for (p->n = 0; p->n < cfg.helpers; p->n++) {
+		struct tpool_helper *h = malloc(sizeof(*h));
+		if (h) {
+			h->tp = p;
+			h->idx = p->n;
+			h->name_no = disp_index * cfg.helpers + p->n;
+		}
+		if (!h || pthread_create(&p->threads[p->n], NULL, tpool_main, h) != 0) {
+			free(h);
 			perror("amped: starting helper thread");
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			return -1;
@@ -115,27 +147,34 @@ static int tpool_start(void)
 
 static void tpool_submit(struct job *j)
 {
-	tpool_busy++;
+	struct tpool *p = tp;
+
+	p->busy++;
 	DTRACE_PROBE4(amped, helper_handoff, j->req_id, -1, j->op, 1);
-	pthread_mutex_lock(&tpool_mu);
-	if (tq_tail)
-		tq_tail->next = j;
+	pthread_mutex_lock(&p->mu);
+	if (p->q_tail)
+		p->q_tail->next = j;
 	else
-		tq_head = j;
-	tq_tail = j;
-	pthread_cond_signal(&tpool_cv);
-	pthread_mutex_unlock(&tpool_mu);
+		p->q_head = j;
+	p->q_tail = j;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void tpool_stop(uint64_t deadline_ns)
 {
-	pthread_mutex_lock(&tpool_mu);
-	tpool_quit = true;
+	struct tpool *p = tp;
+	bool detached = false;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = true;
 	/* jobs not started are dropped: their connections are gone already */
-	tq_head = tq_tail = NULL;
-	pthread_cond_broadcast(&tpool_cv);
-	pthread_mutex_unlock(&tpool_mu);
-	for (int i = 0; i < tpool_n; i++) {
+	p->q_head = p->q_tail = NULL;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n; i++) {
 		/* a thread in a slow read finishes that read, then sees quit */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -146,22 +185,31 @@ static void tpool_stop(uint64_t deadline_ns)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		if (pthread_timedjoin_np(tpool[i], NULL, &ts) != 0)
-			pthread_detach(tpool[i]);	/* exit() ends it */
+		if (pthread_timedjoin_np(p->threads[i], NULL, &ts) != 0) {
+			pthread_detach(p->threads[i]);	/* exit() ends it */
+			detached = true;
+		}
 	}
-	free(tpool);
-	tpool = NULL;
-	tpool_n = 0;
-	if (tpool_efd >= 0) {
-		ae_del(loop, tpool_efd);
-		close(tpool_efd);
-		tpool_efd = -1;
+	free(p->threads);
+	p->threads = NULL;
+	p->n = 0;
+	if (p->efd >= 0) {
+		ae_del(loop, p->efd);
+		close(p->efd);
+		p->efd = -1;
 	}
+	/* a detached thread still holds p: it lives until exit() */
+	if (!detached) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->cv);
+		free(p);
+	}
+	tp = NULL;
 }
 
 static int tpool_count(void)
 {
-	return tpool_busy;
+	return tp ? tp->busy : 0;
 }
 
 const struct blk_ops blk_threads = {

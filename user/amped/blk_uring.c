@@ -18,7 +18,8 @@
  * from the loop, never from inside submit).
  *
  * --helpers N bounds the io-wq workers (io_uring_register_iowq_max_workers),
- * so that uring blocks in at most as many threads as AMPED has helpers.
+ * so that uring blocks in at most as many threads as AMPED has helpers
+ * (per dispatcher, as AMPED's helpers are).
  *
  * SQEs are prepared during a loop turn and submitted together once before
  * the loop sleeps (flush), or earlier if the submission queue fills up.
@@ -67,15 +68,17 @@ struct uop {
 	char rel[AMPED_PATH_MAX + 16];
 };
 
-static struct io_uring ring;
-static bool ring_up;
-static int ur_efd = -1;
-static char *scratch;			/* READ's sink, shared: never read */
-static struct uop *flight;		/* jobs in flight */
-static int nflight;
-static struct job *q_head, *q_tail;	/* waiting for room */
-static int nqueued;
-static struct job *failed;		/* could not start: answered from the loop */
+/* One ring per dispatcher thread (--dispatchers): thread-local, touched
+ * only by the thread that owns the loop. */
+static __thread struct io_uring ring;
+static __thread bool ring_up;
+static __thread int ur_efd = -1;
+static __thread char *scratch;		/* READ's sink, the ring's own: never read */
+static __thread struct uop *flight;	/* jobs in flight */
+static __thread int nflight;
+static __thread struct job *q_head, *q_tail;	/* waiting for room */
+static __thread int nqueued;
+static __thread struct job *failed;	/* could not start: answered from the loop */
 
 static void uop_step(struct uop *u, int res);
 

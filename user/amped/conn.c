@@ -154,9 +154,10 @@ static __thread uint64_t sent_bytes;	/* by conn_write, for the turn's budget */
  * in poll() here, and the disk is never checked for residency (sendfile()
  * blocks, which is the point of such workers). */
 static __thread bool blocking;
-/* The request this thread serves, for tracers: the global in processes
- * with one dispatcher; a thread's own copy in MT workers. */
-static __thread volatile struct amped_current *cur = &amped_current;
+/* The request this thread serves, for tracers: the global's slot 0 in
+ * processes with one dispatcher, the dispatcher's own slot with several
+ * (conn_dispatcher_init); a thread's own copy in MT workers. */
+static __thread volatile struct amped_current *cur = &amped_current[0];
 
 /* Register interest in c's socket, or nothing for a blocking worker. */
 static int watch(struct conn *c, int mask)
@@ -793,11 +794,11 @@ static void request_finish(struct conn *c)
 			   c->rq->minor, c->rq->status, c->rq->body_bytes);
 	if (c->keepalive)
 		c->rq->rflags |= AMPED_RF_KEEPALIVE;
-	AMPED_REQUEST_DONE(amped_current.sample_mask, c->id, c->rq->req_id, c->rq->status, c->rq->body_bytes,
+	AMPED_REQUEST_DONE(cur, c->id, c->rq->req_id, c->rq->status, c->rq->body_bytes,
 			   dur_start, c->rq->rflags, &c->rq->ph);
 	memset(&c->rq->ph, 0, sizeof(c->rq->ph));
 	cur->req_id = 0;
-	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&cur->requests_done, 1, __ATOMIC_RELAXED);
 	fc_put(c->rq->fe);
 	c->rq->fe = NULL;
 	if (c->rq->out != c->rq->hbuf) {
@@ -1035,7 +1036,7 @@ static void read_done(struct job *j)
 {
 	struct conn *c = container_of(j, struct req, job)->conn;
 
-	AMPED_PH_JOB(&c->rq->ph, j->start_ns, j->sent_ns);
+	AMPED_PH_JOB(cur, &c->rq->ph, j->start_ns, j->sent_ns);
 	c->rq->job_pending = false;
 	if (!c->rq->submitting)
 		resume(c, resume_send);
@@ -1047,7 +1048,7 @@ static void open_done(struct job *j)
 	struct conn *c = container_of(j, struct req, job)->conn;
 	struct fentry *e = j->fe;
 
-	AMPED_PH_JOB(&c->rq->ph, j->start_ns, j->sent_ns);
+	AMPED_PH_JOB(cur, &c->rq->ph, j->start_ns, j->sent_ns);
 	c->rq->job_pending = false;
 	fc_complete(e, j->err, j->kind, j->fd, &j->st);
 	struct conn *w = e->waiters;
@@ -1148,7 +1149,7 @@ static bool quantum_spent(struct conn *c, size_t w)
 /* Returns 0 if the connection is still there, -1 if it was closed. */
 static int conn_write(struct conn *c)
 {
-	if (!c->rq->ph.resp_ns && amped_current.trace)
+	if (!c->rq->ph.resp_ns && cur->trace)
 		c->rq->ph.resp_ns = mono_ns();
 again:
 	for (;;) {
@@ -1311,7 +1312,7 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
-	if (!c->rq->in_len && amped_current.trace)
+	if (!c->rq->in_len && cur->trace)
 		c->rq->ph.first_ns = mono_ns();
 	c->rq->in_len += (size_t)r;
 	conn_process(c);
@@ -1435,6 +1436,13 @@ void conn_blocking_init(int worker_idx, volatile struct amped_current *c, const 
 	/* request ids stay unique across workers */
 	next_req_id = (uint64_t)worker_idx << 48;
 	next_conn_id = (uint32_t)worker_idx << 24;
+	cur = c;
+}
+
+void conn_dispatcher_init(int idx, volatile struct amped_current *c)
+{
+	next_req_id = (uint64_t)idx << 48;
+	next_conn_id = (uint32_t)idx << 24;
 	cur = c;
 }
 

@@ -22,6 +22,10 @@ struct sockaddr_storage;
 /* Accept on lfd (ours from now on, closed by conn_stop_accepting) in this
  * thread's loop; blocking work goes to blk.  0 ok, -1 error (errno set). */
 int conn_listen_start(int lfd, const struct blk_ops *blk);
+/* Dispatcher idx of several in this process (dispatcher.c), before
+ * conn_listen_start: its requests show in cur (its slot of amped_current),
+ * its request and connection ids in a range of their own. */
+void conn_dispatcher_init(int idx, volatile struct amped_current *cur);
 /* lfd < 0: no listener; connections come through conn_take(fd, ss), a
  * socket another thread accepted (non-blocking; ours from now on; one the
  * loop cannot hold, or beyond --max-conns, or while stopping, is answered

@@ -9,7 +9,11 @@
 struct blk_ops;
 
 /* Serve lfd (closed on return) with blocking work done by blk.  Returns the
- * exit status: 0 after a graceful stop, 1 on a runtime error. */
+ * exit status: 0 after a graceful stop, 1 on a runtime error.  With
+ * cfg.dispatchers N > 1: N loops, threads named AMPED_COMM_DISP_N "0"..,
+ * number 0 on the calling thread, each with a listener of its own on
+ * cfg.port (SO_REUSEPORT; lfd is number 0's) and its own instance of blk;
+ * a stop seen by one stops all, and the status is 1 if any failed. */
 int run_dispatcher(int lfd, const struct blk_ops *blk);
 /* The same without a listener, on a thread named name: once the loop
  * exists, intake() (0 ok, -1 after a message) registers whatever hands it

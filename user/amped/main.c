@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "ae.h"
 #include "alog.h"
+#include "amped_usdt.h"
 #include "model.h"
 #include "proc.h"
 #include "work.h"
@@ -58,8 +59,13 @@ static void usage(FILE *f)
 "  --min-spare N / --max-spare N  hybrid: each process starts threads while fewer\n"
 "                            than N are idle and ends idle ones while more than N\n"
 "                            are (defaults 4 and 16)\n"
+"  --dispatchers N|auto      event loops of amped, amted, sped and uring, as threads\n"
+"                            named amped-disp-0..N-1, each with its own listening\n"
+"                            socket (SO_REUSEPORT: the kernel spreads connections),\n"
+"                            caches and helpers; auto: one per online CPU; at most\n"
+"                            %d (default 1: one thread named amped-disp)\n"
 "  --helpers N               helper processes/threads for amped/amted, most io-wq\n"
-"                            workers for uring (default 8)\n"
+"                            workers for uring, per dispatcher (default 8)\n"
 "  --workers N               processes for symped (default: CPUs), processes or\n"
 "                            threads for mp/mt (default 64)\n"
 "  --symped-listen M         reuseport: a listening socket per process (SO_REUSEPORT);\n"
@@ -73,7 +79,8 @@ static void usage(FILE *f)
 "  --no-header-cache         build every response header afresh\n"
 "  --cache-entries N         path/open-file cache size (default 1024)\n"
 "  --cache-valid-ms N        re-check a cached path after this long (default 1000)\n"
-"  --max-conns N             open connections; more wait in the backlog (default 10000)\n"
+"  --max-conns N             open connections per dispatcher; more wait in the\n"
+"                            backlog (default 10000)\n"
 "  --max-header-bytes N      request head limit, else 431 (default 8192)\n"
 "  --max-line-bytes N        request-target limit, else 414 (default 4096)\n"
 "  --max-body-bytes N        a GET/HEAD body larger than this gets 413 (default 65536)\n"
@@ -90,7 +97,8 @@ static void usage(FILE *f)
 "examples:\n"
 "  amped --root /srv/www --port 8080\n"
 "  amped --root site --port 0 --model sped --access-log access.log\n"
-"  amped --root site --port 0 --model uring --sched srpt\n");
+"  amped --root site --port 0 --model uring --sched srpt\n"
+"  amped --root site --port 0 --dispatchers auto\n", AMPED_DISP_MAX);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -108,7 +116,8 @@ enum {
 	O_ROOT = 256, O_ADDR, O_PORT, O_MODEL, O_HELPERS, O_LOG, O_RES, O_NOPATH,
 	O_NOMAP, O_NOHDR, O_CENTRIES, O_CVALID, O_MAXCONN, O_MAXHDR, O_MAXLINE,
 	O_MAXBODY, O_HDRTO, O_KATO, O_SENDTO, O_SHUTTO, O_WORKERS, O_SYMLISTEN,
-	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE, O_THREADS, O_MINSPARE, O_MAXSPARE
+	O_SCHED, O_POLLER, O_ULTSTACK, O_ULTSWITCH, O_STTHREADS, O_STQUEUE, O_THREADS, O_MINSPARE, O_MAXSPARE,
+	O_DISPATCHERS
 };
 
 static int parse_args(int argc, char **argv)
@@ -145,11 +154,13 @@ static int parse_args(int argc, char **argv)
 		{ "threads", required_argument, 0, O_THREADS },
 		{ "min-spare", required_argument, 0, O_MINSPARE },
 		{ "max-spare", required_argument, 0, O_MAXSPARE },
+		{ "dispatchers", required_argument, 0, O_DISPATCHERS },
 		{ "verbose", no_argument, 0, 'v' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	int c, bad = 0, v;
+	bool dispatchers_set = false;
 
 	cfg.model = models[0];
 
@@ -201,6 +212,15 @@ static int parse_args(int argc, char **argv)
 				bad = 1;
 			break;
 		case O_HELPERS: bad |= parse_int(optarg, 1, 256, &cfg.helpers); break;
+		case O_DISPATCHERS:
+			if (!strcmp(optarg, "auto")) {
+				long n = sysconf(_SC_NPROCESSORS_ONLN);
+				cfg.dispatchers = n < 1 ? 1 : n > AMPED_DISP_MAX ? AMPED_DISP_MAX : (int)n;
+			} else {
+				bad |= parse_int(optarg, 1, AMPED_DISP_MAX, &cfg.dispatchers);
+			}
+			dispatchers_set = true;
+			break;
 		case O_LOG: cfg.access_log = optarg; break;
 		case O_RES:
 			if (!strcmp(optarg, "mincore"))
@@ -257,6 +277,18 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "), not %s\n", cfg.model->name);
 		bad = 1;
 	}
+	if (!bad && dispatchers_set && !cfg.model->dispatchers) {
+		fprintf(stderr, "amped: --dispatchers applies to the models run by event loops of\n"
+			"their own (");
+		for (size_t i = 0, n = 0; i < nmodels; i++)
+			if (models[i]->dispatchers)
+				fprintf(stderr, "%s%s", n++ ? ", " : "", models[i]->name);
+		fprintf(stderr, "), not %s\n", cfg.model->name);
+		bad = 1;
+	}
+	/* several dispatchers: a listening socket each, on one port */
+	if (cfg.dispatchers > 1)
+		cfg.listen_reuseport = true;
 	if (!bad && cfg.workers == 0)
 		cfg.workers = cfg.model->default_workers ? cfg.model->default_workers() : 64;
 	if (!bad && cfg.model->configure && cfg.model->configure() < 0)
@@ -286,17 +318,19 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
+		/* each dispatcher has its caches, helpers and listener */
 		long reserved = cfg.model->fds_reserved ? cfg.model->fds_reserved() :
-				(long)cfg.cache_entries + 2L * cfg.helpers + 64;
-		long room = (long)rl.rlim_cur - reserved;
+				cfg.dispatchers * ((long)cfg.cache_entries + 2L * cfg.helpers + 64);
+		long room = ((long)rl.rlim_cur - reserved) / cfg.dispatchers;
 		if (room < 16) {
 			fprintf(stderr, "amped: RLIMIT_NOFILE %ld too low for these cache sizes\n",
 				(long)rl.rlim_cur);
 			return 1;
 		}
 		if (cfg.max_conns > room) {
-			fprintf(stderr, "amped: --max-conns %d lowered to %ld (RLIMIT_NOFILE %ld)\n",
-				cfg.max_conns, room, (long)rl.rlim_cur);
+			fprintf(stderr, "amped: --max-conns %d lowered to %ld%s (RLIMIT_NOFILE %ld)\n",
+				cfg.max_conns, room, cfg.dispatchers > 1 ? " per dispatcher" : "",
+				(long)rl.rlim_cur);
 			cfg.max_conns = (int)room;
 		}
 	}
@@ -327,11 +361,17 @@ int main(int argc, char **argv)
 	lfd = make_listener(url, sizeof(url));
 	if (lfd < 0)
 		goto cleanup;
+	/* before the listening line, after which a tracer may look */
+	amped_current[0].nslots = (unsigned int)cfg.dispatchers;
 	cfg.model->describe(desc, sizeof(desc));
 	if (cfg.model->polls) {
 		size_t dl = strlen(desc);
 		snprintf(desc + dl, sizeof(desc) - dl, ", poller %s",
 			 ae_poller_name((enum ae_poller)cfg.poller));
+	}
+	if (cfg.dispatchers > 1) {
+		size_t dl = strlen(desc);
+		snprintf(desc + dl, sizeof(desc) - dl, ", %d dispatchers", cfg.dispatchers);
 	}
 	printf("amped: listening on %s (%s)\n", url, desc);
 	fflush(stdout);

@@ -22,6 +22,9 @@ struct model {
 	bool event_driven;
 	/* Waits for sockets in an ae loop (ae.h): --poller applies. */
 	bool polls;
+	/* run() is run_dispatcher(): --dispatchers N runs N of its event
+	 * loops, each with its own listener and blocking-work backend. */
+	bool dispatchers;
 	/* --workers when not given; NULL: 64. */
 	int (*default_workers)(void);
 	/* After the options, before any resource is taken: settle what the

@@ -22,6 +22,7 @@ const struct model model_amped = {
 		"open/stat and disk reads (Flash's AMPED)",
 	.event_driven = true,
 	.polls = true,
+	.dispatchers = true,
 	.describe = amped_describe,
 	.run = amped_run,
 };

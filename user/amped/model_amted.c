@@ -21,6 +21,7 @@ const struct model model_amted = {
 	.help = "the same with helper threads",
 	.event_driven = true,
 	.polls = true,
+	.dispatchers = true,
 	.describe = amted_describe,
 	.run = amted_run,
 };

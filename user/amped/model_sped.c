@@ -21,6 +21,7 @@ const struct model model_sped = {
 	.help = "one dispatcher doing that work inline, blocking",
 	.event_driven = true,
 	.polls = true,
+	.dispatchers = true,
 	.describe = sped_describe,
 	.run = sped_run,
 };

@@ -176,7 +176,7 @@ static int ult_run_model(int lfd)
 		goto cleanup;
 	}
 	wait_fd_hook = ult_wait_fd;
-	conn_blocking_init(0, &amped_current, &blk_ult);
+	conn_blocking_init(0, &amped_current[0], &blk_ult);
 	sfd = proc_signalfd();
 	if (sfd < 0 || ae_set(loop, sfd, AE_READABLE, proc_signal_cb, (void *)&ult_exiting) < 0) {
 		perror("amped: signalfd");

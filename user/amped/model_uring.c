@@ -24,6 +24,7 @@ const struct model model_uring = {
 		"iou-wrk threads do what would block)",
 	.event_driven = true,
 	.polls = true,
+	.dispatchers = true,
 	.describe = uring_describe,
 	.run = uring_run,
 };

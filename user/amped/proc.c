@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct config cfg = {
 	.addr = "127.0.0.1",
 	.port = 8080,
 	.helpers = 8,
+	.dispatchers = 1,
 	.ult_stack_kb = 64,
 	.stage_queue = 1024,
 	.threads = 64,
@@ -44,9 +46,10 @@ struct config cfg = {
 __thread struct ae_loop *loop;
 int root_fd = -1;
 __thread uint64_t now_ms;
+__thread int disp_index;
 volatile sig_atomic_t amped_stop_requested;
 /* `used` keeps it in the binary for tracers even if nothing read it. */
-__attribute__((used)) volatile struct amped_current amped_current;
+__attribute__((used)) volatile struct amped_current amped_current[AMPED_DISP_MAX];
 __thread char date_fields[64];
 __thread size_t date_fields_len;
 __thread char clf_date[40];
@@ -151,16 +154,21 @@ void proc_stop_handlers(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
+void proc_block_loop_signals(sigset_t *mask)
+{
+	/* Signals arrive as events; helper processes unblock them after fork. */
+	sigemptyset(mask);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, mask, NULL);
+}
+
 int proc_signalfd(void)
 {
 	sigset_t mask;
 
-	/* Signals arrive as events; helper processes unblock them after fork. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	proc_block_loop_signals(&mask);
 	return signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 

@@ -3,8 +3,8 @@
  * nothing reaches back into main.c.
  *
  * Per thread (each dispatcher, each MT worker): `loop`, `now_ms` and the
- * date strings.  Per process: `cfg`, `root_fd`, `amped_current`,
- * `amped_stop_requested`. */
+ * date strings; each dispatcher's slot of `amped_current`.  Per process:
+ * `cfg`, `root_fd`, `amped_stop_requested`. */
 #ifndef AMPED_PROC_H
 #define AMPED_PROC_H
 
@@ -40,6 +40,8 @@ struct config {
 	int min_spare, max_spare;	/* hybrid: idle worker threads kept per process */
 	int helpers;
 	int workers;			/* symped: processes; mp/mt: processes/threads */
+	int dispatchers;		/* event loops (threads) of amped, amted,
+					   sped, uring: 1 unless --dispatchers */
 	enum symped_listen symped_listen;
 	bool listen_reuseport;		/* each process opens its own listener */
 	const char *access_log;
@@ -62,8 +64,13 @@ extern struct config cfg;
 extern __thread struct ae_loop *loop;	/* this thread's event loop (NULL: none) */
 extern int root_fd;			/* O_PATH fd of --root */
 extern __thread uint64_t now_ms;	/* CLOCK_MONOTONIC_COARSE, refreshed per loop turn */
-/* Read by tracers (include/amped_usdt.h): the request being served. */
-extern volatile struct amped_current amped_current;
+/* This thread's number among the process's dispatchers (0 when it has
+ * one, and in threads that are not dispatchers): helpers take names and
+ * ids from it. */
+extern __thread int disp_index;
+/* Read by tracers (include/amped_usdt.h): the request being served, one
+ * slot per dispatcher (slot 0 in a process with one). */
+extern volatile struct amped_current amped_current[AMPED_DISP_MAX];
 /* Set by SIGTERM/SIGINT where workers block (MP, MT, SYMPED parents). */
 extern volatile sig_atomic_t amped_stop_requested;
 
@@ -89,6 +96,9 @@ void proc_stop_handlers(void);
 /* Event loops: block SIGTERM, SIGINT, SIGCHLD and return a non-blocking
  * signalfd that delivers them, or -1 (errno set). */
 int proc_signalfd(void);
+/* Block those three in the calling thread, and so in the threads it starts
+ * from now on; *mask gets the set. */
+void proc_block_loop_signals(sigset_t *mask);
 
 /* poll() one fd, then refresh the clock: >0 ready, 0 timed out, -1 error
  * (EINTR: a signal, such as the stop request).  fd < 0 waits for nothing

@@ -26,7 +26,7 @@ void worker_start(int idx, bool own_current)
 
 	snprintf(name, sizeof(name), AMPED_COMM_WORK "%d", idx);
 	prctl(PR_SET_NAME, name);
-	conn_blocking_init(idx + 1, own_current ? &mine : &amped_current, &blk_inline);
+	conn_blocking_init(idx + 1, own_current ? &mine : &amped_current[0], &blk_inline);
 	loop = ae_create(1);		/* nothing is registered; the conn code wants one */
 	clock_refresh();
 	fc_init();

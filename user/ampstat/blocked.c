@@ -6,7 +6,7 @@
  * bpf/blocked.bpf.c records each departure at switch-out and sends it at
  * switch-in (include/ampstat_blocked.h); this file prints one block per event as it
  * comes, stacks symbolized (sym.h), and a summary at the end.  The
- * dispatcher is the thread named amped-disp (in the target and its child
+ * dispatcher is the thread named amped-disp or amped-disp-N (in the target and its child
  * processes: SYMPED), or for another server the target's main thread.  The
  * request comes from the server's amped_current, read at switch-out.
  * Other threads of the target (helpers, workers) are only summed: their
@@ -408,7 +408,8 @@ static void usage(FILE *f)
 "S: another wait, R: preempted), in which syscall, its kernel and user\n"
 "stacks (symbolized) and the request (method and path) it was serving.\n"
 "One block per event as it ends, and a summary at the end.  The dispatcher\n"
-"is the thread named amped-disp (also in child processes: SYMPED), or the\n"
+"is the thread named amped-disp, or each amped-disp-N (--dispatchers N; also\n"
+"in child processes: SYMPED), or the\n"
 "target's main thread for another server.\n"
 "\n"
 "  -p, --pid PID        the server\n"
@@ -454,8 +455,9 @@ static bool has_amped_disp(pid_t pid)
 		f = fopen(path, "re");
 		if (!f)
 			continue;
+		/* amped-disp, or amped-disp-0 of several (--dispatchers) */
 		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
-		    (comm[10] == '\n' || comm[10] == 0)) {
+		    (comm[10] == '\n' || comm[10] == 0 || comm[10] == '-')) {
 			fclose(f);
 			return true;
 		}
@@ -545,7 +547,7 @@ static int start(struct sess *s, void *ctx)
 	if (blk_begin(s, x))
 		return 1;
 	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)s->pid, s->comm,
-		x->by_comm ? "threads named amped-disp" : "the main thread",
+		x->by_comm ? "threads named amped-disp(-N)" : "the main thread",
 		x->have_cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
 		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
 	return 0;

@@ -144,7 +144,8 @@ static int ph_arg_reg(const char *path, const char *prov, const char *name, int 
 }
 
 /* Set amped_current.sample_mask and .trace in the traced processes (the
- * target and tgids[1..]): request_done then fires for 1 request in mask +
+ * target and tgids[1..]), in every slot a process uses (one per dispatcher,
+ * slot 0's nslots of them): request_done then fires for 1 request in mask +
  * 1, and the server keeps the phase marks only while trace is set.  0 ok,
  * -errno (no such symbol: an amped without them). */
 static int set_trace(pid_t pid, const __u32 *tgids, int n, __u64 mask, __u64 on)
@@ -157,10 +158,22 @@ static int set_trace(pid_t pid, const __u32 *tgids, int n, __u64 mask, __u64 on)
 		       offsetof(struct amped_current, sample_mask) + 8, "layout");
 	if (e)
 		return e;
-	addr += offsetof(struct amped_current, sample_mask);
 	for (int i = 0; i < n; i++) {
-		struct iovec l = { &v, sizeof(v) }, r = { (void *)(uintptr_t)addr, sizeof(v) };
-		if (process_vm_writev((pid_t)tgids[i], &l, 1, &r, 1, 0) != (ssize_t)sizeof(v) && i == 0)
+		uint32_t ns = 0;
+		struct iovec nl = { &ns, sizeof(ns) },
+			     nr = { (void *)(uintptr_t)(addr + offsetof(struct amped_current, nslots)), sizeof(ns) };
+		struct iovec l[AMPED_DISP_MAX], r[AMPED_DISP_MAX];
+
+		if (process_vm_readv((pid_t)tgids[i], &nl, 1, &nr, 1, 0) != (ssize_t)sizeof(ns) && i == 0)
+			return -errno;
+		ns = ns < 1 ? 1 : ns > AMPED_DISP_MAX ? AMPED_DISP_MAX : ns;
+		for (uint32_t k = 0; k < ns; k++) {
+			l[k] = (struct iovec){ &v, sizeof(v) };
+			r[k] = (struct iovec){ (void *)(uintptr_t)(addr + k * sizeof(struct amped_current) +
+								    offsetof(struct amped_current, sample_mask)),
+					       sizeof(v) };
+		}
+		if (process_vm_writev((pid_t)tgids[i], l, ns, r, ns, 0) != (ssize_t)(ns * sizeof(v)) && i == 0)
 			return -errno;
 	}
 	return 0;

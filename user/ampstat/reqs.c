@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <errno.h>
 #include "amped_usdt.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
@@ -27,9 +29,36 @@ void reqs_init(struct reqs *r, pid_t pid)
 	if (stat(path, &st) == 0 && proc_sym_addr(pid, "amped_current", &r->addr) == 0) {
 		r->exe_dev = st.st_dev;
 		r->exe_ino = st.st_ino;
-		r->addr += offsetof(struct amped_current, requests_done);
 		r->have_sym = true;
 	}
+}
+
+/* The sum of src k's requests_done over its slots.  0 ok, -errno.  The
+ * slot count is read once: amped sets it before it listens. */
+static int src_read(struct reqs *r, int k, uint64_t *sum)
+{
+	pid_t pid = r->src[k].tgid;
+	uint64_t v;
+	int e;
+
+	if (!r->src[k].nslots) {
+		uint32_t ns;
+		struct iovec l = { &ns, sizeof(ns) },
+			     rv = { (void *)(uintptr_t)(r->addr + offsetof(struct amped_current, nslots)),
+				    sizeof(ns) };
+		if (process_vm_readv(pid, &l, 1, &rv, 1, 0) != (ssize_t)sizeof(ns))
+			return -errno;
+		r->src[k].nslots = ns < 1 ? 1 : ns > AMPED_DISP_MAX ? AMPED_DISP_MAX : ns;
+	}
+	*sum = 0;
+	for (unsigned i = 0; i < r->src[k].nslots; i++) {
+		e = proc_read_u64(pid, r->addr + i * sizeof(struct amped_current) +
+				  offsetof(struct amped_current, requests_done), &v);
+		if (e)
+			return e;
+		*sum += v;
+	}
+	return 0;
 }
 
 uint64_t reqs_read(struct reqs *r, const pid_t *tg, int n, bool baseline)
@@ -49,7 +78,7 @@ uint64_t reqs_read(struct reqs *r, const pid_t *tg, int n, bool baseline)
 	r->n = keep;
 	for (int i = 0; i < n; i++) {
 		int k = 0;
-		uint64_t v;
+		uint64_t v = 0;
 
 		while (k < r->n && r->src[k].tgid != tg[i])
 			k++;
@@ -61,7 +90,7 @@ uint64_t reqs_read(struct reqs *r, const pid_t *tg, int n, bool baseline)
 			r->src[k].tgid = tg[i];
 			r->src[k].no_sym = !same_exe(tg[i], r->exe_dev, r->exe_ino);
 		}
-		if (r->src[k].no_sym || proc_read_u64(tg[i], r->addr, &v))
+		if (r->src[k].no_sym || src_read(r, k, &v))
 			continue;
 		r->known = true;
 		if (r->src[k].have_last && v >= r->src[k].last)

@@ -1,7 +1,10 @@
 /* reqs — requests a traced amped finished, from its own counter
  * (amped_current.requests_done, read with process_vm_readv; no probe).
  *
- * MP servers count in each worker process, so the figure is the sum over
+ * Each dispatcher of a process counts in its own slot of amped_current
+ * (--dispatchers; slot 0's nslots says how many), so a process's figure is
+ * the sum over its slots.  MP servers count in each worker process, so the
+ * figure is the sum over
  * the traced processes.  Only processes running the target's executable are
  * read; the symbol is looked up in the target alone, since a forked child
  * keeps its parent's addresses (amped execs nothing else). */
@@ -18,11 +21,12 @@ struct reqs {
 	bool known;		/* some process's counter was read */
 	dev_t exe_dev;
 	ino_t exe_ino;
-	uint64_t addr;		/* &amped_current.requests_done */
+	uint64_t addr;		/* &amped_current[0] */
 	int n;
 	struct {
 		pid_t tgid;
 		uint64_t last;
+		unsigned nslots;	/* its slots in use (0: not read yet) */
 		bool have_last, no_sym;
 	} src[REQS_MAX_TGIDS];
 };

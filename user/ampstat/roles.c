@@ -41,7 +41,7 @@ static const struct profile profiles[] = {
 };
 
 static const char *builtin[][2] = {
-	{ "dispatcher", "^" AMPED_COMM_DISP "$" },
+	{ "dispatcher", "^" AMPED_COMM_DISP "(-[0-9]+)?$" },	/* one, or each of N */
 	{ "helpers", "^" AMPED_COMM_HELP },
 	{ "workers", "^" AMPED_COMM_WORK },
 	{ "boss", "^" AMPED_COMM_BOSS "$" },
