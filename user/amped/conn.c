@@ -52,6 +52,7 @@
 #include "overload.h"
 #include "proc.h"
 #include "resp.h"
+#include "rxstamp.h"
 #include "srpt.h"
 
 static void conn_cb(struct ae_loop *l, int fd, void *data, int mask);
@@ -82,6 +83,8 @@ struct req {
 	size_t head_len;
 	uint64_t req_id, start_ns;
 	struct amped_phases ph;		/* for request_done (amped_usdt.h) */
+	uint64_t arrive_last_ns;	/* traced: the last read's arrival stamp,
+					   a pipelined head's arrival (rxstamp.h) */
 	uint32_t rflags;
 	int status;
 	int minor;
@@ -128,6 +131,9 @@ struct conn {
 	struct srpt_node ready;		/* srpt: in readyq when queued */
 	struct req *rq;			/* NULL while idle */
 	char *peer;			/* client address, with --access-log only */
+	bool rx_on;			/* rxstamp.h: its socket stamps reads */
+	uint64_t accept_ns;		/* traced: accepted then, until its first
+					   request takes it (amped_phases) */
 };
 
 /* A multipart/byteranges body in progress (resp.h decided its parts):
@@ -451,6 +457,9 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
 		c->peer = strdup(peer);	/* NULL: the log shows "-" */
 	}
 	c->state = CS_READ;
+	/* where a model's accept stage hands the socket on (seda, MT, ULT),
+	 * that hand-off counts as accept-queue time, not the socket's */
+	c->accept_ns = amped_current.trace ? mono_ns() : 0;
 	set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
 	return c;
 }
@@ -796,6 +805,9 @@ static void request_finish(struct conn *c)
 	AMPED_REQUEST_DONE(amped_current.sample_mask, c->id, c->rq->req_id, c->rq->status, c->rq->body_bytes,
 			   dur_start, c->rq->rflags, &c->rq->ph);
 	memset(&c->rq->ph, 0, sizeof(c->rq->ph));
+	/* a pipelined head came in with the last read at the latest */
+	if (c->rq->head_len && c->rq->in_len > c->rq->head_len)
+		c->rq->ph.arrive_ns = c->rq->arrive_last_ns;
 	cur->req_id = 0;
 	__atomic_fetch_add(&amped_current.requests_done, 1, __ATOMIC_RELAXED);
 	fc_put(c->rq->fe);
@@ -1276,7 +1288,9 @@ static void conn_read(struct conn *c)
 		conn_process(c);
 		return;
 	}
-	ssize_t r = read(c->fd, c->rq->in + c->rq->in_len, c->rq->in_cap - c->rq->in_len);
+	uint64_t arrive_ns;
+	ssize_t r = rxs_read(c->fd, c->rq->in + c->rq->in_len, c->rq->in_cap - c->rq->in_len, &c->rx_on,
+			     &arrive_ns);
 	if (blocking) {
 		int e = errno;
 		clock_refresh();
@@ -1311,8 +1325,14 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
-	if (!c->rq->in_len && amped_current.trace)
+	if (!c->rq->in_len && amped_current.trace) {
 		c->rq->ph.first_ns = mono_ns();
+		c->rq->ph.arrive_ns = arrive_ns;
+		/* a new connection's first request waited in the accept queue */
+		c->rq->ph.accept_ns = c->accept_ns;
+		c->accept_ns = 0;
+	}
+	c->rq->arrive_last_ns = arrive_ns;
 	c->rq->in_len += (size_t)r;
 	conn_process(c);
 }

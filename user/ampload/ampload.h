@@ -5,7 +5,7 @@
  *   report.c   merged statistics, confidence intervals, text and JSON (rep_)
  *   fileset.c  SPECweb99-like file sets, the manifest, Zipf choice (fs_)
  *   trace.c    Common Log Format traces (tr_)
- *   rp.c, lh.c response parser and histogram, with their own headers.
+ *   rp.c, ../lh.c response parser and histogram (lh shared with ampstat), with their own headers.
  *
  * Threads share only the read-only configuration and request sources; each
  * keeps its own counters, merged by main after the threads have joined. */

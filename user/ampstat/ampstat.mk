@@ -1,7 +1,7 @@
 # ampstat — the companion CLI (user/ampstat/*.c) and its BPF programs
 # (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
-AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
-AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h
+AMPSTAT_SRC := $(wildcard user/ampstat/*.c) user/lh.c
+AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h user/lh.h include/lh_layout.h
 # ampstat_build_info{version=...}: the commit it was built from
 AMPSTAT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
