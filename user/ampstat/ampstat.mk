@@ -13,12 +13,12 @@ $(B)/tests/ampstat_load: tests/unit/ampstat_load.c | $(B)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
-# roles, proc and usdt without BPF, under the sanitizers
+# roles, proc, usdt and the latency histogram without BPF, under the sanitizers
 $(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/ampstat/proc.c \
-		user/ampstat/usdt.c user/ampstat/roles.h user/ampstat/proc.h user/ampstat/usdt.h \
-		tests/unit/tap.h | $(B)/tests
+		user/ampstat/usdt.c user/lh.c user/ampstat/roles.h user/ampstat/proc.h user/ampstat/usdt.h \
+		user/lh.h include/lh_layout.h tests/unit/tap.h | $(B)/tests
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf -lm
 
 BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 
