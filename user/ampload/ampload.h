@@ -124,6 +124,8 @@ struct al_second {		/* one second of wall time since the start */
 
 struct al_stats {
 	struct lh lat, connect, ttfb, late;
+	struct lh from_send;	/* its first byte sent .. the response's last:
+				   what the server can see of a latency */
 	struct lh *batch;	/* [cfg->batches] latency per batch */
 	uint64_t done, sent, errors[AL_E_COUNT], sla_over;
 	uint64_t done_in_window;	/* measured responses before the end */

@@ -445,6 +445,8 @@ static void record(struct en_thread *t, struct conn *c, uint64_t now)
 	lh_record(&t->st.batch[c->req.batch], lat);
 	if (c->first_ns && c->send_ns)
 		lh_record(&t->st.ttfb, c->first_ns - c->send_ns);
+	if (c->send_ns && now >= c->send_ns)
+		lh_record(&t->st.from_send, now - c->send_ns);
 	t->st.body_bytes += c->rp.body_bytes;
 	t->st.status[st >= 1 && st <= 5 ? st : 0]++;
 	if (cfg->sla_ms >= 0 && (double)lat > cfg->sla_ms * 1e6)
@@ -1198,6 +1200,7 @@ struct en_thread *en_create(const struct al_config *cfg, int id, char *err, size
 	lh_init(&t->st.lat);
 	lh_init(&t->st.connect);
 	lh_init(&t->st.ttfb);
+	lh_init(&t->st.from_send);
 	lh_init(&t->st.late);
 	for (int i = 0; i < cfg->batches; i++)
 		lh_init(&t->st.batch[i]);
