@@ -223,6 +223,8 @@ int on_request_done(struct pt_regs *ctx)
 		l->max_ns = total;
 	if (ph.arrive_ns && ph.arrive_ns <= first)
 		l->arrived += w;
+	if (ph.client_id)
+		l->client_ids += w;
 	add_phase(l, AL_TOTAL, total, w);
 	add_phase(l, AL_ACCEPTQ, acceptq, w);
 	add_phase(l, AL_SOCKQ, sockq, w);

@@ -26,6 +26,12 @@
 #ifndef AMPED_USDT_H
 #define AMPED_USDT_H
 
+/* An opt-in request header: a client (ampload --req-id) names its request
+ * with a decimal id, and amped, while a tracer has set amped_current.trace,
+ * passes it on in struct amped_phases.client_id, so that a tracer can tie
+ * the server's view of a request to the client's. */
+#define AMPED_REQ_HEADER "X-Amped-Req"
+
 /* request_done flags */
 #define AMPED_RF_HELPER_OPEN   0x1	/* path translation went to a helper */
 #define AMPED_RF_HELPER_READ   0x2	/* a helper brought pages into memory */
@@ -93,6 +99,7 @@ struct amped_phases {
 	unsigned long long done_ns;	/* request_done itself (traced only) */
 	unsigned long long arrive_ns;	/* the first byte reached the host */
 	unsigned long long accept_ns;	/* its connection was accepted */
+	unsigned long long client_id;	/* AMPED_REQ_HEADER's id; 0: none */
 };
 
 /* request_done, for the requests a sampling tracer wants (every request

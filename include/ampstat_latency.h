@@ -65,6 +65,7 @@ struct ampstat_lat {
 	__u64 max_ns;			/* of AL_TOTAL */
 	__u64 sum_ns[AL_NPHASE];
 	__u64 arrived;			/* requests with an arrival stamp */
+	__u64 client_ids;		/* requests a client named (amped_phases.client_id) */
 	__u64 off_ns[ALO_N];
 	__u64 off_reqs;			/* requests with off-CPU time not idle */
 	__u64 off_lost;

@@ -840,6 +840,23 @@ static void request_finish(struct conn *c)
 	c->state = CS_READ;
 }
 
+/* The id a client gave its request (AMPED_REQ_HEADER: decimal digits);
+ * 0 when there is none or it is not a number that fits. */
+static uint64_t client_id(const struct hp_request *r)
+{
+	const struct hp_header *h = hp_find_header(r, AMPED_REQ_HEADER);
+	uint64_t v = 0;
+
+	if (!h || !h->value_len || h->value_len > 19)
+		return 0;
+	for (size_t i = 0; i < h->value_len; i++) {
+		if (h->value[i] < '0' || h->value[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(h->value[i] - '0');
+	}
+	return v;
+}
+
 static void start_request(struct conn *c, const struct hp_request *r, size_t head_len)
 {
 	const struct hp_header *h;
@@ -860,6 +877,8 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	cur->conn_id = c->id;
 	cur->req_id = c->rq->req_id;
 	cur->method = r->method;
+	if (amped_current.trace)
+		c->rq->ph.client_id = client_id(r);
 
 	h = hp_find_header(r, "connection");
 	if (r->minor_version >= 1)

@@ -98,6 +98,7 @@ struct al_config {
 	int batches;
 	int conn_per_request;
 	int head;		/* send HEAD instead of GET */
+	int req_id;		/* --req-id: name each request (AMPED_REQ_HEADER) */
 	uint64_t seed;
 	double speed;		/* trace replay speed factor */
 	const char *json_path;

@@ -22,7 +22,8 @@
  * "other"}, "helper_requests", "latency_ns": {"mean", "p50", "p90", "p99",
  * "max"} (from arrival), "arrived" (requests whose arrival the kernel
  * stamped; the others start at the read), "served_ns": {"mean", "p50",
- * "p90", "p99"} (from the server's read), "hist": [{"lo_ns", "hi_ns",
+ * "p90", "p99"} (from the server's read), "client_ids" (requests that
+ * carried a client's id, X-Amped-Req), "hist": [{"lo_ns", "hi_ns",
  * "count"}] (non-empty buckets of the log-linear histogram),
  * "phases": [{"phase": "accept_queue"|"socket_queue"|"receive"|
  * "dispatcher"|"helper_queue"|"helper_service"|"sending", "total_ns",
@@ -322,8 +323,9 @@ static void report(const struct ampstat_lat *l, const struct lh *h, pid_t pid, c
 		       (unsigned long long)l->status[1], (unsigned long long)l->status[2],
 		       (unsigned long long)l->status[3], (unsigned long long)l->status[4],
 		       (unsigned long long)l->status[5], (unsigned long long)l->status[0]);
-		printf(",\"helper_requests\":%llu,\"arrived\":%llu", (unsigned long long)l->helper_reqs,
-		       (unsigned long long)l->arrived);
+		printf(",\"helper_requests\":%llu,\"arrived\":%llu,\"client_ids\":%llu",
+		       (unsigned long long)l->helper_reqs, (unsigned long long)l->arrived,
+		       (unsigned long long)l->client_ids);
 		printf(",\"latency_ns\":{\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%llu}",
 		       mean, p50, p90, p99, (unsigned long long)l->max_ns);
 		printf(",\"served_ns\":{\"mean\":%.0f,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu}",
