@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -521,6 +522,7 @@ struct lat_ctx {
 	int ntg;
 	__u64 cur, rq_t;	/* auto: N in force, when rq was last read */
 	bool masked;		/* the target's trace flag is set */
+	int stamp_fd;		/* keeps the kernel's receive stamps on; -1 */
 	struct lh hist[AL_NPHASE];	/* read at the end (~16 KiB each) */
 };
 
@@ -616,7 +618,7 @@ int lat_begin(struct sess *s, struct lat_ctx *x)
 {
 	char exe[4096];
 	ssize_t n;
-	int c;
+	int c, one = 1;
 
 	snprintf(x->path, sizeof(x->path), "/proc/%d/exe", (int)s->pid);
 	n = readlink(x->path, exe, sizeof(exe) - 1);
@@ -653,6 +655,15 @@ int lat_begin(struct sess *s, struct lat_ctx *x)
 	if (attach_probes(x, s->pid, exe))
 		return 1;
 	seed_threads(x->skel, s->pid);
+	/* The kernel stamps received packets only while some socket asks for
+	 * stamps: this one asks from now on, so that the requests already
+	 * on their way when amped sees the trace flag (at its next read)
+	 * have their arrival too.  Without it they start at the read. */
+	x->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (x->stamp_fd >= 0 && setsockopt(x->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one))) {
+		close(x->stamp_fd);
+		x->stamp_fd = -1;
+	}
 	x->cur = x->sample ? x->sample : auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, 1);
 	c = set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, x->cur - 1, 1);
 	if (c && x->cur > 1) {
@@ -742,6 +753,9 @@ static void cleanup(struct sess *s, void *ctx)
 
 	if (x->skel)
 		unmask(s, x);
+	if (x->stamp_fd >= 0)
+		close(x->stamp_fd);
+	x->stamp_fd = -1;
 	for (int i = 0; i < x->nlinks; i++)
 		bpf_link__destroy(x->links[i]);
 	bpf_link__destroy(x->sw);
@@ -751,6 +765,7 @@ static void cleanup(struct sess *s, void *ctx)
 static void lat_defaults(struct lat_ctx *x)
 {
 	memset(x, 0, sizeof(*x));
+	x->stamp_fd = -1;
 	x->hit_rate = 4000;
 	x->cur = 1;
 }
