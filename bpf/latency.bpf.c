@@ -45,6 +45,14 @@ struct {
 	__type(value, struct ampstat_lat);
 } lat SEC(".maps");
 
+/* per phase, a log-linear histogram (include/lh_layout.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AL_NPHASE * LH_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lhist SEC(".maps");
+
 /* task storage: a switch of a task without an entry (every task of the
  * machine but the serving threads) costs a pointer test, no hash lookup */
 struct {
@@ -76,23 +84,18 @@ static __always_inline bool ours(struct task_struct *t)
  * path (six inlined copies of the branches below exceed its limit). */
 __noinline int add_phase(struct ampstat_lat *l, __u64 ph, __u64 ns, __u64 w)
 {
-	__u64 v = ns;
-	__u32 b = 0;
+	__u32 key;
+	__u64 *c;
 
 	if (!l || ph >= AL_NPHASE)
 		return 0;
-	if (v >> 32) { v >>= 32; b += 32; }
-	if (v >> 16) { v >>= 16; b += 16; }
-	if (v >> 8) { v >>= 8; b += 8; }
-	if (v >> 4) { v >>= 4; b += 4; }
-	if (v >> 2) { v >>= 2; b += 2; }
-	if (v >> 1) { b += 1; }
-	if (b >= AMPSTAT_LAT_BUCKETS)
-		b = AMPSTAT_LAT_BUCKETS - 1;
+	key = (__u32)ph * LH_BUCKETS + lh_index(ns);
 	/* per CPU, and no other run of a uprobe program can start on this
 	 * CPU before this one ends (bpf_prog_active): plain adds are exact */
 	l->sum_ns[ph] += ns * w;
-	l->hist[ph][b] += w;
+	c = bpf_map_lookup_elem(&lhist, &key);
+	if (c)
+		*c += w;
 	return 0;
 }
 
@@ -159,6 +162,7 @@ int on_request_done(struct pt_regs *ctx)
 	struct amped_phases ph;
 	struct ampstat_lat *l;
 	__u64 now, first, resp, hpre, hhelp, disp, send, total, recv, start_ns;
+	__u64 arrive, acceptq, sockq;
 	__u32 zero = 0, cls;
 	__u64 w;
 	long a_ph = 0;
@@ -185,7 +189,17 @@ int on_request_done(struct pt_regs *ctx)
 	first = ph.first_ns && ph.first_ns <= now ? ph.first_ns : start_ns;
 	if (first > start_ns)
 		start_ns = first;
-	total = now - first;
+	/* from the kernel's receive stamp: the wait in the accept queue (a
+	 * new connection's first request) and in the socket, before the read */
+	arrive = ph.arrive_ns && ph.arrive_ns <= first ? ph.arrive_ns : first;
+	if (ph.accept_ns > arrive && ph.accept_ns <= first) {
+		acceptq = ph.accept_ns - arrive;
+		sockq = first - ph.accept_ns;
+	} else {
+		acceptq = 0;
+		sockq = first - arrive;
+	}
+	total = now - arrive;
 	recv = start_ns - first;
 	resp = ph.resp_ns && ph.resp_ns >= start_ns && ph.resp_ns <= now ? ph.resp_ns : now;
 	hhelp = ph.hq_ns + ph.hs_ns;
@@ -207,7 +221,14 @@ int on_request_done(struct pt_regs *ctx)
 	l->count += w;
 	if (total > l->max_ns)
 		l->max_ns = total;
+	if (ph.arrive_ns && ph.arrive_ns <= first)
+		l->arrived += w;
+	if (ph.client_id)
+		l->client_ids += w;
 	add_phase(l, AL_TOTAL, total, w);
+	add_phase(l, AL_ACCEPTQ, acceptq, w);
+	add_phase(l, AL_SOCKQ, sockq, w);
+	add_phase(l, AL_SERVED, now - first, w);
 	add_phase(l, AL_RECV, recv, w);
 	add_phase(l, AL_DISP, disp, w);
 	add_phase(l, AL_HQ, ph.hq_ns, w);

@@ -10,7 +10,8 @@
  *   request_start(u32 conn_id, u64 req_id, const char *path)
  *   request_done (u32 conn_id, u64 req_id, u32 status, u64 body_bytes,
  *                 u64 start_ns, u32 flags, struct amped_phases *ph)
- *                 start_ns: CLOCK_MONOTONIC, when the head was parsed;
+ *                 start_ns: CLOCK_MONOTONIC, when the head was parsed
+ *                 (the latency from arrival: ph->arrive_ns, below);
  *                 ph: where the request's time went (below), in the
  *                 serving thread's memory (bpf_probe_read_user); it
  *                 holds start_ns and status too
@@ -36,6 +37,12 @@
  */
 #ifndef AMPED_USDT_H
 #define AMPED_USDT_H
+
+/* An opt-in request header: a client (ampload --req-id) names its request
+ * with a decimal id, and amped, while a tracer has set amped_current.trace,
+ * passes it on in struct amped_phases.client_id, so that a tracer can tie
+ * the server's view of a request to the client's. */
+#define AMPED_REQ_HEADER "X-Amped-Req"
 
 /* request_done flags */
 #define AMPED_RF_HELPER_OPEN   0x1	/* path translation went to a helper */
@@ -74,7 +81,16 @@ struct amped_current {
 /* Phase marks of one request, kept in its connection and passed by address
  * to request_done, so that a tracer learns the phases from the one probe hit
  * a request costs.  CLOCK_MONOTONIC ns; 0: did not happen, or no tracer had
- * set amped_current.trace.
+ * set amped_current.trace.  The request starts when its first byte reached
+ * the host (arrive_ns: the kernel's receive stamp of the packets the read
+ * took, user/amped/rxstamp.h; for a pipelined head, the stamp of the read
+ * that brought it; 0 unknown: the request starts at the read):
+ *   accept queue: arrive_ns .. accept_ns, a new connection's first request
+ *               only (accept_ns 0 on later requests; a request that
+ *               arrived after the accept has none)
+ *   socket queue: max(arrive_ns, accept_ns) .. first_ns (queued in the
+ *               socket, or for a pipelined head in the server's buffer,
+ *               until the server read it)
  *   receive:    first_ns .. start_ns (the head's first byte read .. parsed;
  *               first_ns is 0 for a pipelined head already in the buffer)
  *   dispatcher: start_ns .. resp_ns, less the helper time before resp_ns
@@ -96,6 +112,9 @@ struct amped_phases {
 	unsigned int sample_mask;	/* the mask that let this request fire:
 					   it stands for mask + 1 requests */
 	unsigned long long done_ns;	/* request_done itself (traced only) */
+	unsigned long long arrive_ns;	/* the first byte reached the host */
+	unsigned long long accept_ns;	/* its connection was accepted */
+	unsigned long long client_id;	/* AMPED_REQ_HEADER's id; 0: none */
 };
 
 /* request_done, for the requests a sampling tracer wants (every request

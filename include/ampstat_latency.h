@@ -3,12 +3,18 @@
  * One USDT hit per request: amped's request_done, whose 7th argument points
  * at the request's phase marks (struct amped_phases, include/amped_usdt.h).
  * Map `lat` (PERCPU_ARRAY of one struct ampstat_lat) sums requests: per
- * phase (enum ampstat_lat_phase) the total time and a log2 histogram
- * (bucket i: [2^i, 2^(i+1)) ns; bucket 0 also holds 0 ns; the last bucket
- * everything longer).
+ * phase (enum ampstat_lat_phase) the total time.  Map `lhist` (PERCPU_ARRAY
+ * of AL_NPHASE * LH_BUCKETS __u64, key phase * LH_BUCKETS + bucket) holds
+ * a histogram per phase in the log-linear layout of include/lh_layout.h
+ * (<= 0.8 % relative error; user/lh.c reads it), apart from `lat` because
+ * a per-CPU value is limited to 32 KiB.
+ *
+ * A request's time starts when its first byte reached the host (struct
+ * amped_phases.arrive_ns, the kernel's receive stamp), or at the server's
+ * read when that is unknown.
  *
  * Off-CPU time of the serving thread while a request was in flight (first
- * byte .. done), by category (enum ampstat_lat_off), comes from sched_switch
+ * byte read .. done), by category (enum ampstat_lat_off), comes from sched_switch
  * of the threads that serve requests: map `lthreads` (TASK_STORAGE,
  * value: struct ampstat_lat_thread) keeps each such thread's last
  * AMPSTAT_LAT_RING off-CPU stretches; request_done intersects them with the
@@ -25,17 +31,22 @@
 #include <linux/types.h>
 #endif
 
-#define AMPSTAT_LAT_BUCKETS 40
+#include "lh_layout.h"
+
 #define AMPSTAT_LAT_RING 16
 
+/* AL_ACCEPTQ .. AL_SEND add up to AL_TOTAL; AL_SERVED is a second total */
 enum ampstat_lat_phase {
-	AL_TOTAL = 0,		/* first byte .. done */
-	AL_RECV = 1,		/* waiting for the request's bytes */
-	AL_DISP = 2,		/* dispatcher work (head parsed .. response starts) */
-	AL_HQ = 3,		/* helper queue */
-	AL_HS = 4,		/* helper service */
-	AL_SEND = 5,		/* sending */
-	AL_NPHASE = 6,
+	AL_TOTAL = 0,		/* first byte arrived .. done */
+	AL_ACCEPTQ = 1,		/* arrived .. accepted (a new connection's first) */
+	AL_SOCKQ = 2,		/* arrived or accepted .. the server's read */
+	AL_RECV = 3,		/* waiting for the rest of the request's bytes */
+	AL_DISP = 4,		/* dispatcher work (head parsed .. response starts) */
+	AL_HQ = 5,		/* helper queue */
+	AL_HS = 6,		/* helper service */
+	AL_SEND = 7,		/* sending */
+	AL_SERVED = 8,		/* the server's read .. done (the old total) */
+	AL_NPHASE = 9,
 };
 
 enum ampstat_lat_off {
@@ -53,7 +64,8 @@ struct ampstat_lat {
 	__u64 count;
 	__u64 max_ns;			/* of AL_TOTAL */
 	__u64 sum_ns[AL_NPHASE];
-	__u64 hist[AL_NPHASE][AMPSTAT_LAT_BUCKETS];
+	__u64 arrived;			/* requests with an arrival stamp */
+	__u64 client_ids;		/* requests a client named (amped_phases.client_id) */
 	__u64 off_ns[ALO_N];
 	__u64 off_reqs;			/* requests with off-CPU time not idle */
 	__u64 off_lost;

@@ -2,7 +2,10 @@
  * BPF: roles (built-in names, --role priority, bad specs, selectors on
  * this process's title, executable and main thread) and proc (stat
  * parsing with awkward names, descendants, symbol address + counter read
- * in this very process).  TAP on stdout; exit 0 iff all passed. */
+ * in this very process), and the latency histogram as `ampstat latency`
+ * reads it (bucket counts summed by bpf/latency.bpf.c with the layout of
+ * include/lh_layout.h, turned into percentiles by user/lh.c).  TAP on
+ * stdout; exit 0 iff all passed. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -12,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "tap.h"
+#include "lh.h"
 #include "ampstat/proc.h"
 #include "ampstat/roles.h"
 #include "ampstat/usdt.h"
@@ -30,12 +34,63 @@ static int unit_first_site(const struct usdt_site *site, void *arg)
 	return 1;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Requests' latencies with a long tail (10 us .. ~2 s), counted the way
+ * the BPF program does (lh_index into a count array), read back with
+ * lh_from_counts: every percentile within 1 % of the exact order statistic,
+ * and a phase's percentiles never above the longest request. */
+static void test_lat_hist(void)
+{
+	enum { N = 20000 };
+	static uint64_t v[N], tot[LH_BUCKETS], phase[LH_BUCKETS];
+	static struct lh h, hp;
+	const double q[] = { 0.5, 0.9, 0.99, 0.999 };
+	uint64_t x = 88172645463325252ULL, max = 0;
+	double worst = 0;
+	int above = 0;
+
+	for (int i = 0; i < N; i++) {
+		/* xorshift: fixed, so the run is the same every time */
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		double u = (double)(x >> 11) / 9007199254740992.0;
+		v[i] = (uint64_t)(10000.0 / (1.0 - 0.9999 * u));	/* Pareto-like */
+		tot[lh_index(v[i])]++;
+		phase[lh_index(v[i] - v[i] / 100)]++;	/* a phase: nearly all of it */
+		if (v[i] > max)
+			max = v[i];
+	}
+	lh_from_counts(&h, tot, max);
+	lh_from_counts(&hp, phase, max);
+	qsort(v, N, sizeof(v[0]), cmp_u64);
+	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+		uint64_t exact = v[(size_t)(q[k] * N + 0.999999) - 1], got = lh_quantile_ns(&h, q[k]);
+		double err = (double)(got > exact ? got - exact : exact - got) / (double)exact;
+		if (err > worst)
+			worst = err;
+		diag("p%g: %llu ns (exact %llu)", q[k] * 100, (unsigned long long)got, (unsigned long long)exact);
+	}
+	ok(h.n == N, "latency histogram: %d requests counted", N);
+	ok(worst <= 0.01, "latency histogram: p50..p99.9 within 1%% of the exact values (worst %.3f%%)",
+	   100 * worst);
+	for (double qq = 0.5; qq < 1; qq += 0.0001)
+		if (lh_quantile_ns(&hp, qq) > max)
+			above = 1;
+	ok(!above, "latency histogram: a phase's percentiles never exceed the longest request");
+}
+
 int main(void)
 {
 	char comm[32];
 	uint64_t addr = 0, v = 0;
 	pid_t kids[8];
 	int n, p[2];
+
+	test_lat_hist();
 
 	/* roles */
 	ok(role_is("amped-disp", "dispatcher"), "amped-disp is the dispatcher");

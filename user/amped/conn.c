@@ -52,6 +52,7 @@
 #include "overload.h"
 #include "proc.h"
 #include "resp.h"
+#include "rxstamp.h"
 #include "srpt.h"
 
 static void conn_cb(struct ae_loop *l, int fd, void *data, int mask);
@@ -82,6 +83,8 @@ struct req {
 	size_t head_len;
 	uint64_t req_id, start_ns;
 	struct amped_phases ph;		/* for request_done (amped_usdt.h) */
+	uint64_t arrive_last_ns;	/* traced: the last read's arrival stamp,
+					   a pipelined head's arrival (rxstamp.h) */
 	uint32_t rflags;
 	int status;
 	int minor;
@@ -128,6 +131,9 @@ struct conn {
 	struct srpt_node ready;		/* srpt: in readyq when queued */
 	struct req *rq;			/* NULL while idle */
 	char *peer;			/* client address, with --access-log only */
+	bool rx_on;			/* rxstamp.h: its socket stamps reads */
+	uint64_t accept_ns;		/* traced: accepted then, until its first
+					   request takes it (amped_phases) */
 };
 
 /* A multipart/byteranges body in progress (resp.h decided its parts):
@@ -452,6 +458,9 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
 		c->peer = strdup(peer);	/* NULL: the log shows "-" */
 	}
 	c->state = CS_READ;
+	/* where a model's accept stage hands the socket on (seda, MT, ULT),
+	 * that hand-off counts as accept-queue time, not the socket's */
+	c->accept_ns = cur->trace ? mono_ns() : 0;
 	set_deadline(c, DL_IDLE, cfg.header_timeout_ms);
 	return c;
 }
@@ -797,6 +806,9 @@ static void request_finish(struct conn *c)
 	AMPED_REQUEST_DONE(cur, c->id, c->rq->req_id, c->rq->status, c->rq->body_bytes,
 			   dur_start, c->rq->rflags, &c->rq->ph);
 	memset(&c->rq->ph, 0, sizeof(c->rq->ph));
+	/* a pipelined head came in with the last read at the latest */
+	if (c->rq->head_len && c->rq->in_len > c->rq->head_len)
+		c->rq->ph.arrive_ns = c->rq->arrive_last_ns;
 	cur->req_id = 0;
 	__atomic_fetch_add(&cur->requests_done, 1, __ATOMIC_RELAXED);
 	fc_put(c->rq->fe);
@@ -829,6 +841,23 @@ static void request_finish(struct conn *c)
 	c->state = CS_READ;
 }
 
+/* The id a client gave its request (AMPED_REQ_HEADER: decimal digits);
+ * 0 when there is none or it is not a number that fits. */
+static uint64_t client_id(const struct hp_request *r)
+{
+	const struct hp_header *h = hp_find_header(r, AMPED_REQ_HEADER);
+	uint64_t v = 0;
+
+	if (!h || !h->value_len || h->value_len > 19)
+		return 0;
+	for (size_t i = 0; i < h->value_len; i++) {
+		if (h->value[i] < '0' || h->value[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(h->value[i] - '0');
+	}
+	return v;
+}
+
 static void start_request(struct conn *c, const struct hp_request *r, size_t head_len)
 {
 	const struct hp_header *h;
@@ -849,6 +878,8 @@ static void start_request(struct conn *c, const struct hp_request *r, size_t hea
 	cur->conn_id = c->id;
 	cur->req_id = c->rq->req_id;
 	cur->method = r->method;
+	if (cur->trace)
+		c->rq->ph.client_id = client_id(r);
 
 	h = hp_find_header(r, "connection");
 	if (r->minor_version >= 1)
@@ -1277,7 +1308,9 @@ static void conn_read(struct conn *c)
 		conn_process(c);
 		return;
 	}
-	ssize_t r = read(c->fd, c->rq->in + c->rq->in_len, c->rq->in_cap - c->rq->in_len);
+	uint64_t arrive_ns;
+	ssize_t r = rxs_read(c->fd, c->rq->in + c->rq->in_len, c->rq->in_cap - c->rq->in_len, &c->rx_on,
+			     &arrive_ns);
 	if (blocking) {
 		int e = errno;
 		clock_refresh();
@@ -1312,8 +1345,14 @@ static void conn_read(struct conn *c)
 		conn_free(c);		/* the client closed */
 		return;
 	}
-	if (!c->rq->in_len && cur->trace)
+	if (!c->rq->in_len && cur->trace) {
 		c->rq->ph.first_ns = mono_ns();
+		c->rq->ph.arrive_ns = arrive_ns;
+		/* a new connection's first request waited in the accept queue */
+		c->rq->ph.accept_ns = c->accept_ns;
+		c->accept_ns = 0;
+	}
+	c->rq->arrive_last_ns = arrive_ns;
 	c->rq->in_len += (size_t)r;
 	conn_process(c);
 }

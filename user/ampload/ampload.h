@@ -5,7 +5,7 @@
  *   report.c   merged statistics, confidence intervals, text and JSON (rep_)
  *   fileset.c  SPECweb99-like file sets, the manifest, Zipf choice (fs_)
  *   trace.c    Common Log Format traces (tr_)
- *   rp.c, lh.c response parser and histogram, with their own headers.
+ *   rp.c, ../lh.c response parser and histogram (lh shared with ampstat), with their own headers.
  *
  * Threads share only the read-only configuration and request sources; each
  * keeps its own counters, merged by main after the threads have joined. */
@@ -98,6 +98,7 @@ struct al_config {
 	int batches;
 	int conn_per_request;
 	int head;		/* send HEAD instead of GET */
+	int req_id;		/* --req-id: name each request (AMPED_REQ_HEADER) */
 	uint64_t seed;
 	double speed;		/* trace replay speed factor */
 	const char *json_path;
@@ -124,6 +125,8 @@ struct al_second {		/* one second of wall time since the start */
 
 struct al_stats {
 	struct lh lat, connect, ttfb, late;
+	struct lh from_send;	/* its first byte sent .. the response's last:
+				   what the server can see of a latency */
 	struct lh *batch;	/* [cfg->batches] latency per batch */
 	uint64_t done, sent, errors[AL_E_COUNT], sla_over;
 	uint64_t done_in_window;	/* measured responses before the end */

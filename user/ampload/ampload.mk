@@ -1,7 +1,7 @@
 # ampload — the load generator (issue 5), and the queueing test server its
 # tests measure it against.  Included by the top-level Makefile.
-AMPLOAD_SRC := $(wildcard user/ampload/*.c) $(AE_SRC)
-AMPLOAD_HDR := $(wildcard user/ampload/*.h) user/ae.h user/ae_backend.h
+AMPLOAD_SRC := $(wildcard user/ampload/*.c) user/lh.c $(AE_SRC)
+AMPLOAD_HDR := $(wildcard user/ampload/*.h) user/lh.h include/lh_layout.h user/ae.h user/ae_backend.h
 
 BINS += $(B)/ampload $(B)/asan/ampload $(B)/tests/qserver $(B)/tests/ampload_unit
 

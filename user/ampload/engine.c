@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "ae.h"
+#include "amped_usdt.h"	/* AMPED_REQ_HEADER */
 #include "ampload.h"
 #include "rng.h"
 #include "rp.h"
@@ -107,6 +108,7 @@ struct wake {
 struct en_thread {
 	const struct al_config *cfg;
 	int id;
+	uint64_t req_seq;	/* --req-id: requests named so far */
 	struct ae_loop *loop;
 	int tfd;
 	uint64_t armed_ns;
@@ -355,10 +357,11 @@ static void build_request(struct en_thread *t, struct conn *c)
 {
 	const struct al_config *cfg = t->cfg;
 	const char *pre = cfg->base_path, *path = "";
+	char id[64] = "";
 	int n;
 
 	/* Most runs send one URL: no formatting per request. */
-	if (c->req.path < 0 && !c->last_req && t->fixed) {
+	if (c->req.path < 0 && !c->last_req && t->fixed && !cfg->req_id) {
 		c->wdata = t->fixed;
 		c->wlen = t->fixed_len;
 		c->woff = 0;
@@ -371,10 +374,13 @@ static void build_request(struct en_thread *t, struct conn *c)
 	} else if (c->req.path >= 0 && cfg->fs) {
 		path = cfg->fs->path[c->req.path];
 	}
-	n = snprintf(c->wbuf, t->req_max, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s%s\r\n",
+	if (cfg->req_id)
+		snprintf(id, sizeof(id), AMPED_REQ_HEADER ": %llu\r\n",
+			 ((unsigned long long)(t->id + 1) << 40) + ++t->req_seq);
+	n = snprintf(c->wbuf, t->req_max, "%s %s%s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n",
 		     cfg->head ? "HEAD" : "GET", pre, path, cfg->hostport,
 		     cfg->conn_per_request || c->last_req ? "Connection: close\r\n" : "",
-		     cfg->extra_headers);
+		     id, cfg->extra_headers);
 	c->wlen = n < 0 ? 0 : (size_t)n >= t->req_max ? t->req_max - 1 : (size_t)n;
 	c->woff = 0;
 }
@@ -445,6 +451,8 @@ static void record(struct en_thread *t, struct conn *c, uint64_t now)
 	lh_record(&t->st.batch[c->req.batch], lat);
 	if (c->first_ns && c->send_ns)
 		lh_record(&t->st.ttfb, c->first_ns - c->send_ns);
+	if (c->send_ns && now >= c->send_ns)
+		lh_record(&t->st.from_send, now - c->send_ns);
 	t->st.body_bytes += c->rp.body_bytes;
 	t->st.status[st >= 1 && st <= 5 ? st : 0]++;
 	if (cfg->sla_ms >= 0 && (double)lat > cfg->sla_ms * 1e6)
@@ -1160,6 +1168,7 @@ struct en_thread *en_create(const struct al_config *cfg, int id, char *err, size
 		t->maxconns = (size_t)(cfg->conns / cfg->threads + 1);
 	else
 		t->maxconns = (size_t)(cfg->max_conns / cfg->threads + 1);
+	/* + 64: the --req-id header fits in the 128 bytes of slack */
 	t->req_max = strlen(cfg->base_path) + strlen(cfg->hostport) +
 		     strlen(cfg->extra_headers) + 128;
 	if (cfg->fs)
@@ -1198,6 +1207,7 @@ struct en_thread *en_create(const struct al_config *cfg, int id, char *err, size
 	lh_init(&t->st.lat);
 	lh_init(&t->st.connect);
 	lh_init(&t->st.ttfb);
+	lh_init(&t->st.from_send);
 	lh_init(&t->st.late);
 	for (int i = 0; i < cfg->batches; i++)
 		lh_init(&t->st.batch[i]);

@@ -53,6 +53,9 @@ static void usage(FILE *f)
 "      --speed F          trace replay speed factor (1.0)\n"
 "  -H, --header 'N: V'    add a request header (repeatable)\n"
 "      --head             send HEAD instead of GET\n"
+"      --req-id           name each request with a header X-Amped-Req: ID, ID =\n"
+"                         (thread + 1) * 2^40 + its number in the thread's sends\n"
+"                         (from 1), which amped hands to its tracers (ampstat)\n"
 "Run length and statistics:\n"
 "  -d, --duration S       measured seconds (default 10 unless --requests)\n"
 "  -n, --requests N       measured requests\n"
@@ -318,7 +321,7 @@ static void *worker_main(void *arg)
 enum {
 	O_ARRIVALS = 256, O_THINK, O_THINK_DIST, O_P_RETURN, O_MAX_CONNS, O_CPR,
 	O_FILESET, O_ZIPF, O_TRACE, O_SPEED, O_HEAD, O_TIMEOUT, O_SLA, O_BATCHES,
-	O_CI, O_SEED, O_JSON, O_IDLE_POLL,
+	O_CI, O_SEED, O_JSON, O_IDLE_POLL, O_REQ_ID,
 };
 
 int main(int argc, char **argv)
@@ -339,6 +342,7 @@ int main(int argc, char **argv)
 		{ "speed", required_argument, 0, O_SPEED },
 		{ "header", required_argument, 0, 'H' },
 		{ "head", no_argument, 0, O_HEAD },
+		{ "req-id", no_argument, 0, O_REQ_ID },
 		{ "duration", required_argument, 0, 'd' },
 		{ "requests", required_argument, 0, 'n' },
 		{ "warmup", required_argument, 0, 'w' },
@@ -454,6 +458,9 @@ int main(int argc, char **argv)
 			snprintf(cfg.extra_headers + l, sizeof(cfg.extra_headers) - l, "%s\r\n", optarg);
 			break;
 		}
+		case O_REQ_ID:
+			cfg.req_id = 1;
+			break;
 		case O_HEAD:
 			cfg.head = 1;
 			break;

@@ -193,6 +193,7 @@ int rep_write(const struct al_config *cfg, struct al_stats *const *st, int nthre
 	lh_init(&a->lat);
 	lh_init(&a->connect);
 	lh_init(&a->ttfb);
+	lh_init(&a->from_send);
 	lh_init(&a->late);
 	for (int b = 0; b < cfg->batches; b++)
 		lh_init(&a->batch[b]);
@@ -201,6 +202,7 @@ int rep_write(const struct al_config *cfg, struct al_stats *const *st, int nthre
 		lh_merge(&a->lat, &s->lat);
 		lh_merge(&a->connect, &s->connect);
 		lh_merge(&a->ttfb, &s->ttfb);
+		lh_merge(&a->from_send, &s->from_send);
 		lh_merge(&a->late, &s->late);
 		for (int b = 0; b < cfg->batches; b++)
 			lh_merge(&a->batch[b], &s->batch[b]);
@@ -348,6 +350,7 @@ int rep_write(const struct al_config *cfg, struct al_stats *const *st, int nthre
 			       a->done ? 100.0 * a->sla_over / a->done : 0, cfg->sla_ms);
 		print_hist("connect", &a->connect);
 		print_hist("first byte", &a->ttfb);
+		print_hist("from send", &a->from_send);
 		if (a->late.n)
 			printf("  %-11s send lateness p50 %.3f  p99 %.3f  max %.3f ms\n", "generator",
 			       ms((double)lh_quantile_ns(&a->late, 0.5)),
@@ -434,6 +437,8 @@ int rep_write(const struct al_config *cfg, struct al_stats *const *st, int nthre
 		json_hist(f, "connect", &a->connect, 0);
 		fprintf(f, ",\n");
 		json_hist(f, "first_byte", &a->ttfb, 0);
+		fprintf(f, ",\n");
+		json_hist(f, "from_send", &a->from_send, 0);
 		fprintf(f, ",\n");
 		json_hist(f, "lateness", &a->late, 0);
 		fprintf(f, ",\n  \"batch_means_ms\": [");

@@ -1,7 +1,7 @@
 # ampstat — the companion CLI (user/ampstat/*.c) and its BPF programs
 # (bpf/sched.bpf.c, bpf/oncpu.bpf.c); plus the load program its tests drive.
-AMPSTAT_SRC := $(wildcard user/ampstat/*.c)
-AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h
+AMPSTAT_SRC := $(wildcard user/ampstat/*.c) user/lh.c
+AMPSTAT_HDR := $(wildcard user/ampstat/*.h) $(wildcard include/ampstat_*.h) include/amped_usdt.h user/lh.h include/lh_layout.h
 # ampstat_build_info{version=...}: the commit it was built from
 AMPSTAT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
@@ -13,12 +13,12 @@ $(B)/tests/ampstat_load: tests/unit/ampstat_load.c | $(B)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
 
-# roles, proc and usdt without BPF, under the sanitizers
+# roles, proc, usdt and the latency histogram without BPF, under the sanitizers
 $(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/ampstat/proc.c \
-		user/ampstat/usdt.c user/ampstat/roles.h user/ampstat/proc.h user/ampstat/usdt.h \
-		tests/unit/tap.h | $(B)/tests
+		user/ampstat/usdt.c user/lh.c user/ampstat/roles.h user/ampstat/proc.h user/ampstat/usdt.h \
+		user/lh.h include/lh_layout.h tests/unit/tap.h | $(B)/tests
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^) -lelf -lm
 
 BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 

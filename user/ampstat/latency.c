@@ -7,18 +7,28 @@
  * stretches from sched_switch.  amped keeps the phase marks only while a
  * tracer asks (amped_current.trace, which this file sets and clears with
  * process_vm_writev, together with the --sample mask).  This file loads it, waits, and reports once
- * at the end: a log2 histogram with percentiles (interpolated inside a
- * bucket, so within a factor of two by construction, usually far closer),
- * and per phase the total, mean and percentiles.
+ * at the end: percentiles from a log-linear histogram (user/lh.h, the same
+ * as ampload's: within 1 % of the true value; a phase's never above the
+ * longest request), a log2 view of it, and per phase the total, mean and
+ * percentiles.  A request's latency starts when its first byte reached the
+ * host (the kernel's receive stamp, which amped reads while traced), so the
+ * time a request waited in the accept queue and in its socket before the
+ * server read it is in the total, as phases of its own; "served" is the
+ * time from the server's read on (what the latency was before).
  *
  * --json: one object {"type":"summary", "pid", "comm", "duration_s", "end":
  * "duration"|"signal"|"target exited", "sample" (1: every request; N: 1
  * request in N, by request id), "requests", "status": {"1xx".."5xx",
  * "other"}, "helper_requests", "latency_ns": {"mean", "p50", "p90", "p99",
- * "max"}, "hist": [{"lo_ns", "hi_ns", "count"}] (non-empty buckets),
- * "phases": [{"phase": "receive"|"dispatcher"|"helper_queue"|
- * "helper_service"|"sending", "total_ns", "mean_ns", "share" (percent of the
- * requests' total time), "p50_ns", "p90_ns", "p99_ns"}], "offcpu": {
+ * "max"} (from arrival), "arrived" (requests whose arrival the kernel
+ * stamped; the others start at the read), "served_ns": {"mean", "p50",
+ * "p90", "p99"} (from the server's read), "client_ids" (requests that
+ * carried a client's id, X-Amped-Req), "hist": [{"lo_ns", "hi_ns",
+ * "count"}] (non-empty buckets of the log-linear histogram),
+ * "phases": [{"phase": "accept_queue"|"socket_queue"|"receive"|
+ * "dispatcher"|"helper_queue"|"helper_service"|"sending", "total_ns",
+ * "mean_ns", "share" (a fraction of the requests' total time), "p50_ns",
+ * "p90_ns", "p99_ns"}], "offcpu": {
  * "blocked_io_ns", "wait_other_ns", "idle_ns", "runq_ns", "requests",
  * "lost"}, "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
  * [{"name", "run_ns", "runs"}]}, "dropped": {"threads", "bad_marks"}}.
@@ -33,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -45,6 +56,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "ampstat_latency.h"
+#include "lh.h"
 #include "ampstat/cmd.h"
 #include "ampstat/latency.h"
 #include "ampstat/sess.h"
@@ -179,34 +191,48 @@ static int set_trace(pid_t pid, const __u32 *tgids, int n, __u64 mask, __u64 on)
 	return 0;
 }
 
-static const char *phase_json[AL_NPHASE] = { "total", "receive", "dispatcher", "helper_queue",
-					     "helper_service", "sending" };
-static const char *phase_text[AL_NPHASE] = { "total", "waiting for request bytes", "dispatcher work",
-					     "helper queue", "helper service", "sending" };
+static const char *phase_json[AL_NPHASE] = { "total", "accept_queue", "socket_queue", "receive",
+					     "dispatcher", "helper_queue", "helper_service", "sending",
+					     "served" };
+static const char *phase_text[AL_NPHASE] = { "total", "accept queue", "socket queue",
+					     "waiting for request bytes", "dispatcher work",
+					     "helper queue", "helper service", "sending", "served" };
 
-/* Percentile q (0..1) of a log2 histogram, interpolated inside its bucket. */
-static double hist_pct(const __u64 *h, __u64 n, double q, __u64 max_ns)
+/* The histograms of phases 0 .. nph - 1 (map lhist), summed over CPUs, as
+ * struct lh each: quantiles clipped to the longest request, so that no
+ * phase's exceeds it.  0 ok, -errno. */
+static int read_hist(const struct latency_bpf *skel, __u64 max_ns, struct lh *out, __u32 nph)
 {
-	double want, seen = 0;
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(skel->maps.lhist), err = 0;
+	__u64 *v;
+	uint64_t *cnt;
 
-	if (!n)
-		return 0;
-	want = q * (double)n;
-	for (int b = 0; b < AMPSTAT_LAT_BUCKETS; b++) {
-		if (!h[b])
-			continue;
-		if (seen + (double)h[b] >= want) {
-			if (!b)
-				return 0;	/* 0 or 1 ns: a phase that did not happen */
-			double lo = b ? ldexp(1.0, b) : 0, hi = ldexp(1.0, b + 1);
-			double v = lo + (hi - lo) * (want - seen) / (double)h[b];
-			if (max_ns && v > (double)max_ns)
-				v = (double)max_ns;
-			return v;
-		}
-		seen += (double)h[b];
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = calloc((size_t)ncpu, sizeof(*v));
+	cnt = calloc(LH_BUCKETS, sizeof(*cnt));
+	if (!v || !cnt) {
+		err = -ENOMEM;
+		goto cleanup;
 	}
-	return (double)max_ns;
+	for (__u32 ph = 0; ph < nph && ph < AL_NPHASE; ph++) {
+		for (__u32 b = 0; b < LH_BUCKETS; b++) {
+			__u32 key = ph * LH_BUCKETS + b;
+
+			cnt[b] = 0;
+			if (bpf_map_lookup_elem(fd, &key, v)) {
+				err = -errno;
+				goto cleanup;
+			}
+			for (int c = 0; c < ncpu; c++)
+				cnt[b] += v[c];
+		}
+		lh_from_counts(&out[ph], cnt, max_ns);
+	}
+cleanup:
+	free(v);
+	free(cnt);
+	return err;
 }
 
 static void fmt_ns(char *b, size_t n, double ns)
@@ -232,9 +258,12 @@ static void usage(FILE *f)
 "usage: ampstat latency -p PID [-d SEC] [--json] [--sample auto|N] [--hit-rate R] [-v]\n"
 "\n"
 "Request latency of a running amped, from its request_done probe (one probe\n"
-"hit per request): a log2 histogram with p50, p90, p99 and max, and where the\n"
-"time went: waiting for the request's bytes, dispatcher work, helper queue,\n"
-"helper service, sending; and how much of it the serving thread spent off CPU\n"
+"hit per request), from the moment the request's first byte reached the host\n"
+"(the kernel's receive stamp, which amped reads while traced): p50, p90, p99\n"
+"and max (within 1%%), a histogram, and where the time went: accept queue\n"
+"(a new connection's first request), socket queue (until the server read\n"
+"it), waiting for the request's bytes, dispatcher work, helper queue, helper\n"
+"service, sending; and how much of it the serving thread spent off CPU\n"
 "(blocked-io, other waits, idle in epoll_wait while the request waited for a\n"
 "helper or the client, run queue).  Reports once, at the end.\n"
 "\n"
@@ -266,15 +295,37 @@ static void usage(FILE *f)
 "probes), 2 usage error.\n");
 }
 
-static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, double dur_s,
-		   const char *why, bool json, const struct tr_prog *p0, const struct tr_prog *p1,
-		   int np, __u64 cpu_ns, __u64 dropped_threads, bool sample_auto)
+const char *lat_phase_name(int phase)
+{
+	return phase >= 0 && phase < AL_NPHASE ? phase_json[phase] : "?";
+}
+
+/* the phases that add up to the total, in the order of a request's life */
+static bool phase_part(int ph)
+{
+	return ph != AL_TOTAL && ph != AL_SERVED;
+}
+
+/* The total's histogram in a log2 view (the width of the text chart):
+ * power-of-two k holds the buckets whose low bound is in [2^k, 2^(k+1)). */
+static void log2_view(const struct lh *h, __u64 out[64])
+{
+	memset(out, 0, 64 * sizeof(out[0]));
+	for (unsigned i = 0; i < LH_BUCKETS; i++) {
+		unsigned long long lo = lh_bucket_low(i);
+		out[lo ? 63 - __builtin_clzll(lo) : 0] += h->count[i];
+	}
+}
+
+static void report(const struct ampstat_lat *l, const struct lh *h, pid_t pid, const char *comm,
+		   double dur_s, const char *why, bool json, const struct tr_prog *p0,
+		   const struct tr_prog *p1, int np, __u64 cpu_ns, __u64 dropped_threads, bool sample_auto)
 {
 	__u64 sample = l->max_weight ? l->max_weight : 1;
 	__u64 n = l->count, req_ns = l->sum_ns[AL_TOTAL];
-	double p50 = hist_pct(l->hist[AL_TOTAL], n, 0.50, l->max_ns);
-	double p90 = hist_pct(l->hist[AL_TOTAL], n, 0.90, l->max_ns);
-	double p99 = hist_pct(l->hist[AL_TOTAL], n, 0.99, l->max_ns);
+	double p50 = (double)lh_quantile_ns(&h[AL_TOTAL], 0.50);
+	double p90 = (double)lh_quantile_ns(&h[AL_TOTAL], 0.90);
+	double p99 = (double)lh_quantile_ns(&h[AL_TOTAL], 0.99);
 	double mean = n ? (double)req_ns / (double)n : 0;
 	static const char *offname[ALO_N] = { "blocked_io", "wait_other", "idle", "runq" };
 	char a[32], b[32], c[32], d[32], e[32];
@@ -289,26 +340,37 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 		       (unsigned long long)l->status[1], (unsigned long long)l->status[2],
 		       (unsigned long long)l->status[3], (unsigned long long)l->status[4],
 		       (unsigned long long)l->status[5], (unsigned long long)l->status[0]);
-		printf(",\"helper_requests\":%llu", (unsigned long long)l->helper_reqs);
+		printf(",\"helper_requests\":%llu,\"arrived\":%llu,\"client_ids\":%llu",
+		       (unsigned long long)l->helper_reqs, (unsigned long long)l->arrived,
+		       (unsigned long long)l->client_ids);
 		printf(",\"latency_ns\":{\"mean\":%.0f,\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"max\":%llu}",
 		       mean, p50, p90, p99, (unsigned long long)l->max_ns);
+		printf(",\"served_ns\":{\"mean\":%.0f,\"p50\":%llu,\"p90\":%llu,\"p99\":%llu}",
+		       n ? (double)l->sum_ns[AL_SERVED] / (double)n : 0.0,
+		       (unsigned long long)lh_quantile_ns(&h[AL_SERVED], 0.50),
+		       (unsigned long long)lh_quantile_ns(&h[AL_SERVED], 0.90),
+		       (unsigned long long)lh_quantile_ns(&h[AL_SERVED], 0.99));
 		printf(",\"hist\":[");
-		for (int i = 0, first = 1; i < AMPSTAT_LAT_BUCKETS; i++) {
-			if (!l->hist[AL_TOTAL][i])
+		for (unsigned i = 0, first = 1; i < LH_BUCKETS; i++) {
+			if (!h[AL_TOTAL].count[i])
 				continue;
 			printf("%s{\"lo_ns\":%llu,\"hi_ns\":%llu,\"count\":%llu}", first ? "" : ",",
-			       i ? 1ULL << i : 0ULL, (1ULL << (i + 1)) - 1,
-			       (unsigned long long)l->hist[AL_TOTAL][i]);
+			       lh_bucket_low(i), lh_bucket_low(i) + lh_bucket_width(i) - 1,
+			       (unsigned long long)h[AL_TOTAL].count[i]);
 			first = 0;
 		}
 		printf("],\"phases\":[");
-		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
+		for (int ph = 0, first = 1; ph < AL_NPHASE; ph++) {
+			if (!phase_part(ph))
+				continue;
 			printf("%s{\"phase\":\"%s\",\"total_ns\":%llu,\"mean_ns\":%.0f,\"share\":%.5f,"
-			       "\"p50_ns\":%.0f,\"p90_ns\":%.0f,\"p99_ns\":%.0f}", ph == AL_RECV ? "" : ",",
+			       "\"p50_ns\":%llu,\"p90_ns\":%llu,\"p99_ns\":%llu}", first ? "" : ",",
 			       phase_json[ph], (unsigned long long)l->sum_ns[ph],
 			       n ? (double)l->sum_ns[ph] / (double)n : 0.0, pct(l->sum_ns[ph], req_ns) / 100,
-			       hist_pct(l->hist[ph], n, 0.50, 0), hist_pct(l->hist[ph], n, 0.90, 0),
-			       hist_pct(l->hist[ph], n, 0.99, 0));
+			       (unsigned long long)lh_quantile_ns(&h[ph], 0.50),
+			       (unsigned long long)lh_quantile_ns(&h[ph], 0.90),
+			       (unsigned long long)lh_quantile_ns(&h[ph], 0.99));
+			first = 0;
 		}
 		printf("],\"offcpu\":{");
 		for (int i = 0; i < ALO_N; i++)
@@ -335,44 +397,56 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 	       (unsigned long long)l->status[4], (unsigned long long)l->status[5],
 	       (unsigned long long)l->helper_reqs);
 	if (n) {
+		__u64 v2[64], top = 0;
+		int lo = -1, hi = -1;
+
 		fmt_ns(a, sizeof(a), p50);
 		fmt_ns(b, sizeof(b), p90);
 		fmt_ns(c, sizeof(c), p99);
 		fmt_ns(d, sizeof(d), (double)l->max_ns);
 		fmt_ns(e, sizeof(e), mean);
-		printf("latency  p50 %s  p90 %s  p99 %s  max %s  mean %s\n\n", a, b, c, d, e);
-		__u64 top = 0;
-		int lo = -1, hi = -1;
-		for (int i = 0; i < AMPSTAT_LAT_BUCKETS; i++) {
-			if (!l->hist[AL_TOTAL][i])
+		printf("latency from arrival  p50 %s  p90 %s  p99 %s  max %s  mean %s\n", a, b, c, d, e);
+		fmt_ns(a, sizeof(a), (double)lh_quantile_ns(&h[AL_SERVED], 0.50));
+		fmt_ns(b, sizeof(b), (double)lh_quantile_ns(&h[AL_SERVED], 0.90));
+		fmt_ns(c, sizeof(c), (double)lh_quantile_ns(&h[AL_SERVED], 0.99));
+		fmt_ns(e, sizeof(e), (double)l->sum_ns[AL_SERVED] / (double)n);
+		printf("from the server's read  p50 %s  p90 %s  p99 %s  mean %s\n", a, b, c, e);
+		if (l->arrived < n)
+			printf("(%llu requests without the kernel's arrival stamp start at the read)\n",
+			       (unsigned long long)(n - l->arrived));
+		printf("\n");
+		log2_view(&h[AL_TOTAL], v2);
+		for (int i = 0; i < 64; i++) {
+			if (!v2[i])
 				continue;
 			if (lo < 0)
 				lo = i;
 			hi = i;
-			if (l->hist[AL_TOTAL][i] > top)
-				top = l->hist[AL_TOTAL][i];
+			if (v2[i] > top)
+				top = v2[i];
 		}
 		printf("%24s : %-10s %s\n", "latency", "count", "distribution");
 		for (int i = lo; i >= 0 && i <= hi; i++) {
 			char r0[16], r1[16], bar[41];
-			int w = top ? (int)(40 * l->hist[AL_TOTAL][i] / top) : 0;
+			int w = top ? (int)(40 * v2[i] / top) : 0;
 			fmt_ns(r0, sizeof(r0), i ? ldexp(1.0, i) : 0);
 			fmt_ns(r1, sizeof(r1), ldexp(1.0, i + 1));
 			memset(bar, '*', (size_t)w);
 			bar[w] = 0;
-			printf("%10s -> %-10s : %-10llu |%-40s|\n", r0, r1,
-			       (unsigned long long)l->hist[AL_TOTAL][i], bar);
+			printf("%10s -> %-10s : %-10llu |%-40s|\n", r0, r1, (unsigned long long)v2[i], bar);
 		}
 		printf("\n%-26s %10s %7s %10s %10s %10s\n", "phase", "mean", "share", "p50", "p90", "p99");
-		for (int ph = AL_RECV; ph < AL_NPHASE; ph++) {
+		for (int ph = 0; ph < AL_NPHASE; ph++) {
+			if (!phase_part(ph))
+				continue;
 			fmt_ns(a, sizeof(a), (double)l->sum_ns[ph] / (double)n);
-			fmt_ns(b, sizeof(b), hist_pct(l->hist[ph], n, 0.50, 0));
-			fmt_ns(c, sizeof(c), hist_pct(l->hist[ph], n, 0.90, 0));
-			fmt_ns(d, sizeof(d), hist_pct(l->hist[ph], n, 0.99, 0));
+			fmt_ns(b, sizeof(b), (double)lh_quantile_ns(&h[ph], 0.50));
+			fmt_ns(c, sizeof(c), (double)lh_quantile_ns(&h[ph], 0.90));
+			fmt_ns(d, sizeof(d), (double)lh_quantile_ns(&h[ph], 0.99));
 			printf("%-26s %10s %6.1f%% %10s %10s %10s\n", phase_text[ph], a,
 			       pct(l->sum_ns[ph], req_ns), b, c, d);
 		}
-		printf("\noff CPU while serving (the serving thread, within the requests' time):\n");
+		printf("\noff CPU while serving (the serving thread, from its read of the request on):\n");
 		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in epoll_wait",
 						      "run queue" };
 		for (int i = 0; i < ALO_N; i++) {
@@ -461,6 +535,8 @@ struct lat_ctx {
 	int ntg;
 	__u64 cur, rq_t;	/* auto: N in force, when rq was last read */
 	bool masked;		/* the target's trace flag is set */
+	int stamp_fd;		/* keeps the kernel's receive stamps on; -1 */
+	struct lh hist[AL_NPHASE];	/* read at the end (~16 KiB each) */
 };
 
 static int option(struct sess *s, void *ctx, int c, const char *arg)
@@ -555,7 +631,7 @@ int lat_begin(struct sess *s, struct lat_ctx *x)
 {
 	char exe[4096];
 	ssize_t n;
-	int c;
+	int c, one = 1;
 
 	snprintf(x->path, sizeof(x->path), "/proc/%d/exe", (int)s->pid);
 	n = readlink(x->path, exe, sizeof(exe) - 1);
@@ -592,6 +668,15 @@ int lat_begin(struct sess *s, struct lat_ctx *x)
 	if (attach_probes(x, s->pid, exe))
 		return 1;
 	seed_threads(x->skel, s->pid);
+	/* The kernel stamps received packets only while some socket asks for
+	 * stamps: this one asks from now on, so that the requests already
+	 * on their way when amped sees the trace flag (at its next read)
+	 * have their arrival too.  Without it they start at the read. */
+	x->stamp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (x->stamp_fd >= 0 && setsockopt(x->stamp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one))) {
+		close(x->stamp_fd);
+		x->stamp_fd = -1;
+	}
 	x->cur = x->sample ? x->sample : auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, 1);
 	c = set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, x->cur - 1, 1);
 	if (c && x->cur > 1) {
@@ -641,6 +726,11 @@ int lat_read(struct lat_ctx *x, struct ampstat_lat *out)
 	return read_lat(x->skel, out);
 }
 
+int lat_hist(struct lat_ctx *x, __u64 max_ns, struct lh *out, unsigned nph)
+{
+	return read_hist(x->skel, max_ns, out, nph);
+}
+
 static void unmask(struct sess *s, struct lat_ctx *x)
 {
 	if (x->masked)
@@ -659,11 +749,13 @@ static int stop(struct sess *s, void *ctx, const char *why)
 	unmask(s, x);
 	cpu_ns = sess_cpu_ns(s);
 	sess_progs(s, p1, SESS_PROG_MAX);
-	if (read_lat(x->skel, &l)) {
-		fprintf(stderr, "ampstat: reading the latency map: %s\n", strerror(errno));
+	int err;
+
+	if ((err = read_lat(x->skel, &l)) || (err = read_hist(x->skel, l.max_ns, x->hist, AL_NPHASE))) {
+		fprintf(stderr, "ampstat: reading the latency maps: %s\n", strerror(-err));
 		return 1;
 	}
-	report(&l, s->pid, s->comm, dur_s, why, s->json, s->p0, p1, s->nprogs, cpu_ns,
+	report(&l, x->hist, s->pid, s->comm, dur_s, why, s->json, s->p0, p1, s->nprogs, cpu_ns,
 	       x->skel->bss->dropped_threads, x->sample == 0);
 	return 0;
 }
@@ -674,6 +766,9 @@ static void cleanup(struct sess *s, void *ctx)
 
 	if (x->skel)
 		unmask(s, x);
+	if (x->stamp_fd >= 0)
+		close(x->stamp_fd);
+	x->stamp_fd = -1;
 	for (int i = 0; i < x->nlinks; i++)
 		bpf_link__destroy(x->links[i]);
 	bpf_link__destroy(x->sw);
@@ -683,6 +778,7 @@ static void cleanup(struct sess *s, void *ctx)
 static void lat_defaults(struct lat_ctx *x)
 {
 	memset(x, 0, sizeof(*x));
+	x->stamp_fd = -1;
 	x->hit_rate = 4000;
 	x->cur = 1;
 }

@@ -13,6 +13,11 @@
  *                          it a few times a second).
  *   lat_read(x, &l)        the sums so far (struct ampstat_lat, summed over
  *                          the CPUs).  0 / -errno.
+ *   lat_hist(x, max, h, n) the histograms (user/lh.h) of phases 0 .. n - 1
+ *                          (enum ampstat_lat_phase; 0 the total), summed
+ *                          over the CPUs, quantiles clipped to max (the
+ *                          longest request: struct ampstat_lat.max_ns).
+ *                          0 / -errno.
  *   lat_end(s, x)          clears amped's trace flag, detaches, frees;
  *                          accepts NULL.
  *
@@ -24,11 +29,14 @@
 
 struct sess;
 struct lat_ctx;
+struct lh;
 
 struct lat_ctx *lat_new(void);
 int lat_begin(struct sess *s, struct lat_ctx *x);
 void lat_tick(struct sess *s, struct lat_ctx *x);
 int lat_read(struct lat_ctx *x, struct ampstat_lat *out);
+const char *lat_phase_name(int phase);	/* its JSON name ("socket_queue") */
+int lat_hist(struct lat_ctx *x, __u64 max_ns, struct lh *out, unsigned nph);
 void lat_end(struct sess *s, struct lat_ctx *x);
 
 #endif

@@ -50,6 +50,7 @@
 #include "ampstat/roles.h"
 #include "ampstat/sess.h"
 #include "ampstat/trace.h"
+#include "lh.h"
 #include "ampstat_web.h"	/* build/: the live page, bundled by user/ampstat/web/bundle.mjs */
 
 #define MAX_TGIDS 1024
@@ -243,31 +244,35 @@ static void json_stalls(struct serve *s, FILE *f)
  * counts N times: the figures are then estimates of all requests. */
 static void expose_latency(struct serve *s, struct buf *b)
 {
-	static const char *phase[AL_NPHASE] = { "total", "receive", "dispatcher", "helper_queue",
-						"helper_service", "sending" };
+	static struct lh h;
 	struct ampstat_lat l;
 	__u64 cum = 0;
+	unsigned i = 0;
 
-	if (!s->lat || lat_read(s->lat, &l))
+	if (!s->lat || lat_read(s->lat, &l) || lat_hist(s->lat, l.max_ns, &h, 1))
 		return;
-	bprintf(b, "# HELP ampstat_request_duration_seconds Request latency from the request's first byte "
-		   "to its last response byte handed to the kernel (amped:request_done, --latency).\n"
+	bprintf(b, "# HELP ampstat_request_duration_seconds Request latency from the arrival of the "
+		   "request's first byte to its last response byte handed to the kernel "
+		   "(amped:request_done, --latency).\n"
 		   "# TYPE ampstat_request_duration_seconds histogram\n");
-	for (int i = 0; i < AMPSTAT_LAT_BUCKETS; i++) {
-		cum += l.hist[AL_TOTAL][i];
-		/* bucket i holds [2^i, 2^(i+1)) ns: all of it is <= 2^(i+1) */
-		if (i + 1 >= LAT_LE_MIN_LOG2 && i + 1 <= LAT_LE_MAX_LOG2)
-			bprintf(b, "ampstat_request_duration_seconds_bucket{le=\"%.9g\"} %llu\n",
-				(double)(1ULL << (i + 1)) / 1e9, (unsigned long long)cum);
+	/* the log-linear buckets of an octave all end at or below its top */
+	for (int k = LAT_LE_MIN_LOG2; k <= LAT_LE_MAX_LOG2; k++) {
+		for (; i < LH_BUCKETS && lh_bucket_low(i) < (1ULL << k); i++)
+			cum += h.count[i];
+		bprintf(b, "ampstat_request_duration_seconds_bucket{le=\"%.9g\"} %llu\n",
+			(double)(1ULL << k) / 1e9, (unsigned long long)cum);
 	}
+	for (; i < LH_BUCKETS; i++)
+		cum += h.count[i];
 	bprintf(b, "ampstat_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		   "ampstat_request_duration_seconds_sum %.9f\nampstat_request_duration_seconds_count %llu\n",
 		(unsigned long long)cum, (double)l.sum_ns[AL_TOTAL] / 1e9, (unsigned long long)cum);
 	bprintf(b, "# HELP ampstat_request_phase_seconds_total Requests' time by phase (--latency): "
-		   "receive, dispatcher, helper_queue, helper_service, sending; they sum to the requests' "
-		   "total time.\n# TYPE ampstat_request_phase_seconds_total counter\n");
-	for (int p = 1; p < AL_NPHASE; p++)
-		bprintf(b, "ampstat_request_phase_seconds_total{phase=\"%s\"} %.9f\n", phase[p],
+		   "accept_queue, socket_queue, receive, dispatcher, helper_queue, helper_service, "
+		   "sending; they sum to the requests' total time.\n"
+		   "# TYPE ampstat_request_phase_seconds_total counter\n");
+	for (int p = AL_ACCEPTQ; p <= AL_SEND; p++)
+		bprintf(b, "ampstat_request_phase_seconds_total{phase=\"%s\"} %.9f\n", lat_phase_name(p),
 			(double)l.sum_ns[p] / 1e9);
 }
 
@@ -404,10 +409,12 @@ static void expose(struct serve *s, struct buf *b)
 /* the same histogram for the page: per bucket (not cumulative) */
 static void json_latency(struct serve *s, FILE *f)
 {
+	static struct lh h;
 	struct ampstat_lat l;
 	__u64 c = 0;
+	unsigned i = 0;
 
-	if (!s->lat || lat_read(s->lat, &l)) {
+	if (!s->lat || lat_read(s->lat, &l) || lat_hist(s->lat, l.max_ns, &h, 1)) {
 		fprintf(f, "null");
 		return;
 	}
@@ -415,13 +422,13 @@ static void json_latency(struct serve *s, FILE *f)
 	for (int k = LAT_LE_MIN_LOG2; k <= LAT_LE_MAX_LOG2; k++)
 		fprintf(f, "%s%.9g", k > LAT_LE_MIN_LOG2 ? "," : "", (double)(1ULL << k) / 1e9);
 	fprintf(f, "],\"counts\":[");
-	for (int i = 0; i < AMPSTAT_LAT_BUCKETS; i++) {
-		c += l.hist[AL_TOTAL][i];
-		if (i + 1 >= LAT_LE_MIN_LOG2 && i + 1 <= LAT_LE_MAX_LOG2) {
-			fprintf(f, "%llu,", (unsigned long long)c);
-			c = 0;
-		}
+	for (int k = LAT_LE_MIN_LOG2; k <= LAT_LE_MAX_LOG2; k++) {
+		for (c = 0; i < LH_BUCKETS && lh_bucket_low(i) < (1ULL << k); i++)
+			c += h.count[i];
+		fprintf(f, "%llu,", (unsigned long long)c);
 	}
+	for (c = 0; i < LH_BUCKETS; i++)
+		c += h.count[i];
 	fprintf(f, "%llu],\"count\":%llu,\"sum_s\":%.9f}", (unsigned long long)c, (unsigned long long)l.count,
 		(double)l.sum_ns[AL_TOTAL] / 1e9);
 }

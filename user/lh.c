@@ -9,32 +9,16 @@ void lh_init(struct lh *h)
 	h->min_ns = UINT64_MAX;
 }
 
-unsigned lh_index(uint64_t v)
+void lh_from_counts(struct lh *h, const uint64_t *count, uint64_t max_ns)
 {
-	unsigned msb, e;
-
-	if (v < 2 * LH_SUB)
-		return (unsigned)v;
-	if (v > LH_MAX_NS)
-		v = LH_MAX_NS;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	e = msb - LH_SUB_BITS;		/* v >> e is in [64, 128) */
-	return LH_SUB * (e + 1) + (unsigned)((v >> e) - LH_SUB);
-}
-
-uint64_t lh_bucket_low(unsigned idx)
-{
-	unsigned e;
-
-	if (idx < 2 * LH_SUB)
-		return idx;
-	e = idx / LH_SUB - 1;
-	return (uint64_t)(LH_SUB + idx % LH_SUB) << e;
-}
-
-uint64_t lh_bucket_width(unsigned idx)
-{
-	return idx < 2 * LH_SUB ? 1 : UINT64_C(1) << (idx / LH_SUB - 1);
+	lh_init(h);
+	for (unsigned i = 0; i < LH_BUCKETS; i++) {
+		h->count[i] = count[i];
+		h->n += count[i];
+		h->sum_ns += (double)count[i] * ((double)lh_bucket_low(i) + (double)lh_bucket_width(i) / 2);
+	}
+	h->min_ns = 0;
+	h->max_ns = max_ns;
 }
 
 void lh_record(struct lh *h, uint64_t v)
