@@ -68,6 +68,14 @@ struct {
 	__type(value, __u64);
 } others_out SEC(".maps");
 
+/* the same per thread, for ampstat's roles (include/ampstat_blocked.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ampstat_blk_tid);
+} others_tid SEC(".maps");
+
 __u64 others_blocked_ns = 0;
 __u64 others_blocked = 0;
 __u64 dropped_events = 0;	/* ring buffer full */
@@ -91,6 +99,18 @@ static __always_inline bool comm_is_disp(const char *c)
 	return true;
 }
 
+/* seda's http stage: each thread an event loop (amped-s-http-N) */
+static __always_inline bool comm_is_stage_loop(const char *c)
+{
+	const char want[] = AMPED_COMM_STAGE AMPED_STAGE_HTTP "-";	/* a prefix */
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(want) - 1; i++)
+		if (c[i] != want[i])
+			return false;
+	return true;
+}
+
 static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
 {
 	char comm[TASK_COMM_LEN];
@@ -98,10 +118,24 @@ static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
 	if (!by_comm)
 		return AS_LD(raw, t, pid) == targ_tgid;
 	if (!raw)
-		return comm_is_disp(t->comm);
+		return comm_is_disp(t->comm) || comm_is_stage_loop(t->comm);
 	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
 		return false;
-	return comm_is_disp(comm);
+	return comm_is_disp(comm) || comm_is_stage_loop(comm);
+}
+
+static __always_inline void others_add(__u32 tid, __u64 ns)
+{
+	struct ampstat_blk_tid *o = bpf_map_lookup_elem(&others_tid, &tid), zero = {};
+
+	if (!o) {
+		bpf_map_update_elem(&others_tid, &tid, &zero, BPF_NOEXIST);
+		o = bpf_map_lookup_elem(&others_tid, &tid);
+		if (!o)
+			return;		/* full: the totals above still count it */
+	}
+	__sync_fetch_and_add(&o->blocked, 1);
+	__sync_fetch_and_add(&o->blocked_ns, ns);
 }
 
 static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
@@ -183,6 +217,7 @@ in:
 			if (now > *t0)
 				__sync_fetch_and_add(&others_blocked_ns, now - *t0);
 			__sync_fetch_and_add(&others_blocked, 1);
+			others_add(tid, now > *t0 ? now - *t0 : 0);
 			bpf_map_delete_elem(&others_out, &tid);
 		}
 	} else if (next_in) {

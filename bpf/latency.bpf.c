@@ -54,6 +54,14 @@ struct {
 	__type(value, struct ampstat_lat_thread);
 } lthreads SEC(".maps");
 
+/* by serving thread, for roles (include/ampstat_latency.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ampstat_lat_tid);
+} lat_tids SEC(".maps");
+
 __u64 dropped_threads = 0;
 
 static __always_inline bool ours_tgid(__u32 tg)
@@ -148,6 +156,22 @@ static __always_inline void lat_in(struct ampstat_lat_thread *th, __u64 now)
 	th->out_ns = 0;
 }
 
+/* one more request finished by the current thread */
+static __always_inline void tid_add(__u64 w, __u64 total)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ampstat_lat_tid *t = bpf_map_lookup_elem(&lat_tids, &tid), zero = {};
+
+	if (!t) {
+		bpf_map_update_elem(&lat_tids, &tid, &zero, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&lat_tids, &tid);
+		if (!t)
+			return;		/* full: the sums in `lat` still count it */
+	}
+	__sync_fetch_and_add(&t->count, w);
+	__sync_fetch_and_add(&t->total_ns, total * w);
+}
+
 /* request_done(conn_id, req_id, status, body_bytes, start_ns, flags, ph):
  * only ph is fetched (each argument fetch is a kernel probe read); it holds
  * start_ns and status as well. */
@@ -219,6 +243,7 @@ int on_request_done(struct pt_regs *ctx)
 	if (cls > 5)
 		cls = 0;
 	l->status[cls & 7] += w;
+	tid_add(w, total);
 
 	/* the serving thread's off-CPU stretches within [first, now] */
 	th = bpf_task_storage_get(&lthreads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);

@@ -17,7 +17,11 @@
  * request was waiting for a helper or the client), other wait, runqueue
  * (preempted).  A sleep's stretch includes its wait for a CPU after the
  * wakeup.  off_lost counts requests that overlapped more stretches than the
- * ring holds (the oldest are then missing). */
+ * ring holds (the oldest are then missing).
+ *
+ * Map `lat_tids` (HASH tid -> struct ampstat_lat_tid): requests and their
+ * total latency by the thread that finished them, so that ampstat can sum
+ * them by role (seda's http stage, hybrid's workers, ult's scheduler). */
 #ifndef AMPSTAT_LATENCY_H
 #define AMPSTAT_LATENCY_H
 
@@ -78,4 +82,9 @@ struct ampstat_lat_thread {
 	struct ampstat_lat_stretch ring[AMPSTAT_LAT_RING];
 };
 
+/* requests a thread finished (weighted like struct ampstat_lat) */
+struct ampstat_lat_tid {
+	__u64 count;
+	__u64 total_ns;			/* sum of AL_TOTAL */
+};
 #endif
