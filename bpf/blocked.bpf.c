@@ -17,13 +17,11 @@
 #include "amped_names.h"
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
 const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp;
@@ -164,7 +162,7 @@ static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
 			state = ABS_PREEMPT;
 		else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD))
 			state = ABS_BLOCKED;
-		else if (nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2) {
+		else if (as_idle_syscall(nr)) {
 			__sync_fetch_and_add(&idle_switches, 1);
 			goto in;
 		} else

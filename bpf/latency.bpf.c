@@ -19,13 +19,11 @@
 #include "amped_usdt.h"
 #define AMPSTAT_TP_SWITCH_IN
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 /* the target and its child processes running amped when ampstat started
  * (MP workers, SYMPED processes): constants once loaded, so the filter on
@@ -326,8 +324,7 @@ static __always_inline int lat_switch_body(__u64 *ctx, const bool raw)
 			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 			long nr = regs ? regs->orig_ax : -1;
 
-			cat = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2 ?
-			      ALO_IDLE : ALO_WAIT_OTHER;
+			cat = as_idle_syscall(nr) ? ALO_IDLE : ALO_WAIT_OTHER;
 		}
 		th->out_ns = now;
 		th->out_cat = cat;

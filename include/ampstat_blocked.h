@@ -2,7 +2,7 @@
  *
  * Every time a dispatcher thread (named amped-disp, or the target's main
  * thread for another server) leaves the CPU other than for its idle wait
- * (an interruptible sleep in epoll_wait), the switch-out records the state,
+ * (an interruptible sleep in epoll_wait, poll or select), the switch-out records the state,
  * the syscall it sleeps in (orig_ax), kernel and user stack ids (map
  * `stacks`, STACK_TRACE) and the request it is serving (amped_current, read
  * with bpf_probe_read_user); the switch-in completes the event and, when it

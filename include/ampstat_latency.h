@@ -13,7 +13,7 @@
  * value: struct ampstat_lat_thread) keeps each such thread's last
  * AMPSTAT_LAT_RING off-CPU stretches; request_done intersects them with the
  * request.  A stretch is categorized at switch-out: blocked (D), idle (an
- * interruptible sleep in epoll_wait: the thread had nothing to do, so the
+ * interruptible sleep in epoll_wait, poll or select: the thread had nothing to do, so the
  * request was waiting for a helper or the client), other wait, runqueue
  * (preempted).  A sleep's stretch includes its wait for a CPU after the
  * wakeup.  off_lost counts requests that overlapped more stretches than the

@@ -14,6 +14,18 @@
  *         connection stays with the http thread that took it: conn.c's state
  *         is per thread, and handing a socket to a separate send stage for
  *         every write would take a lock per event for nothing.
+ *
+ *         Sending is therefore not a stage of its own (no amped-s-send-N).
+ *         Making it one would move each connection between threads twice
+ *         a request (http -> send, and back for the next request on a
+ *         keep-alive connection), which conn.c does not support: a
+ *         connection, its ready queue (--sched) and the per-thread file
+ *         cache that holds the body's descriptor all belong to one loop,
+ *         unlocked; the body's cache entry would have to stay pinned
+ *         across threads, and SRPT would have to order across the send
+ *         threads.  What shows the sending instead: `ampstat latency`'s
+ *         "sending" phase (the response's first write .. done) per request,
+ *         and the http stage's service time, which includes it.
  *   file  --stage-threads file=N threads (default --helpers): translate a
  *         path (open/stat beneath the root) and read pages that are not
  *         resident — the blocking work, as blk.h jobs from the http

@@ -450,7 +450,7 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 			printf("  %-14s %llu times, %s\n", roles_name(rr[i].role), (unsigned long long)rr[i].a, a);
 		}
 	}
-	printf("idle waits of the dispatcher (epoll_wait, not shown): %llu\n",
+	printf("idle waits of the dispatcher (epoll_wait, poll, select: not shown): %llu\n",
 	       (unsigned long long)b->skel->bss->idle_switches);
 	printf("sched_switch through %s\n", tp);
 	sess_cost(stdout, false, cost->p0, cost->p1, cost->n, cost->cpu_ns, dur_s);
@@ -467,7 +467,7 @@ static void usage(FILE *f)
 "usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [--json] [-v]\n"
 "\n"
 "Every time the server's dispatcher left the CPU for anything but its idle\n"
-"wait (epoll_wait): when, for how long, in which state (D: blocked-io,\n"
+"wait (epoll_wait, poll, select): when, for how long, in which state (D: blocked-io,\n"
 "S: another wait, R: preempted), in which syscall, its kernel and user\n"
 "stacks (symbolized) and the request (method and path) it was serving.\n"
 "One block per event as it ends, and a summary at the end.  The dispatcher\n"

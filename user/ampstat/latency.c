@@ -422,7 +422,7 @@ static void report(const struct ampstat_lat *l, pid_t pid, const char *comm, dou
 			       pct(l->sum_ns[ph], req_ns), b, c, d);
 		}
 		printf("\noff CPU while serving (the serving thread, within the requests' time):\n");
-		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in epoll_wait",
+		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in the poller",
 						      "run queue" };
 		for (int i = 0; i < ALO_N; i++) {
 			fmt_ns(a, sizeof(a), n ? (double)l->off_ns[i] / (double)n : 0);

@@ -554,7 +554,7 @@ static void usage(FILE *f)
 "and threads; --role for others) how many of its threads\n"
 "were, on average over the interval, in each state: on CPU in user or kernel\n"
 "mode (ONCPU = USER + KERN = the CPUs the role used), blocked-io (D state),\n"
-"idle wait (epoll_wait), other waits, the run queue, and steal (on a CPU the\n"
+"idle wait (epoll_wait, poll, select), other waits, the run queue, and steal (on a CPU the\n"
 "hypervisor gave to someone else).  One unit throughout: a role's states add\n"
 "up to its THR.  Also context switches/s, the page-cache hit ratio (HIT%%:\n"
 "pages read or mapped that were cached, of all it accessed; '-': none),\n"
