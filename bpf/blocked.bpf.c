@@ -18,13 +18,11 @@
 #include "amped_names.h"
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
 const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp(-N);
@@ -69,6 +67,14 @@ struct {
 	__type(value, __u64);
 } others_out SEC(".maps");
 
+/* the same per thread, for ampstat's roles (include/ampstat_blocked.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ampstat_blk_tid);
+} others_tid SEC(".maps");
+
 __u64 others_blocked_ns = 0;
 __u64 others_blocked = 0;
 __u64 dropped_events = 0;	/* ring buffer full */
@@ -110,6 +116,29 @@ static __always_inline int comm_disp_slot(const char *c)
 	return -1;
 }
 
+/* seda's http stage: each thread an event loop (amped-s-http-N) */
+static __always_inline bool comm_is_stage_loop(const char *c)
+{
+	const char want[] = AMPED_COMM_STAGE AMPED_STAGE_HTTP "-";	/* a prefix */
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(want) - 1; i++)
+		if (c[i] != want[i])
+			return false;
+	return true;
+}
+
+/* amped_current's slot of a dispatcher or a seda http-stage thread (slot 0:
+ * seda's loops share it); -1: not an event loop */
+static __always_inline int comm_loop_slot(const char *c)
+{
+	int slot = comm_disp_slot(c);
+
+	if (slot >= 0)
+		return slot;
+	return comm_is_stage_loop(c) ? 0 : -1;
+}
+
 static __always_inline int disp_slot(struct task_struct *t, const bool raw)
 {
 	char comm[TASK_COMM_LEN];
@@ -117,15 +146,29 @@ static __always_inline int disp_slot(struct task_struct *t, const bool raw)
 	if (!by_comm)
 		return AS_LD(raw, t, pid) == targ_tgid ? 0 : -1;
 	if (!raw)
-		return comm_disp_slot(t->comm);
+		return comm_loop_slot(t->comm);
 	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
 		return -1;
-	return comm_disp_slot(comm);
+	return comm_loop_slot(comm);
 }
 
 static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
 {
 	return disp_slot(t, raw) >= 0;
+}
+
+static __always_inline void others_add(__u32 tid, __u64 ns)
+{
+	struct ampstat_blk_tid *o = bpf_map_lookup_elem(&others_tid, &tid), zero = {};
+
+	if (!o) {
+		bpf_map_update_elem(&others_tid, &tid, &zero, BPF_NOEXIST);
+		o = bpf_map_lookup_elem(&others_tid, &tid);
+		if (!o)
+			return;		/* full: the totals above still count it */
+	}
+	__sync_fetch_and_add(&o->blocked, 1);
+	__sync_fetch_and_add(&o->blocked_ns, ns);
 }
 
 static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
@@ -156,7 +199,7 @@ static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
 			state = ABS_PREEMPT;
 		else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD))
 			state = ABS_BLOCKED;
-		else if (nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2) {
+		else if (as_idle_syscall(nr)) {
 			__sync_fetch_and_add(&idle_switches, 1);
 			goto in;
 		} else
@@ -211,6 +254,7 @@ in:
 			if (now > *t0)
 				__sync_fetch_and_add(&others_blocked_ns, now - *t0);
 			__sync_fetch_and_add(&others_blocked, 1);
+			others_add(tid, now > *t0 ? now - *t0 : 0);
 			bpf_map_delete_elem(&others_out, &tid);
 		}
 	} else if (next_in) {

@@ -19,13 +19,11 @@
 #include "amped_usdt.h"
 #define AMPSTAT_TP_SWITCH_IN
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 /* the target and its child processes running amped when ampstat started
  * (MP workers, SYMPED processes): constants once loaded, so the filter on
@@ -61,6 +59,14 @@ struct {
 	__type(key, int);
 	__type(value, struct ampstat_lat_thread);
 } lthreads SEC(".maps");
+
+/* by serving thread, for roles (include/ampstat_latency.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct ampstat_lat_tid);
+} lat_tids SEC(".maps");
 
 __u64 dropped_threads = 0;
 
@@ -149,6 +155,22 @@ static __always_inline void lat_in(struct ampstat_lat_thread *th, __u64 now)
 	s->cat = th->out_cat;
 	th->head = h + 1;
 	th->out_ns = 0;
+}
+
+/* one more request finished by the current thread */
+static __always_inline void tid_add(__u64 w, __u64 total)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ampstat_lat_tid *t = bpf_map_lookup_elem(&lat_tids, &tid), zero = {};
+
+	if (!t) {
+		bpf_map_update_elem(&lat_tids, &tid, &zero, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&lat_tids, &tid);
+		if (!t)
+			return;		/* full: the sums in `lat` still count it */
+	}
+	__sync_fetch_and_add(&t->count, w);
+	__sync_fetch_and_add(&t->total_ns, total * w);
 }
 
 /* request_done(conn_id, req_id, status, body_bytes, start_ns, flags, ph):
@@ -240,6 +262,7 @@ int on_request_done(struct pt_regs *ctx)
 	if (cls > 5)
 		cls = 0;
 	l->status[cls & 7] += w;
+	tid_add(w, total);
 
 	/* the serving thread's off-CPU stretches within [first, now] */
 	th = bpf_task_storage_get(&lthreads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -322,8 +345,7 @@ static __always_inline int lat_switch_body(__u64 *ctx, const bool raw)
 			struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 			long nr = regs ? regs->orig_ax : -1;
 
-			cat = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2 ?
-			      ALO_IDLE : ALO_WAIT_OTHER;
+			cat = as_idle_syscall(nr) ? ALO_IDLE : ALO_WAIT_OTHER;
 		}
 		th->out_ns = now;
 		th->out_cat = cat;

@@ -15,14 +15,12 @@
 #include "ampstat_targets.bpf.h"
 #define AMPSTAT_TP_SWITCH_IN
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 #include "ampstat_follow.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 #define MAX_DEPTH 127
 #define EEXIST 17
@@ -136,8 +134,7 @@ static __always_inline int am_off_switch_body(__u64 *ctx, const bool raw)
 				struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(AS_CUR(raw, prev));
 				long nr = regs ? regs->orig_ax : -1;
 
-				st->state = nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2
-						    ? AS_WAIT_IDLE : AS_WAIT_OTHER;
+				st->state = as_idle_syscall(nr) ? AS_WAIT_IDLE : AS_WAIT_OTHER;
 			}
 		}
 	}

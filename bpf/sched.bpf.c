@@ -61,6 +61,7 @@
 #include "ampstat_targets.bpf.h"
 #include "ampstat_cache.bpf.h"
 #include "ampstat_tp.bpf.h"
+#include "ampstat_idle.bpf.h"
 
 /* include/linux/sched.h: not in BTF, they are macros */
 #define TASK_RUNNING		0x0000
@@ -71,11 +72,6 @@
 #define TASK_NOLOAD		0x0400
 #define PF_EXITING		0x00000004
 #define PF_KTHREAD		0x00200000
-
-/* x86_64 syscall numbers of the idle wait of an event loop */
-#define NR_epoll_wait		232
-#define NR_epoll_pwait		281
-#define NR_epoll_pwait2		441
 
 const volatile bool follow_forks = true;
 
@@ -298,7 +294,7 @@ static __always_inline __u32 sleep_state(unsigned int st, __s32 nr)
 {
 	if ((st & TASK_UNINTERRUPTIBLE) && !(st & TASK_NOLOAD))
 		return AS_BLOCKED;
-	if (nr == NR_epoll_wait || nr == NR_epoll_pwait || nr == NR_epoll_pwait2)
+	if (as_idle_syscall(nr))
 		return AS_WAIT_IDLE;
 	return AS_WAIT_OTHER;
 }

@@ -1,12 +1,19 @@
 /* ampstat_blocked — `ampstat blocked` (bpf/blocked.bpf.c).
  *
  * Every time a dispatcher thread (named amped-disp or amped-disp-N, or the
- * target's main thread for another server) leaves the CPU other than for its idle wait
- * (an interruptible sleep in epoll_wait), the switch-out records the state,
- * the syscall it sleeps in (orig_ax), kernel and user stack ids (map
- * `stacks`, STACK_TRACE) and the request it is serving (its slot of
- * amped_current, read with bpf_probe_read_user); the switch-in completes the event and, when it
- * lasted at least min_ns, sends it through ring buffer `events`. */
+ * target's main thread for another server) leaves the CPU other than for its
+ * idle wait (an interruptible sleep in epoll_wait, poll or select), the
+ * switch-out records the state, the syscall it sleeps in (orig_ax), kernel
+ * and user stack ids (map `stacks`, STACK_TRACE) and the request it is
+ * serving (its slot of amped_current, read with bpf_probe_read_user); the
+ * switch-in completes the event and, when it lasted at least min_ns, sends
+ * it through ring buffer `events`.  seda's http-stage threads
+ * (amped-s-http-N) are event loops too: they count as dispatchers (slot 0).
+ *
+ * The target's other threads (helpers, workers, seda's other stages) are
+ * summed, not reported: their stretches in D state per thread in map
+ * `others_tid` (HASH tid -> struct ampstat_blk_tid), so that ampstat can sum
+ * them by role. */
 #ifndef AMPSTAT_BLOCKED_H
 #define AMPSTAT_BLOCKED_H
 
@@ -40,6 +47,12 @@ struct ampstat_blk_event {
 	char method[AMPSTAT_BLK_METHOD];	/* up to the first space, not terminated */
 	char path[AMPSTAT_BLK_PATH];	/* NUL-terminated */
 	char comm[AMPSTAT_COMM_LEN];
+};
+
+/* another thread's time in D state, for its role */
+struct ampstat_blk_tid {
+	__u64 blocked;			/* stretches */
+	__u64 blocked_ns;
 };
 
 #endif

@@ -19,11 +19,15 @@
  * value: struct ampstat_lat_thread) keeps each such thread's last
  * AMPSTAT_LAT_RING off-CPU stretches; request_done intersects them with the
  * request.  A stretch is categorized at switch-out: blocked (D), idle (an
- * interruptible sleep in epoll_wait: the thread had nothing to do, so the
+ * interruptible sleep in epoll_wait, poll or select: the thread had nothing to do, so the
  * request was waiting for a helper or the client), other wait, runqueue
  * (preempted).  A sleep's stretch includes its wait for a CPU after the
  * wakeup.  off_lost counts requests that overlapped more stretches than the
- * ring holds (the oldest are then missing). */
+ * ring holds (the oldest are then missing).
+ *
+ * Map `lat_tids` (HASH tid -> struct ampstat_lat_tid): requests and their
+ * total latency by the thread that finished them, so that ampstat can sum
+ * them by role (seda's http stage, hybrid's workers, ult's scheduler). */
 #ifndef AMPSTAT_LATENCY_H
 #define AMPSTAT_LATENCY_H
 
@@ -90,4 +94,9 @@ struct ampstat_lat_thread {
 	struct ampstat_lat_stretch ring[AMPSTAT_LAT_RING];
 };
 
+/* requests a thread finished (weighted like struct ampstat_lat) */
+struct ampstat_lat_tid {
+	__u64 count;
+	__u64 total_ns;			/* sum of AL_TOTAL */
+};
 #endif

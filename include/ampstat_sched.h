@@ -39,7 +39,8 @@ enum ampstat_state {
 	AS_NONE = 0,		/* not accounted (exited) */
 	AS_ONCPU = 1,		/* running */
 	AS_BLOCKED = 2,		/* off CPU, uninterruptible (D): blocked-io */
-	AS_WAIT_IDLE = 3,	/* off CPU, interruptible, in epoll_wait/epoll_pwait(2) */
+	AS_WAIT_IDLE = 3,	/* off CPU, interruptible, in epoll_wait/epoll_pwait(2),
+				   poll/ppoll, select/pselect6 (ampstat_idle.bpf.h) */
 	AS_WAIT_OTHER = 4,	/* off CPU, interruptible, any other sleep */
 	AS_RUNQ = 5,		/* runnable, not running: preempted or woken */
 	AS_STEAL = 6,		/* a slot only, never a state: time the hypervisor

@@ -13,6 +13,8 @@
 # far before sending the next, so arrival order is fixed; the 48 KiB
 # response fits in a fresh loopback socket's send buffer (~3.9 MB here),
 # and the large ones are twice that.
+# seda runs it with one http-stage thread: --sched applies per http-stage
+# thread, each an event loop with its own ready queue (model_seda.c).
 # fcfs is the default: the listening line says so, and the same scenario
 # without --sched completes the 48 KiB response before the 1 KiB one that
 # arrived after it.  mp and mt refuse --sched srpt (exit 2).
@@ -195,14 +197,16 @@ sched_default() {
 
 for b in "${BINS[@]}"; do
 	for m in "${MODELS[@]}"; do
-		# seda: the accept stage hands connections to the http stage one at
-		# a time, so a burst never sits in one ready set for SRPT to order
-		# (its --sched srpt applies within the http stage only; follow-up)
-		case "$m" in mp | mt | ult | hybrid | seda) continue ;; esac
+		case "$m" in mp | mt | ult | hybrid) continue ;; esac
 		V="[$b $m] "
 		for s in srpt default; do
 			log=$T/access.$s.$m.$(echo "$b" | tr / _).log
 			args=(--cache-valid-ms 600000 --access-log "$log" --workers 1)
+			# seda: --sched orders the ready responses of each http-stage
+			# thread (its event loop); the accept stage hands a burst it
+			# accepted in one go to the http stage as one batch.  One http
+			# thread, so the whole burst is one ready set.
+			[ "$m" = seda ] && args+=(--stage-threads http=1)
 			[ "$s" = srpt ] && args+=(--sched srpt)
 			if srv_start "$b" "$m" "${args[@]}"; then
 				"sched_$s" "$log"

@@ -104,7 +104,17 @@ int main(void)
 	   "amped-disp-N (--dispatchers) are dispatchers");
 	ok(role_is("amped-disp-", "other") && role_is("amped-disp-1x", "other"),
 	   "amped-disp- and amped-disp-1x are other");
+	ok(role_is("amped-main", "supervisor"), "amped-main is the supervisor (symped, mp, hybrid)");
 	ok(role_is("amped-dispx", "other"), "amped-dispx is other (anchored)");
+	{
+		struct roles_sum rs[ROLES_MAX];
+		int nrs = 0;
+
+		roles_sum_tid(rs, &nrs, getpid(), 1, 10);
+		roles_sum_tid(rs, &nrs, getpid(), 2, 20);
+		ok(nrs == 1 && rs[0].threads == 2 && rs[0].a == 3 && rs[0].b == 30 &&
+		   !strcmp(roles_name(rs[0].role), "other"), "roles_sum_tid sums a thread's figures in its role's row");
+	}
 	ok(role_is("", "other"), "empty name is other");
 	roles_free();
 	ok(roles_add("noequals") != 0, "--role without = is refused");
@@ -134,7 +144,7 @@ int main(void)
 	ok(roles_add("odd=^z:") == 0, "a regex not starting with a-z: is a name pattern");
 	ok(roles_add("any=thread:") == 0, "thread: alone accepted");
 	ok(roles_target(me) == NULL, "no built-in profile for ampstat_unit");
-	ok(roles_count() == 4 + 8 + 1, "roles: 4 named, 8 built-in, other (%d)", roles_count());
+	ok(roles_count() == 4 + 9 + 1, "roles: 4 named, 9 built-in, other (%d)", roles_count());
 	ok(!strcmp(roles_name(roles_of_task(me, me, "whatever")), "main"), "the leader is 'main'");
 	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "whatever")), "pool"), "a thread is 'pool'");
 	ok(!strcmp(roles_name(roles_of_task(me, me + 1, "amped-disp")), "pool"), "rules before built-ins");
@@ -152,7 +162,7 @@ int main(void)
 		if (roles_add(spec))
 			break;
 	}
-	ok(n > 0 && n < ROLES_MAX && roles_count() == n + 8 + 1 && roles_of("amped-boss") == n + 3,
+	ok(n > 0 && n < ROLES_MAX && roles_count() == n + 9 + 1 && roles_of("amped-boss") == n + 3,
 	   "too many roles: refused at %d, built-ins still fit", n);
 	roles_free();
 

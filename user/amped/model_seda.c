@@ -2,8 +2,10 @@
  * Pariag et al. 2007): the request path cut into stages, each a bounded
  * queue in front of a pool of threads of its own.
  *
- *   acc   1 thread (the one run() is called on): accept, queue the socket
- *         for http.  Full queue: the connection is answered 503 at once
+ *   acc   1 thread (the one run() is called on): accept what the listen
+ *         queue holds (up to 64), queue the batch for http under one lock
+ *         with one wake-up per http thread.  Full queue: the connection is
+ *         answered 503 at once
  *         (admission control: reject early rather than queue without end).
  *         --max-conns open connections: it stops accepting (backpressure
  *         into the listen backlog), as the other models do.
@@ -12,11 +14,30 @@
  *         connection stays with the http thread that took it: conn.c's state
  *         is per thread, and handing a socket to a separate send stage for
  *         every write would take a lock per event for nothing.
+ *
+ *         Sending is therefore not a stage of its own (no amped-s-send-N).
+ *         Making it one would move each connection between threads twice
+ *         a request (http -> send, and back for the next request on a
+ *         keep-alive connection), which conn.c does not support: a
+ *         connection, its ready queue (--sched) and the per-thread file
+ *         cache that holds the body's descriptor all belong to one loop,
+ *         unlocked; the body's cache entry would have to stay pinned
+ *         across threads, and SRPT would have to order across the send
+ *         threads.  What shows the sending instead: `ampstat latency`'s
+ *         "sending" phase (the response's first write .. done) per request,
+ *         and the http stage's service time, which includes it.
  *   file  --stage-threads file=N threads (default --helpers): translate a
  *         path (open/stat beneath the root) and read pages that are not
  *         resident — the blocking work, as blk.h jobs from the http
  *         threads.  Full queue: the job fails with EAGAIN, which conn.c
  *         answers 503 (a lookup) or sends without warming (a read).
+ *
+ * --sched srpt orders the ready responses of each http thread: every http
+ * thread is an event loop with its own ready queue (conn.c), which is where
+ * responses wait to be sent.  A burst the accept stage took in one go
+ * reaches an http thread as one intake, so its responses are ready in the
+ * same turn; with N http threads a burst is spread over N ready queues and
+ * ordered within each, not across them.
  *
  * Queue lengths, rejections and service times: amped_seda
  * (include/amped_models.h), read by tracers like amped_current.  Threads
@@ -77,27 +98,36 @@ static __thread int http_idx;
 static int http_conns[SEDA_MAX_THREADS];	/* each thread's, as of its last turn */
 static __thread uint64_t woke_ns;	/* this http thread's turn began */
 
-/* From the accept stage: false when the queue is full. */
-static bool hq_push(const struct accepted *a)
+/* From the accept stage, a batch of n sockets at once: those that find the
+ * queue full are refused 503 (returns how many were queued).  One lock and
+ * at most one wake-up per http thread for the batch: a burst accepted in
+ * one go reaches an http thread as one intake, so its responses are ready
+ * in the same loop turn and --sched srpt orders them (tests/26-sched.t). */
+static int hq_push(const struct accepted *a, int n)
 {
-	uint64_t one = 1;
+	uint64_t wake[SEDA_MAX_THREADS] = { 0 };
+	int queued = 0, nt = nthreads[ST_HTTP];
 
 	pthread_mutex_lock(&hq_mu);
-	if (hq_len == cfg.stage_queue) {
-		pthread_mutex_unlock(&hq_mu);
-		return false;
+	for (; queued < n && hq_len < cfg.stage_queue; queued++) {
+		hq[(hq_head + hq_len) % cfg.stage_queue] = a[queued];
+		hq_len++;
+		/* each socket wakes one thread, in turn; whichever wakes takes
+		 * the oldest, so no socket waits behind a busy thread's backlog */
+		wake[http_next++ % (unsigned)nt]++;
 	}
-	hq[(hq_head + hq_len) % cfg.stage_queue] = *a;
-	hq_len++;
 	ST_SET(ST_HTTP, queue_len, (unsigned long long)hq_len);
 	pthread_mutex_unlock(&hq_mu);
-	ST_ADD(ST_HTTP, enqueued, 1);
-	/* each socket wakes one thread, in turn; whichever wakes takes the
-	 * oldest, so no socket waits behind a busy thread's backlog */
-	if (write(http_efd[http_next++ % (unsigned)nthreads[ST_HTTP]], &one, sizeof(one)) < 0) {
-		/* cannot overflow at our rates */
+	ST_ADD(ST_HTTP, enqueued, (unsigned long long)queued);
+	for (int t = 0; t < nt; t++)
+		if (wake[t] && write(http_efd[t], &wake[t], sizeof(wake[t])) < 0) {
+			/* cannot overflow at our rates */
+		}
+	for (int i = queued; i < n; i++) {
+		ST_ADD(ST_HTTP, rejected, 1);
+		overload_refuse(a[i].fd, "amped: the http stage's queue is full");
 	}
-	return true;
+	return queued;
 }
 
 static bool hq_pop(struct accepted *a)
@@ -347,26 +377,27 @@ static int seda_conns(void)
 	return n;
 }
 
+#define ACCEPT_BATCH 64
 static void accept_some(int lfd)
 {
 	uint64_t t0 = mono_ns();
+	struct accepted a[ACCEPT_BATCH];
+	int n = 0, room = cfg.max_conns - seda_conns();
 
-	for (int i = 0; i < 64 && seda_conns() < cfg.max_conns; i++) {
-		struct accepted a;
-		socklen_t sl = sizeof(a.ss);
+	while (n < ACCEPT_BATCH && n < room) {
+		socklen_t sl = sizeof(a[n].ss);
 
-		a.fd = accept4(lfd, (struct sockaddr *)&a.ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (a.fd < 0) {
+		a[n].fd = accept4(lfd, (struct sockaddr *)&a[n].ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (a[n].fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
 				usleep(100000);
 			break;
 		}
-		ST_ADD(ST_ACC, items, 1);
-		if (!hq_push(&a)) {
-			ST_ADD(ST_HTTP, rejected, 1);
-			overload_refuse(a.fd, "amped: the http stage's queue is full");
-		}
+		n++;
 	}
+	ST_ADD(ST_ACC, items, (unsigned long long)n);
+	if (n)
+		hq_push(a, n);
 	ST_ADD(ST_ACC, busy_ns, mono_ns() - t0);
 }
 

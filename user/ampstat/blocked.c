@@ -10,7 +10,22 @@
  * processes: SYMPED), or for another server the target's main thread.  The
  * request comes from the server's amped_current, read at switch-out.
  * Other threads of the target (helpers, workers) are only summed: their
- * time in D state is shown in the summary.
+ * time in D state is shown in the summary, by role (roles.h).
+ *
+ * What "the event loop blocked" means, model by model (loops_of):
+ *   amped, amted, sped, uring, symped: the dispatcher (amped-disp, one per
+ *     symped process) left the CPU other than for its idle wait.
+ *   ult: the one kernel thread that runs the scheduler and every user-level
+ *     thread (named amped-disp) blocked: no user-level thread runs until it
+ *     is back, so every connection waits.  Its helpers' D state is theirs
+ *     by design (role helpers).
+ *   seda: an http-stage thread (amped-s-http-N) is an event loop over its
+ *     connections: its stalls are events (role stage-http).  The accept
+ *     stage and the file stage are not loops: a file-stage thread blocking
+ *     in a read is that stage's job, so its D state is summed (role
+ *     stage-file) and never an event.
+ *   mp, mt, hybrid: no event loop (a blocking worker per connection, which
+ *     delays only its own): no events; the workers' D state by role.
  *
  * User stacks are walked by frame pointers: code built without them (most
  * distributions' libc, amped at -O2) shows its innermost frame right and
@@ -33,7 +48,9 @@
 #include "ampstat/blocked.h"
 #include "ampstat/cmd.h"
 #include "ampstat/sess.h"
+#include "ampstat/mstats.h"
 #include "ampstat/proc.h"
+#include "ampstat/roles.h"
 #include "ampstat/sym.h"
 #include "blocked.skel.h"
 
@@ -90,6 +107,8 @@ struct blk {
 	struct { pid_t pid; struct sym *s; } syms[MAX_SYMS];
 	int nsyms;
 	bool stacks, json;
+	bool by_comm;			/* amped: event loops by thread name */
+	const char *loops;		/* what the event loops are (loops_of) */
 	blk_event_fn fn;		/* blk_new's: events go there, not to stdout */
 	void *fn_arg;
 	__u64 mono_to_real_ns;
@@ -178,7 +197,10 @@ static void json_event(struct blk *b, const struct ampstat_blk_event *e, __u32 s
 	       "\"tgid\":%u,\"tid\":%u,\"comm\":", tbuf, (unsigned long long)e->out_ns,
 	       (unsigned long long)e->dur_ns, e->tgid, e->tid);
 	mode_json_str(stdout, e->comm);
-	printf(",\"role\":\"dispatcher\",\"state\":\"%c\",\"state_name\":\"%s\",\"syscall\":",
+	printf(",\"role\":");
+	mode_json_str(stdout, b->by_comm ? roles_name(roles_of_thread((pid_t)e->tgid, (pid_t)e->tid, e->comm))
+					 : "dispatcher");
+	printf(",\"state\":\"%c\",\"state_name\":\"%s\",\"syscall\":",
 	       state_letter[st], blk_state_name[st]);
 	mode_json_str(stdout, sysname(e->syscall, sb, sizeof(sb)));
 	printf(",\"syscall_nr\":%d,\"request\":", e->syscall);
@@ -283,8 +305,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	fmt_ms(ms, sizeof(ms), e.dur_ns);
-	printf("%s  %s %u/%u  off CPU %s  %s  syscall %s\n", tbuf, e.comm, e.tgid, e.tid, ms,
-	       state_text[st], sysname(e.syscall, sb, sizeof(sb)));
+	printf("%s  %s %u/%u  off CPU %s  %s  syscall %s  (%s)\n", tbuf, e.comm, e.tgid, e.tid, ms,
+	       state_text[st], sysname(e.syscall, sb, sizeof(sb)),
+	       b->by_comm ? roles_name(roles_of_thread((pid_t)e.tgid, (pid_t)e.tid, e.comm)) : "dispatcher");
 	if (e.req_id) {
 		char age[32];
 		fmt_ms(age, sizeof(age), e.out_ns > e.req_start_ns ? e.out_ns - e.req_start_ns : 0);
@@ -300,6 +323,24 @@ static int on_event(void *ctx, void *data, size_t len)
 	printf("\n");
 	fflush(stdout);
 	return 0;
+}
+
+/* The other threads' D state (map others_tid) summed by role: rows in
+ * out[0..ROLES_MAX) (a: stretches, b: ns), how many returned. */
+static int others_by_role(struct blk *b, struct roles_sum *out)
+{
+	int fd = bpf_map__fd(b->skel->maps.others_tid), nr = 0;
+	__u32 key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ampstat_blk_tid v;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && v.blocked)
+			roles_sum_tid(out, &nr, (pid_t)key, v.blocked, v.blocked_ns);
+	}
+	return nr;
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -343,6 +384,18 @@ static void summary_json(struct blk *b, pid_t pid, const char *comm, double dur_
 	       (unsigned long long)b->skel->bss->idle_switches,
 	       (unsigned long long)b->skel->bss->dropped_events,
 	       (unsigned long long)b->skel->bss->dropped_pending, tp);
+	{
+		struct roles_sum rr[ROLES_MAX];
+		int nr = others_by_role(b, rr);
+
+		printf("\"event_loops\":");
+		mode_json_str(stdout, b->loops ? b->loops : "");
+		printf(",\"others_by_role\":[");
+		for (int i = 0; i < nr; i++)
+			printf("%s{\"role\":\"%s\",\"blocked\":%llu,\"blocked_ns\":%llu}", i ? "," : "",
+			       roles_name(rr[i].role), (unsigned long long)rr[i].a, (unsigned long long)rr[i].b);
+		printf("],");
+	}
 	sess_cost(stdout, true, c->p0, c->p1, c->n, c->cpu_ns, dur_s);
 	printf("}\n");
 	fflush(stdout);
@@ -361,6 +414,7 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 	}
 
 	printf("ampstat blocked  pid %d (%s)  %.2f s  (%s)\n", (int)pid, comm, dur_s, why);
+	printf("event loops: %s\n", b->loops ? b->loops : "?");
 	fmt_ms(a, sizeof(a), b->total_ns);
 	fmt_ms(c, sizeof(c), b->max_ns);
 	printf("dispatcher off CPU other than idle: %llu events, %s (%.1f%% of the time), longest %s\n",
@@ -387,7 +441,16 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 	fmt_ms(a, sizeof(a), b->skel->bss->others_blocked_ns);
 	printf("other threads (helpers, workers) in D state (blocked-io): %llu times, %s\n",
 	       (unsigned long long)b->skel->bss->others_blocked, a);
-	printf("idle waits of the dispatcher (epoll_wait, not shown): %llu\n",
+	{
+		struct roles_sum rr[ROLES_MAX];
+		int nr = others_by_role(b, rr);
+
+		for (int i = 0; i < nr; i++) {
+			fmt_ms(a, sizeof(a), rr[i].b);
+			printf("  %-14s %llu times, %s\n", roles_name(rr[i].role), (unsigned long long)rr[i].a, a);
+		}
+	}
+	printf("idle waits of the dispatcher (epoll_wait, poll, select: not shown): %llu\n",
 	       (unsigned long long)b->skel->bss->idle_switches);
 	printf("sched_switch through %s\n", tp);
 	sess_cost(stdout, false, cost->p0, cost->p1, cost->n, cost->cpu_ns, dur_s);
@@ -404,13 +467,16 @@ static void usage(FILE *f)
 "usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [--json] [-v]\n"
 "\n"
 "Every time the server's dispatcher left the CPU for anything but its idle\n"
-"wait (epoll_wait): when, for how long, in which state (D: blocked-io,\n"
+"wait (epoll_wait, poll, select): when, for how long, in which state (D: blocked-io,\n"
 "S: another wait, R: preempted), in which syscall, its kernel and user\n"
 "stacks (symbolized) and the request (method and path) it was serving.\n"
 "One block per event as it ends, and a summary at the end.  The dispatcher\n"
 "is the thread named amped-disp, or each amped-disp-N (--dispatchers N; also\n"
-"in child processes: SYMPED), or the\n"
-"target's main thread for another server.\n"
+"in child processes: SYMPED; for ult the thread that runs the scheduler and\n"
+"every user-level thread), each of seda's http-stage threads (amped-s-http-N:\n"
+"event loops), or the target's main thread for another server.  amped's mp,\n"
+"mt and hybrid have no event loop: no events.  Other threads' time in D state\n"
+"is summed by role (helpers, workers, stage-file: blocking is their job).\n"
 "\n"
 "  -p, --pid PID        the server\n"
 "  -d, --duration SEC   stop after SEC seconds (default: Ctrl-C or target exit)\n"
@@ -438,32 +504,60 @@ static void usage(FILE *f)
 "error.\n");
 }
 
-/* Is any thread of pid or of its children named amped-disp? */
-static bool has_amped_disp(pid_t pid)
+/* The target and its children, for roles_watch: a thread of hybrid's
+ * shrinking pool that exits before the summary keeps its role. */
+static void watch_roles(pid_t pid, bool now)
 {
-	pid_t kids[256];
+	pid_t tg[257];
+	int n = proc_children(pid, tg + 1, 256);
+
+	tg[0] = pid;
+	roles_watch(tg, n > 0 ? n + 1 : 1, now);
+}
+
+/* What the event loops of pid (and its children) are, for the messages;
+ * *by_comm: amped, whose loops are found by thread name (amped-disp,
+ * amped-s-http-N) — also when it has none (mp, mt, hybrid): then no thread
+ * is a dispatcher, rather than the supervisor being taken for one. */
+static const char *loops_of(pid_t pid, bool *by_comm)
+{
+	static const char stage_loop[] = AMPED_COMM_STAGE AMPED_STAGE_HTTP "-";
+	pid_t kids[256], tasks[1024];
 	int nk = proc_children(pid, kids, 256);
+	bool disp = false, stage = false;
+	uint64_t cur;
+	struct mstats m;
 
 	for (int i = -1; i < nk; i++) {
-		char path[96], comm[32];
-		pid_t p = i < 0 ? pid : kids[i];
-		FILE *f;
+		int nt = proc_tasks(i < 0 ? pid : kids[i], tasks, 1024);
 
-		/* the main thread's name is enough for amped: the dispatcher is
-		 * the main thread of its process in every model that has one */
-		snprintf(path, sizeof(path), "/proc/%d/comm", (int)p);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		/* amped-disp, or amped-disp-0 of several (--dispatchers) */
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
-		    (comm[10] == '\n' || comm[10] == 0 || comm[10] == '-')) {
-			fclose(f);
-			return true;
+		for (int j = 0; j < nt; j++) {
+			char comm[32];
+
+			if (proc_comm(tasks[j], comm, sizeof(comm)))
+				continue;
+			/* amped-disp, or amped-disp-N of several (--dispatchers) */
+			disp = disp || (!strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
+					(comm[sizeof(AMPED_COMM_DISP) - 1] == 0 ||
+					 comm[sizeof(AMPED_COMM_DISP) - 1] == '-'));
+			stage = stage || !strncmp(comm, stage_loop, sizeof(stage_loop) - 1);
 		}
-		fclose(f);
 	}
-	return false;
+	*by_comm = disp || stage || proc_sym_addr(pid, "amped_current", &cur) == 0;
+	if (stage)
+		return "seda's http-stage threads (amped-s-http-N, each an event loop over its "
+		       "connections); the file stage blocking in reads is its job: summed by role";
+	if (disp) {
+		mstats_init(&m, pid);
+		if (m.ult_on)
+			return "ult's scheduler thread (amped-disp: it runs every user-level thread, so "
+			       "when it blocks every connection waits); its helpers: summed by role";
+		return "threads named amped-disp(-N)";
+	}
+	if (*by_comm)
+		return "none: this model has no event loop (mp, mt, hybrid: a blocking worker per "
+		       "connection delays only its own), so no events; D state summed by role";
+	return "the main thread";
 }
 
 struct blk_ctx {
@@ -497,13 +591,17 @@ static int option(struct sess *s, void *ctx, int c, const char *arg)
 int blk_begin(struct sess *s, struct blk_ctx *x)
 {
 	struct blk *b = &x->b;
-	bool by_comm = has_amped_disp(s->pid);
+	bool by_comm;
 	uint64_t cur = 0;
 	struct timespec rt, mt;
 
 	if (proc_sym_addr(s->pid, "amped_current", &cur))
 		cur = 0;
 	b->json = s->json;
+	roles_target(s->pid);
+	b->loops = loops_of(s->pid, &by_comm);
+	b->by_comm = by_comm;
+	watch_roles(s->pid, true);
 	b->skel = blocked_bpf__open();
 	if (!b->skel) {
 		fprintf(stderr, "ampstat: open blocked.bpf.o: %s\n", strerror(errno));
@@ -546,8 +644,8 @@ static int start(struct sess *s, void *ctx)
 
 	if (blk_begin(s, x))
 		return 1;
-	fprintf(stderr, "ampstat: tracing pid %d (%s): dispatcher = %s%s; %s\n", (int)s->pid, s->comm,
-		x->by_comm ? "threads named amped-disp(-N)" : "the main thread",
+	fprintf(stderr, "ampstat: tracing pid %d (%s): event loops = %s%s; %s\n", (int)s->pid, s->comm,
+		x->b.loops,
 		x->have_cur ? ", requests from amped_current" : ", no amped_current: requests unknown",
 		s->duration_s > 0 ? "until the duration is over or Ctrl-C" : "Ctrl-C to stop");
 	return 0;
@@ -561,6 +659,13 @@ int blk_poll_fd(struct blk_ctx *x)
 void blk_consume(struct blk_ctx *x)
 {
 	ring_buffer__consume(x->rb);
+}
+
+static const char *tick(struct sess *s, void *ctx)
+{
+	(void)ctx;
+	watch_roles(s->pid, false);
+	return NULL;
 }
 
 static int poll_events(struct sess *s, void *ctx, int timeout_ms)
@@ -584,6 +689,7 @@ static int stop(struct sess *s, void *ctx, const char *why)
 
 	bpf_link__destroy(x->link);
 	x->link = NULL;
+	watch_roles(s->pid, true);
 	dur_s = (double)(mode_now_ns() - s->t0_ns) / 1e9;
 	ring_buffer__consume(x->rb);	/* what came before the detach */
 	sess_progs(s, p1, SESS_PROG_MAX);
@@ -634,7 +740,7 @@ int cmd_blocked(int argc, char **argv)
 	};
 	static const struct sess_cmd cmd = {
 		.name = "blocked", .usage = usage, .longopts = longopts, .option = option,
-		.flags = SESS_JSON, .interval_s = 1, .start = start, .poll = poll_events, .stop = stop,
+		.flags = SESS_JSON, .interval_s = 1, .start = start, .tick = tick, .poll = poll_events, .stop = stop,
 		.cleanup = cleanup,
 	};
 	static struct blk_ctx x;

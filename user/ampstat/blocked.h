@@ -10,7 +10,9 @@
  *                             when out of memory.
  *   blk_begin(s, x)           loads, pins (folder blocked/) and attaches it
  *                             for the session's target: the threads named
- *                             amped-disp, else the target's main thread.
+ *                             amped-disp or amped-s-http-N (seda), none for
+ *                             amped's mp, mt, hybrid, else the target's
+ *                             main thread.
  *                             0, or 1 after a message.
  *   blk_poll_fd(x)            a descriptor that polls readable when
  *                             events wait; blk_consume(x) hands them to fn.

@@ -348,9 +348,11 @@ static void residency(struct crun *r, struct cache_bpf *skel, const struct sums 
 
 	for (int i = 0; i < nroles; i++) {
 		added += rs[i].added;
-		if (!strcmp(roles_name(i), "dispatcher"))
-			disp = rs[i].added;
-		else if ((!strcmp(roles_name(i), "helpers") || !strcmp(roles_name(i), "iou-wrk")) &&
+		/* seda: the http stage's loops guess, the file stage reads */
+		if (!strcmp(roles_name(i), "dispatcher") || !strcmp(roles_name(i), "stage-http"))
+			disp += rs[i].added;
+		else if ((!strcmp(roles_name(i), "helpers") || !strcmp(roles_name(i), "iou-wrk") ||
+			  !strcmp(roles_name(i), "stage-file")) &&
 			 (rs[i].read || rs[i].fault || rs[i].added))
 			offload = true;
 	}

@@ -30,7 +30,8 @@
  * "mean_ns", "share" (a fraction of the requests' total time), "p50_ns",
  * "p90_ns", "p99_ns"}], "offcpu": {
  * "blocked_io_ns", "wait_other_ns", "idle_ns", "runq_ns", "requests",
- * "lost"}, "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
+ * "lost"}, "roles": [{"role", "threads", "requests", "mean_ns"}] (by the
+ * role of the thread that finished each request, roles.h), "bpf": {"run_ns", "target_cpu_ns", "pct_of_target_cpu", "progs":
  * [{"name", "run_ns", "runs"}]}, "dropped": {"threads", "bad_marks"}}.
  */
 #include <dirent.h>
@@ -62,11 +63,72 @@
 #include "ampstat/sess.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
+#include "ampstat/roles.h"
 #include "ampstat/usdt.h"
 #include "latency.skel.h"
 
 #define MAX_KIDS 1024
 #define MAX_LINKS (MAX_KIDS + 1)
+
+/* amped's threads that finish requests, by name: dispatchers (also ult's
+ * scheduler thread), mp's and mt's and hybrid's workers, seda's http stage */
+static bool serves(const char *comm)
+{
+	static const char stage_http[] = AMPED_COMM_STAGE AMPED_STAGE_HTTP "-";
+
+	return !strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) ||
+	       !strncmp(comm, AMPED_COMM_WORK, sizeof(AMPED_COMM_WORK) - 1) ||
+	       !strncmp(comm, stage_http, sizeof(stage_http) - 1);
+}
+
+/* Requests by the role of the thread that finished them (map lat_tids),
+ * filled at the end and printed with the summary: a = requests, b = the
+ * sum of their latency. */
+static struct roles_sum lroles[ROLES_MAX];
+static int nlroles;
+
+static void lat_roles_read(struct latency_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.lat_tids);
+	__u32 key, next, *prev = NULL;
+
+	nlroles = 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct ampstat_lat_tid v;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v) == 0 && v.count)
+			roles_sum_tid(lroles, &nlroles, (pid_t)key, v.count, v.total_ns);
+	}
+}
+
+static void fmt_ns(char *buf, size_t n, double ns);
+
+/* json: a member ,"roles":[{"role", "threads", "requests", "mean_ns"}] */
+static void lat_roles_print(bool json)
+{
+	char a[32];
+
+	if (json) {
+		printf(",\"roles\":[");
+		for (int i = 0; i < nlroles; i++)
+			printf("%s{\"role\":\"%s\",\"threads\":%d,\"requests\":%llu,\"mean_ns\":%.0f}",
+			       i ? "," : "", roles_name(lroles[i].role), lroles[i].threads,
+			       (unsigned long long)lroles[i].a, (double)lroles[i].b / (double)lroles[i].a);
+		printf("]");
+		return;
+	}
+	if (!nlroles)
+		return;
+	printf("by role of the thread that finished the request:\n");
+	for (int i = 0; i < nlroles; i++) {
+		fmt_ns(a, sizeof(a), (double)lroles[i].b / (double)lroles[i].a);
+		printf("  %-14s %3d thread%s  requests %-10llu mean %s\n", roles_name(lroles[i].role),
+		       lroles[i].threads, lroles[i].threads == 1 ? " " : "s",
+		       (unsigned long long)lroles[i].a, a);
+	}
+}
 
 /* Give the threads that serve requests their entry in `lthreads` now, so
  * that the off-CPU stretches of a thread's first request are kept too:
@@ -106,8 +168,7 @@ static void seed_threads(struct latency_bpf *skel, pid_t pid)
 						comm[0] = 0;
 					fclose(f);
 				}
-				if (pass == 0 && strncmp(comm, AMPED_COMM_DISP, sizeof(AMPED_COMM_DISP) - 1) &&
-				    strncmp(comm, AMPED_COMM_WORK, sizeof(AMPED_COMM_WORK) - 1))
+				if (pass == 0 && !serves(comm))
 					continue;
 				/* task storage is keyed by a pidfd; PIDFD_THREAD
 				 * (O_EXCL) names a thread that is not a leader */
@@ -377,6 +438,7 @@ static void report(const struct ampstat_lat *l, const struct lh *h, pid_t pid, c
 			printf("\"%s_ns\":%llu,", offname[i], (unsigned long long)l->off_ns[i]);
 		printf("\"requests\":%llu,\"lost\":%llu}", (unsigned long long)l->off_reqs,
 		       (unsigned long long)l->off_lost);
+		lat_roles_print(true);
 		printf(",");
 		sess_cost(stdout, true, p0, p1, np, cpu_ns, dur_s);
 		printf(",\"dropped\":{\"threads\":%llu,\"bad_marks\":%llu}}\n",
@@ -447,7 +509,7 @@ static void report(const struct ampstat_lat *l, const struct lh *h, pid_t pid, c
 			       pct(l->sum_ns[ph], req_ns), b, c, d);
 		}
 		printf("\noff CPU while serving (the serving thread, from its read of the request on):\n");
-		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in epoll_wait",
+		static const char *offtext[ALO_N] = { "blocked-io (D)", "other waits", "idle in the poller",
 						      "run queue" };
 		for (int i = 0; i < ALO_N; i++) {
 			fmt_ns(a, sizeof(a), n ? (double)l->off_ns[i] / (double)n : 0);
@@ -460,6 +522,7 @@ static void report(const struct ampstat_lat *l, const struct lh *h, pid_t pid, c
 			       (unsigned long long)l->off_lost);
 		printf("\n");
 	}
+	lat_roles_print(false);
 	sess_cost(stdout, false, p0, p1, np, cpu_ns, dur_s);
 	if (dropped_threads || l->bad)
 		printf("dropped: threads %llu bad marks %llu\n", (unsigned long long)dropped_threads,
@@ -677,6 +740,8 @@ int lat_begin(struct sess *s, struct lat_ctx *x)
 		close(x->stamp_fd);
 		x->stamp_fd = -1;
 	}
+	roles_target(s->pid);
+	roles_watch(x->tgs, x->ntg, true);
 	x->cur = x->sample ? x->sample : auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, 1);
 	c = set_trace(s->pid, (const __u32 *)x->skel->rodata->tgids, x->ntg, x->cur - 1, 1);
 	if (c && x->cur > 1) {
@@ -708,6 +773,7 @@ void lat_tick(struct sess *s, struct lat_ctx *x)
 {
 	__u64 n2;
 
+	roles_watch(x->tgs, x->ntg, false);	/* a thread's role, before it exits */
 	if (x->sample || !x->masked)
 		return;
 	n2 = auto_n(&x->rq, x->tgs, x->ntg, &x->rq_t, x->hit_rate, x->cur);
@@ -755,6 +821,8 @@ static int stop(struct sess *s, void *ctx, const char *why)
 		fprintf(stderr, "ampstat: reading the latency maps: %s\n", strerror(-err));
 		return 1;
 	}
+	roles_watch(x->tgs, x->ntg, true);
+	lat_roles_read(x->skel);
 	report(&l, x->hist, s->pid, s->comm, dur_s, why, s->json, s->p0, p1, s->nprogs, cpu_ns,
 	       x->skel->bss->dropped_threads, x->sample == 0);
 	return 0;

@@ -45,6 +45,7 @@ static const char *builtin[][2] = {
 	{ "helpers", "^" AMPED_COMM_HELP },
 	{ "workers", "^" AMPED_COMM_WORK },
 	{ "boss", "^" AMPED_COMM_BOSS "$" },
+	{ "supervisor", "^" AMPED_COMM_MAIN "$" },	/* symped's, mp's, hybrid's parent */
 	{ "iou-wrk", "^iou-wrk-" },
 	{ "stage-acc", "^" AMPED_COMM_STAGE AMPED_STAGE_ACCEPT "-" },	/* seda's stages */
 	{ "stage-http", "^" AMPED_COMM_STAGE AMPED_STAGE_HTTP "-" },
@@ -398,6 +399,26 @@ int roles_of_thread(pid_t tgid, pid_t tid, const char *comm)
 			return e->role;
 	}
 	return tgid > 0 ? roles_of_task(tgid, tid, comm) : roles_of(comm);
+}
+
+void roles_sum_tid(struct roles_sum *rows, int *n, pid_t tid, uint64_t a, uint64_t b)
+{
+	char comm[32] = "";
+	int role, i;
+
+	if (proc_comm(tid, comm, sizeof(comm)))
+		comm[0] = 0;
+	role = roles_of_thread(0, tid, comm);
+	for (i = 0; i < *n && rows[i].role != role; i++)
+		;
+	if (i == *n) {
+		if (*n == ROLES_MAX)
+			return;
+		rows[(*n)++] = (struct roles_sum){ .role = role };
+	}
+	rows[i].threads++;
+	rows[i].a += a;
+	rows[i].b += b;
 }
 
 int roles_count(void)

@@ -5,9 +5,25 @@
  * built-in profile of the target's server (roles_target), amped's
  * built-in names, and last "other".
  *
- * amped's built-ins follow its thread names (prctl PR_SET_NAME):
- * amped-disp -> dispatcher, amped-help-N -> helpers, amped-work-N ->
- * workers, amped-boss -> boss, iou-wrk-N -> iou-wrk (io_uring's workers).
+ * amped's built-ins follow its thread names (prctl PR_SET_NAME,
+ * include/amped_names.h), model by model:
+ *   amped, amted, sped, uring   amped-disp -> dispatcher, amped-help-N ->
+ *                               helpers, iou-wrk-N -> iou-wrk (io_uring's)
+ *   symped                      amped-main -> supervisor (the parent), each
+ *                               process's amped-disp -> dispatcher
+ *   mp, mt                      amped-main -> supervisor (mp), amped-boss ->
+ *                               boss (mt's accepting thread), amped-work-N
+ *                               -> workers
+ *   hybrid                      amped-main -> supervisor; per process its
+ *                               listener amped-boss -> boss and its pool's
+ *                               amped-work-N -> workers
+ *   ult                         the one kernel thread that runs the
+ *                               scheduler and every user-level thread is
+ *                               amped-disp -> dispatcher (it is the event
+ *                               loop); its disk workers amped-help-N ->
+ *                               helpers
+ *   seda                        amped-s-STAGE-N -> stage-STAGE: stage-acc,
+ *                               stage-http (event loops), stage-file
  *
  * Servers that do not name their threads need more than the name: every
  * thread of nginx is "nginx".  A rule (roles_add("NAME=PATTERN")) is
@@ -58,6 +74,12 @@
  *                       while the process lives or its title and
  *                       executable were read), or roles_of(comm) when
  *                       tgid <= 0.
+ *   roles_sum_tid(rows, &n, tid, a, b)
+ *                       adds a thread's two figures to the row of its role
+ *                       (roles_of_thread, its comm read now from /proc;
+ *                       gone and never watched: other) in rows[0..n), at
+ *                       most ROLES_MAX rows; counts the thread in it.  For
+ *                       sums kept in BPF maps keyed by tid.
  *   roles_name(i)       its name.
  *   roles_free()        frees the compiled patterns and forgets every rule,
  *                       the profile and the threads noted.
@@ -65,6 +87,7 @@
 #ifndef AMPSTAT_ROLES_H
 #define AMPSTAT_ROLES_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define ROLES_MAX 32
@@ -76,6 +99,11 @@ int roles_of_task(pid_t tgid, pid_t tid, const char *comm);
 int roles_of(const char *comm);
 void roles_watch(const pid_t *tgids, int n, bool now);
 int roles_of_thread(pid_t tgid, pid_t tid, const char *comm);
+struct roles_sum {
+	int role, threads;
+	uint64_t a, b;
+};
+void roles_sum_tid(struct roles_sum *rows, int *n, pid_t tid, uint64_t a, uint64_t b);
 int roles_count(void);
 const char *roles_name(int i);
 void roles_free(void);

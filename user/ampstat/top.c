@@ -22,7 +22,14 @@
  * "pid", "comm", "time", "interval_s"|"duration_s", ["end": "signal"|
  * "count"|"duration"|"target exited", "intervals", "threads_forgotten"],
  * "requests", "requests_per_s" (null when the target has no amped_current
- * counter), "snapshot_ns" (intervals: how long reading the maps took),
+ * counter), ["ult": {"switches", "switches_per_s", "switches_per_request"
+ * (null: requests unknown), "live", "created_per_s", "parks_fd_per_s",
+ * "parks_job_per_s", "stacks_mapped", "stack_bytes", "switch"} when the
+ * target runs --model ult; "seda": {"stages": [{"stage", "threads",
+ * "queue_len", "queue_cap", "items_per_s", "rejected_per_s", "service_ns"
+ * (null: no item), "busy_ratio" (threads of the stage working, on
+ * average)}]} when it runs --model seda; both from amped's own counters,
+ * mstats.h], "snapshot_ns" (intervals: how long reading the maps took),
  * "roles": [{"role", "threads", "wall_ns", "oncpu_ns", "user_ns",
  * "kernel_ns", "blocked_io_ns", "wait_idle_ns", "wait_other_ns", "runq_ns",
  * "steal_ns", "share": {bucket: fraction of wall_ns}, "vcsw_per_s",
@@ -64,6 +71,7 @@
 #include "amped_usdt.h"
 #include "ampstat/cmd.h"
 #include "ampstat/acct.h"
+#include "ampstat/mstats.h"
 #include "ampstat/proc.h"
 #include "ampstat/reqs.h"
 #include "ampstat/roles.h"
@@ -85,6 +93,7 @@ struct top {
 	struct tr_prog pprev[SESS_PROG_MAX];
 	struct reqs req;
 	__u64 req_total, req_d;
+	struct mstats ms;	/* ult's switches, seda's stages (mstats.h) */
 	long intervals;
 	struct tr_kern k0, kprev, kint0;	/* the kernel row: at attach, now, last report */
 	int sc_id;		/* raw_syscalls:sys_enter's tracepoint id */
@@ -200,8 +209,10 @@ static void read_requests(struct top *tp, bool baseline)
 	int n = tr_tgids(tp->tr, tg, MAX_TGIDS);
 
 	tp->req_d = reqs_read(&tp->req, tg, n, baseline);
-	if (!baseline)
+	if (!baseline) {
 		tp->req_total += tp->req_d;
+		(void)mstats_read(&tp->ms);
+	}
 }
 
 /* ---------------------------------------------------------------- output */
@@ -443,6 +454,7 @@ static void report_json(struct top *tp, bool summary, const char *why, double dt
 	} else {
 		printf(",\"requests\":null,\"requests_per_s\":null");
 	}
+	mstats_print(stdout, &tp->ms, summary, dt, tp->req.known ? (summary ? tp->req_total : tp->req_d) : 0, true);
 	if (!summary)
 		printf(",\"snapshot_ns\":%llu", (unsigned long long)tp->a.snap_ns);
 	printf(",\"roles\":[");
@@ -482,6 +494,7 @@ static void report_text(struct top *tp, bool summary, const char *why, double dt
 			text_row(roles_name(r), &a, dt, tp->syscalls);
 	}
 	kern_print(kr, dt, false);
+	mstats_print(stdout, &tp->ms, summary, dt, tp->req.known ? (summary ? tp->req_total : tp->req_d) : 0, false);
 	if (tp->threads)
 		print_threads(tp, summary, dt);
 }
@@ -536,15 +549,20 @@ static void usage(FILE *f)
 "                   [--role NAME=PAT]... [--sample-hz N] [--no-pin] [-v]\n"
 "\n"
 "Where the time of a running server goes: for each role (dispatcher, helpers,\n"
-"workers, boss, io_uring workers, other; from thread names, or nginx's and\n"
-"lighttpd's processes and threads; --role for others) how many of its threads\n"
+"workers, boss, supervisor, io_uring workers, seda's stage-acc, stage-http,\n"
+"stage-file, other; from thread names, or nginx's and lighttpd's processes\n"
+"and threads; --role for others) how many of its threads\n"
 "were, on average over the interval, in each state: on CPU in user or kernel\n"
 "mode (ONCPU = USER + KERN = the CPUs the role used), blocked-io (D state),\n"
-"idle wait (epoll_wait), other waits, the run queue, and steal (on a CPU the\n"
+"idle wait (epoll_wait, poll, select), other waits, the run queue, and steal (on a CPU the\n"
 "hypervisor gave to someone else).  One unit throughout: a role's states add\n"
 "up to its THR.  Also context switches/s, the page-cache hit ratio (HIT%%:\n"
 "pages read or mapped that were cached, of all it accessed; '-': none),\n"
 "system calls/s with --syscalls, requests/s and ampstat's own BPF cost.\n"
+"For amped's --model ult: its user-level context switches/s (and per request),\n"
+"threads and parks; for --model seda: each stage's threads, queue, items/s,\n"
+"rejections/s, service time and busy threads (amped's own counters, read\n"
+"from its memory: no probe).\n"
 "On-CPU and run-queue time are the kernel's own (schedstat's).\n"
 "The target is PID and every process it forks.\n"
 "\n"
@@ -641,6 +659,7 @@ static int start(struct sess *s, void *ctx)
 	if (acct_open(&tp->a, &tp->tr, s, &tp->to))
 		return 1;
 	reqs_init(&tp->req, s->pid);
+	mstats_init(&tp->ms, s->pid);
 	read_requests(tp, true);
 	snapshot(tp, true);
 	tp->t0 = tp->a.t_ns;
