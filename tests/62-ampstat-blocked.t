@@ -129,7 +129,7 @@ run() {
 		srv_stop TERM
 		if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
 		AS_PID=''
-		like "$(tail -n 12 "$T/as.out")" "\(target exited\)" "target exits: a summary says so"
+		like "$(tail -n 25 "$T/as.out")" "\(target exited\)" "target exits: a summary says so"
 	else
 		bpf_unavailable
 		srv_stop TERM
