@@ -23,6 +23,7 @@
 #include "amped_names.h"
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"
+#include "ampstat_disp.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
@@ -36,9 +37,6 @@
 #define TCP_LISTEN		10
 #define IPPROTO_TCP		6
 
-const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
-const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp;
-					   else the target's main thread */
 const volatile __u64 cur_addr = 0;	/* &amped_current in the target (0: none) */
 const volatile __u64 min_ns = 0;
 const volatile __u64 coll_min_ns = 100000;	/* stalls this long get a collateral count */
@@ -100,36 +98,6 @@ __u64 others_blocked = 0;
 __u64 dropped_events = 0;	/* ring buffer full */
 __u64 dropped_pending = 0;	/* `pending` full */
 __u64 idle_switches = 0;	/* idle waits seen (not reported) */
-
-static __always_inline bool in_target(struct task_struct *t, const bool raw)
-{
-	return AS_LD(raw, t, tgid) == targ_tgid ||
-	       AS_LD2(raw, t, real_parent, tgid) == targ_tgid;
-}
-
-static __always_inline bool comm_is_disp(const char *c)
-{
-	const char want[] = AMPED_COMM_DISP;	/* with its NUL: the whole comm */
-
-#pragma unroll
-	for (int i = 0; i < (int)sizeof(want); i++)
-		if (c[i] != want[i])
-			return false;
-	return true;
-}
-
-static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
-{
-	char comm[TASK_COMM_LEN];
-
-	if (!by_comm)
-		return AS_LD(raw, t, pid) == targ_tgid;
-	if (!raw)
-		return comm_is_disp(t->comm);
-	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
-		return false;
-	return comm_is_disp(comm);
-}
 
 /* ---------------------------------------------------------------- collateral */
 

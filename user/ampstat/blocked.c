@@ -674,8 +674,7 @@ static void usage(FILE *f)
 "error.\n");
 }
 
-/* Is any thread of pid or of its children named amped-disp? */
-static bool has_amped_disp(pid_t pid)
+bool blk_has_disp(pid_t pid)
 {
 	pid_t kids[256];
 	int nk = proc_children(pid, kids, 256);
@@ -739,7 +738,7 @@ static int option(struct sess *s, void *ctx, int c, const char *arg)
 int blk_begin(struct sess *s, struct blk_ctx *x)
 {
 	struct blk *b = &x->b;
-	bool by_comm = has_amped_disp(s->pid);
+	bool by_comm = blk_has_disp(s->pid);
 	uint64_t cur = 0;
 	struct timespec rt, mt;
 

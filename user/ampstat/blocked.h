@@ -15,12 +15,18 @@
  *   blk_poll_fd(x)            a descriptor that polls readable when
  *                             events wait; blk_consume(x) hands them to fn.
  *   blk_end(s, x)             detaches, frees; accepts NULL.
+ *   blk_has_disp(pid)         is a process of pid (it or a child) named
+ *                             amped-disp?  Then the dispatchers are the
+ *                             threads of that name, else pid's main thread.
  *
  * The state is 0 blocked-io (D), 1 waiting (S, not in epoll_wait),
  * 2 preempted (R); blk_state_name names them. */
 #ifndef AMPSTAT_BLK_TRACE_H
 #define AMPSTAT_BLK_TRACE_H
 #include "ampstat_blocked.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
 
 struct sess;
 struct blk_ctx;
@@ -35,5 +41,6 @@ int blk_begin(struct sess *s, struct blk_ctx *x);
 int blk_poll_fd(struct blk_ctx *x);
 void blk_consume(struct blk_ctx *x);
 void blk_end(struct sess *s, struct blk_ctx *x);
+bool blk_has_disp(pid_t pid);
 
 #endif
