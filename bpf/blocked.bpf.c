@@ -160,8 +160,15 @@ static int scan_fd(__u32 i, void *data)
 		c->accept += BPF_CORE_READ(sk, sk_ack_backlog);
 		req = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.rskq_accept_head);
 		for (int j = 0; j < AMPSTAT_BLK_SCAN_ACCEPT && req; j++) {
+			struct sock *child = BPF_CORE_READ(req, sk);
+
 			coll_wait(c, BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack) * 1000);
-			coll_seen(c, (__u64)req, 0);
+			/* keyed like the unread connection it becomes once
+			 * accepted: a request is counted once either way */
+			if (child)
+				coll_seen(c, (__u64)child, BPF_CORE_READ((struct tcp_sock *)child, copied_seq));
+			else
+				coll_seen(c, (__u64)req, 0);
 			req = BPF_CORE_READ(req, dl_next);
 		}
 	}
