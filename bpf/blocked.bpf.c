@@ -39,7 +39,15 @@
 
 const volatile __u64 cur_addr = 0;	/* &amped_current in the target (0: none) */
 const volatile __u64 min_ns = 0;
-const volatile __u64 coll_min_ns = 100000;	/* stalls this long get a collateral count */
+const volatile __u64 coll_min_ns = 1000000;	/* stalls this long get a collateral count */
+/* The walks may take this share of one CPU (parts per million of the wall
+ * time since coll_t0, plus one second's worth up front): a walk delays the
+ * dispatcher it is about to switch in, so its cost must stay bounded
+ * however many connections and stalls there are. */
+const volatile __u64 coll_budget_ppm = 10000;
+__u64 coll_t0 = 0;		/* set by userspace before attaching */
+__u64 coll_scan_ns = 0;		/* time spent walking */
+__u64 coll_over_budget = 0;	/* stalls not walked: over the budget */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -299,8 +307,18 @@ in:
 			if (!now)
 				now = bpf_ktime_get_ns();
 			e->dur_ns = now > e->out_ns ? now - e->out_ns : 0;
-			if (e->dur_ns >= min_ns && e->dur_ns >= coll_min_ns)
-				collateral(e, next, now);
+			if (e->dur_ns >= min_ns && e->dur_ns >= coll_min_ns) {
+				__u64 allowed = ((now > coll_t0 ? now - coll_t0 : 0) + 1000000000ULL) / 1000000 *
+						coll_budget_ppm;
+
+				if (coll_scan_ns < allowed) {
+					collateral(e, next, now);
+					__sync_fetch_and_add(&coll_scan_ns, bpf_ktime_get_ns() - now);
+				} else {
+					e->coll_flags = ABC_OVER_BUDGET;
+					__sync_fetch_and_add(&coll_over_budget, 1);
+				}
+			}
 			if (e->dur_ns >= min_ns &&
 			    bpf_ringbuf_output(&events, e, sizeof(*e), 0))
 				__sync_fetch_and_add(&dropped_events, 1);

@@ -8,7 +8,8 @@
  * with bpf_probe_read_user); the switch-in completes the event and, when it
  * lasted at least min_ns, sends it through ring buffer `events`.
  *
- * Collateral (stalls of at least coll_min_ns): at the switch-in the program
+ * Collateral (stalls of at least coll_min_ns, while the walks have used
+ * less than coll_budget_ppm of one CPU): at the switch-in the program
  * walks the dispatcher's descriptor table (up to AMPSTAT_BLK_SCAN_FDS) and
  * counts who waited behind the stall: TCP connections with unread bytes
  * (a request the server has not read) and connections in its listeners'
@@ -39,6 +40,7 @@
 #define ABC_SCANNED	0x1	/* the collateral fields are filled in */
 #define ABC_TRUNCATED	0x2	/* more descriptors than AMPSTAT_BLK_SCAN_FDS */
 #define ABC_NOFILES	0x4	/* the descriptor table was not readable */
+#define ABC_OVER_BUDGET	0x8	/* not walked: the walks' CPU budget was spent */
 
 enum ampstat_blk_state {
 	ABS_BLOCKED = 0,	/* D */

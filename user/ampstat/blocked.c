@@ -49,7 +49,7 @@
 #define MAX_SYMS 64		/* processes whose user stacks we resolve */
 #define MAX_REQS 256		/* distinct requests in the summary */
 #define MAX_SYSC 64
-#define BLK_COLL_MIN_US 100	/* default --collateral-min-us */
+#define BLK_COLL_MIN_US 1000	/* default --collateral-min-us */
 #define MAX_PATHS 1024		/* (verdict, syscall, path) triples for the headline */
 
 #if __has_include("syscall_names.h")
@@ -194,7 +194,7 @@ struct blk {
 	int ncauses;
 	struct stat_row paths[MAX_PATHS];	/* "verdict syscall\tpath" */
 	int npaths;
-	__u64 scanned, not_scanned, truncated, waited_distinct, waiting_sum, added_ns;
+	__u64 scanned, not_scanned, over_budget, truncated, waited_distinct, waiting_sum, added_ns;
 	__u64 coll_min_ns;
 };
 
@@ -363,6 +363,8 @@ static void account(struct blk *b, const struct ampstat_blk_event *e, enum blk_v
 		snprintf(pk, sizeof(pk), "%s\t%.*s", cause, (int)(sizeof(pk) - strlen(cause) - 2), e->path);
 		add_row(b->paths, &b->npaths, MAX_PATHS, pk, e->dur_ns, NULL);
 	}
+	if (e->coll_flags & ABC_OVER_BUDGET)
+		b->over_budget++;
 	if (!(e->coll_flags & ABC_SCANNED)) {
 		b->not_scanned++;
 		return;
@@ -531,10 +533,12 @@ static void summary_json(struct blk *b, pid_t pid, const char *comm, double dur_
 		printf("%s\"%s\":{\"events\":%llu,\"ns\":%llu,\"waiting\":%llu,\"added_ns\":%llu}", i ? "," : "",
 		       verdict_name[i], (unsigned long long)b->v_n[i], (unsigned long long)b->v_ns[i],
 		       (unsigned long long)b->v_waiting[i], (unsigned long long)b->v_added_ns[i]);
-	printf("},\"collateral\":{\"min_ns\":%llu,\"stalls_counted\":%llu,\"stalls_shorter\":%llu,"
-	       "\"truncated\":%llu,\"waited\":%llu,\"waiting_sum\":%llu,\"added_ns\":%llu},\"headline\":",
+	printf("},\"collateral\":{\"min_ns\":%llu,\"stalls_counted\":%llu,\"stalls_not_counted\":%llu,"
+	       "\"stalls_over_budget\":%llu,\"walk_ns\":%llu,\"truncated\":%llu,\"waited\":%llu,"
+	       "\"waiting_sum\":%llu,\"added_ns\":%llu},\"headline\":",
 	       (unsigned long long)b->coll_min_ns, (unsigned long long)b->scanned,
-	       (unsigned long long)b->not_scanned, (unsigned long long)b->truncated,
+	       (unsigned long long)b->not_scanned, (unsigned long long)b->over_budget,
+	       (unsigned long long)b->skel->bss->coll_scan_ns, (unsigned long long)b->truncated,
 	       (unsigned long long)b->waited_distinct, (unsigned long long)b->waiting_sum,
 	       (unsigned long long)b->added_ns);
 	mode_json_str(stdout, head);
@@ -579,10 +583,12 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 		printf("    %-10s %6llu events  %12s  %8llu waiting  %12s added\n", verdict_name[i],
 		       (unsigned long long)b->v_n[i], a, (unsigned long long)b->v_waiting[i], c);
 	}
-	printf("  collateral: counted for %llu stalls of %.0f us or more (%llu shorter not counted); "
-	       "waiting summed over stalls %llu, distinct %llu\n", (unsigned long long)b->scanned,
-	       (double)b->coll_min_ns / 1e3, (unsigned long long)b->not_scanned,
-	       (unsigned long long)b->waiting_sum, (unsigned long long)b->waited_distinct);
+	printf("  collateral: counted for %llu stalls of %.0f us or more (%llu not counted: %llu shorter, %llu over "
+	       "the walks' budget); waiting summed over stalls %llu, distinct %llu; walks took %.3f ms\n",
+	       (unsigned long long)b->scanned, (double)b->coll_min_ns / 1e3, (unsigned long long)b->not_scanned,
+	       (unsigned long long)(b->not_scanned - b->over_budget), (unsigned long long)b->over_budget,
+	       (unsigned long long)b->waiting_sum, (unsigned long long)b->waited_distinct,
+	       (double)b->skel->bss->coll_scan_ns / 1e6);
 	printf("  by state:");
 	for (int i = 0; i < 3; i++) {
 		fmt_ms(a, sizeof(a), b->st_ns[i]);
@@ -651,8 +657,10 @@ static void usage(FILE *f)
 "      --no-stacks      leave the stacks out\n"
 "      --collateral-min-us N\n"
 "                       count who waited behind stalls of at least N us\n"
-"                       (default 100; 0: every stall): each one walks the\n"
-"                       dispatcher's descriptors at its end\n"
+"                       (default 1000; 0: every stall): each one walks the\n"
+"                       dispatcher's descriptors at its end, delaying it;\n"
+"                       the walks stop while they have used more than 1%%\n"
+"                       of one CPU (those stalls are counted apart)\n"
 "      --json           JSON Lines: an object per event (\"type\":\"event\": time,\n"
 "                       duration_ns, state, syscall, request {method, path},\n"
 "                       tid, role, kernel_stack and user_stack as lists of\n"
@@ -773,6 +781,7 @@ int blk_begin(struct sess *s, struct blk_ctx *x)
 	b->mono_to_real_ns = ((__u64)rt.tv_sec * 1000000000ULL + (__u64)rt.tv_nsec) -
 			     ((__u64)mt.tv_sec * 1000000000ULL + (__u64)mt.tv_nsec);
 	sess_stats_on(s);
+	b->skel->bss->coll_t0 = mode_now_ns();
 	/* the waker first: a stall must not end before its waker is known */
 	x->wlink = bpf_program__attach(x->wprog);
 	if (!x->wlink) {
