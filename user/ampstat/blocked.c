@@ -50,6 +50,7 @@
 #define MAX_REQS 256		/* distinct requests in the summary */
 #define MAX_SYSC 64
 #define BLK_COLL_MIN_US 1000	/* default --collateral-min-us */
+#define BLK_COLL_OFF_US 3600000000L	/* the largest: no walks */
 #define MAX_PATHS 1024		/* (verdict, syscall, path) triples for the headline */
 
 #if __has_include("syscall_names.h")
@@ -733,7 +734,7 @@ static int option(struct sess *s, void *ctx, int c, const char *arg)
 		return 0;
 	case 'S': x->b.stacks = false; return 0;
 	case 'c':
-		if (!mode_parse_long(arg, &v) || v < 0 || v > 3600000000L) {
+		if (!mode_parse_long(arg, &v) || v < 0 || v > BLK_COLL_OFF_US) {
 			fprintf(stderr, "ampstat: --collateral-min-us must be 0-3600000000, got '%s'\n", arg);
 			return 2;
 		}
@@ -872,7 +873,7 @@ struct blk_ctx *blk_new(long min_us, blk_event_fn fn, void *arg)
 	if (!x)
 		return NULL;
 	x->min_us = min_us;
-	x->coll_min_us = BLK_COLL_MIN_US;
+	x->coll_min_us = BLK_COLL_OFF_US;	/* fn is not given the collateral: no walks */
 	x->b.fn = fn;
 	x->b.fn_arg = arg;
 	return x;

@@ -7,7 +7,8 @@
  *                             min_us microseconds to fn(arg, event, state,
  *                             syscall name, "METHOD /path" or "" when not
  *                             in a request), instead of printing it; NULL
- *                             when out of memory.
+ *                             when out of memory.  It counts no collateral
+ *                             (the event's coll_* fields stay 0).
  *   blk_begin(s, x)           loads, pins (folder blocked/) and attaches it
  *                             for the session's target: the threads named
  *                             amped-disp, else the target's main thread.
