@@ -358,7 +358,11 @@ static void account(struct blk *b, const struct ampstat_blk_event *e, enum blk_v
 
 	b->v_n[v]++;
 	b->v_ns[v] += e->dur_ns;
-	snprintf(cause, sizeof(cause), "%s %s", verdict_name[v], sysname(e->syscall, sb, sizeof(sb)));
+	/* preemption strikes in whatever syscall: the syscall says nothing */
+	if (v == BV_RUNQ)
+		snprintf(cause, sizeof(cause), "%s", verdict_name[v]);
+	else
+		snprintf(cause, sizeof(cause), "%s %s", verdict_name[v], sysname(e->syscall, sb, sizeof(sb)));
 	add_row(b->causes, &b->ncauses, MAX_SYSC, cause, e->dur_ns, NULL);
 	if (e->req_id && e->path[0]) {
 		snprintf(pk, sizeof(pk), "%s\t%.*s", cause, (int)(sizeof(pk) - strlen(cause) - 2), e->path);
@@ -496,7 +500,8 @@ static void headline(struct blk *b, char *out, size_t n)
 		/* "disk pread64" -> "disk in pread64" */
 		const char *sp = strchr(b->causes[0].key, ' ');
 		int vl = sp ? (int)(sp - b->causes[0].key) : (int)strlen(b->causes[0].key);
-		o += (size_t)snprintf(out + o, n - o, "; %s %.*s in %s", a, vl, b->causes[0].key, sp ? sp + 1 : "-");
+		o += (size_t)snprintf(out + o, n - o, "; %s %.*s%s%s", a, vl, b->causes[0].key, sp ? " in " : "",
+				      sp ? sp + 1 : "");
 	}
 	if (o < n && files)
 		snprintf(out + o, n - o, " on %d file%s", files, files == 1 ? "" : "s");
