@@ -632,7 +632,8 @@ static void summary(struct blk *b, pid_t pid, const char *comm, double dur_s, co
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--no-stacks] [--json] [-v]\n"
+"usage: ampstat blocked -p PID [-d SEC] [--min-us N] [--collateral-min-us N] [--no-stacks]\n"
+"                       [--json] [-v]\n"
 "\n"
 "Every time the server's dispatcher left the CPU for anything but its idle\n"
 "wait (epoll_wait): when, for how long, in which state (D: blocked-io,\n"
@@ -668,9 +669,13 @@ static void usage(FILE *f)
 "                       the walks stop while they have used more than 1%%\n"
 "                       of one CPU (those stalls are counted apart)\n"
 "      --json           JSON Lines: an object per event (\"type\":\"event\": time,\n"
-"                       duration_ns, state, syscall, request {method, path},\n"
-"                       tid, role, kernel_stack and user_stack as lists of\n"
-"                       frames) and a summary object (\"type\":\"summary\") last\n"
+"                       duration_ns, state, syscall, verdict, waker {tid,\n"
+"                       comm, in_target}, collateral {waiting,\n"
+"                       unread_connections, accept_queue, new, added_ns}\n"
+"                       or null, request {method, path}, tid, role,\n"
+"                       kernel_stack and user_stack as lists of frames) and\n"
+"                       a summary object (\"type\":\"summary\": by_verdict,\n"
+"                       by_cause, collateral, headline, ...) last\n"
 "  -v, --verbose        libbpf debug output\n"
 "\n"
 "examples:\n"

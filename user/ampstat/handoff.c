@@ -293,7 +293,9 @@ static void usage(FILE *f)
 "examples:\n"
 "  ampstat handoff -p $(pgrep -x amped) -d 10\n"
 "  ampstat handoff -p 1234 -d 5 --json | jq '.all.round_trips.phases_ns'\n"
-"\n"
+"\n");
+	mode_usage_maps(f, "handoff");
+	fprintf(f,
 "Exit status: 0 ok (duration over, Ctrl-C, or the target exited: the summary\n"
 "is printed), 1 runtime error (not root, no BTF, no such process), 2 usage\n"
 "error.\n");
