@@ -1,13 +1,14 @@
 #!/bin/bash
 # ampstat handoff: the hand-off chains dispatcher -> helper -> dispatcher of
-# amped (helper processes) and amted (helper threads), on cold files behind
+# amped (helper processes), amted (helper threads) and uring (io_uring's
+# io-wq workers, iou-wrk), on cold files behind
 # slowfs (one arm, LAT_MS per read) under a small closed loop (ampload,
 # 2 users, 2 s).  Each model shows round trips woken both ways, by helpers
 # of the expected kind, whose phases (queue, on CPU, blocked-io,
 # blocked-other, runqueue, wake-up back) sum to the round trip within 1%,
 # with queue, on-CPU, blocked-io and wake-up-back time all non-zero and the
-# helpers' blocked-io at least half a modelled read.  amped in --json
-# (parsed with python's json), amted in text with -i (interim lines).
+# helpers' blocked-io at least half a modelled read.  amped and uring in
+# --json (parsed with python's json), amted in text with -i (interim lines).
 # Also the command-line contract (ampstat_lib.sh).  Bounds are from the
 # modelled disk and the chains' construction, never speeds.
 # Root only for the BPF part; without BPF it skips, unless
@@ -68,24 +69,26 @@ run() {
 	umount_fs
 }
 
-# ---- amped, --json
-V="[amped json] "
-run amped --json
-"$PY" - "$T/as.out" process "$LAT_MS" >"$T/facts" <<'PYEOF'
+# json_run MODEL KIND NAME_PREFIX: a --json run; its facts checked
+json_run() {
+	local model=$1 kind=$2 prefix=$3 f n
+	V="[$model json] "
+	run "$model" --json
+	"$PY" - "$T/as.out" "$kind" "$LAT_MS" "$prefix" >"$T/facts" <<'PYEOF'
 import json, sys
 try:
     objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 except ValueError as e:
     print("parse error: %s" % e)
     sys.exit(0)
-kind, lat_ms = sys.argv[2], int(sys.argv[3])
+kind, lat_ms, prefix = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sm = objs[-1]
 rt = sm["all"]["round_trips"]
 ph = rt["phases_ns"]
 print("type=%s end=%s" % (sm.get("type"), sm.get("end")))
 print("trips=%d" % rt["chains"])
 print("kinds=%s" % ",".join(sorted({h["kind"] for h in sm["helpers"] if h["round_trips"]["chains"]})))
-print("names=%s" % ("ok" if all(h["comm"].startswith("amped-help-") for h in sm["helpers"]) else "bad"))
+print("names=%s" % ("ok" if all(h["comm"].startswith(prefix) for h in sm["helpers"]) else "bad"))
 s = sum(ph.values())
 print("sum=%s" % ("ok" if rt["total_ns"] and abs(s - rt["total_ns"]) <= rt["total_ns"] / 100 else
                   "bad %d vs %d" % (s, rt["total_ns"])))
@@ -94,16 +97,20 @@ io = sum(sm["all"][k]["phases_ns"]["blocked_io"] for k in ("round_trips", "not_w
 print("io=%s" % ("ok" if io >= lat_ms * 1000000 // 2 else "low %d ns" % io))
 print("cost=%s" % ("ok" if "run_ns" in sm["bpf"] else "missing"))
 PYEOF
-f=$(cat "$T/facts")
-like "$f" "type=summary end=signal" "the last line is the summary (end: signal)" "$(head -c 2000 "$T/as.out")"
-n=$(sed -n 's/^trips=//p' "$T/facts")
-ok "$([ "${n:-0}" -ge 1 ]; echo $?)" "round trips woken both ways: ${n:-0} >= 1" "$f"
-like "$f" "kinds=process$" "the helpers are processes" "$f"
-like "$f" "names=ok" "the helpers are named amped-help-N"
-like "$f" "sum=ok" "phases sum to the round trips within 1%" "$f"
-like "$f" "nonzero=queue,on_cpu,blocked_io,wakeup_back" "queue, on-CPU, blocked-io and wake-up-back time are non-zero" "$f"
-like "$f" "io=ok" "helpers' blocked-io >= half a modelled read ($((LAT_MS / 2)) ms)" "$f"
-like "$f" "cost=ok" "the BPF cost is reported"
+	f=$(cat "$T/facts")
+	like "$f" "type=summary end=signal" "the last line is the summary (end: signal)" "$(head -c 2000 "$T/as.out")"
+	n=$(sed -n 's/^trips=//p' "$T/facts")
+	ok "$([ "${n:-0}" -ge 1 ]; echo $?)" "round trips woken both ways: ${n:-0} >= 1" "$f"
+	like "$f" "kinds=$kind$" "the helpers are of kind $kind" "$f"
+	like "$f" "names=ok" "the helpers are named $prefix..."
+	like "$f" "sum=ok" "phases sum to the round trips within 1%" "$f"
+	like "$f" "nonzero=queue,on_cpu,blocked_io,wakeup_back" "queue, on-CPU, blocked-io and wake-up-back time are non-zero" "$f"
+	like "$f" "io=ok" "helpers' blocked-io >= half a modelled read ($((LAT_MS / 2)) ms)" "$f"
+	like "$f" "cost=ok" "the BPF cost is reported"
+}
+
+json_run amped process amped-help-
+json_run uring io-wq iou-wrk
 
 # ---- amted, text with -i
 V="[amted text] "
