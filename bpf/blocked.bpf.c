@@ -10,6 +10,12 @@
  * At switch-in the event gets its duration and goes to the ring buffer.
  * Idle waits (an interruptible sleep in epoll_wait) are dropped at once, so
  * an idle event loop costs a lookup per switch and nothing more.
+ *
+ * A stall's collateral (who waited behind it) is counted at its switch-in,
+ * from the kernel's own queues (include/ampstat_blocked.h): only for stalls
+ * of at least coll_min_ns, so the walk of the descriptor table is paid
+ * where a stall is long enough to matter.  sched_waking notes who woke the
+ * dispatcher out of a pending stall (a helper, or the kernel).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,16 +25,31 @@
 #include "amped_usdt.h"
 #include "ampstat_tp.bpf.h"
 #include "ampstat_idle.bpf.h"
+#include "ampstat_disp.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
+#define NR_epoll_wait		232
+#define NR_epoll_pwait		281
+#define NR_epoll_pwait2		441
+#define S_IFMT			00170000
+#define S_IFSOCK		0140000
+#define TCP_ESTABLISHED		1
+#define TCP_LISTEN		10
+#define IPPROTO_TCP		6
 
-const volatile __u32 targ_tgid = 0;	/* the target; its children count too */
-const volatile bool by_comm = true;	/* dispatchers: threads named amped-disp(-N);
-					   else the target's main thread */
 const volatile __u64 cur_addr = 0;	/* &amped_current in the target (0: none) */
 const volatile __u64 min_ns = 0;
+const volatile __u64 coll_min_ns = 1000000;	/* stalls this long get a collateral count */
+/* The walks may take this share of one CPU (parts per million of the wall
+ * time since coll_t0, plus one second's worth up front): a walk delays the
+ * dispatcher it is about to switch in, so its cost must stay bounded
+ * however many connections and stalls there are. */
+const volatile __u64 coll_budget_ppm = 10000;
+__u64 coll_t0 = 0;		/* set by userspace before attaching */
+__u64 coll_scan_ns = 0;		/* time spent walking */
+__u64 coll_over_budget = 0;	/* stalls not walked: over the budget */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -75,86 +96,132 @@ struct {
 	__type(value, struct ampstat_blk_tid);
 } others_tid SEC(".maps");
 
+/* requests (socket and read position; accept-queue entry) already counted
+ * behind an earlier stall */
+struct blk_seen_key {
+	__u64 ptr;
+	__u32 seq;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct blk_seen_key);
+	__type(value, __u8);
+} seen SEC(".maps");
+
 __u64 others_blocked_ns = 0;
 __u64 others_blocked = 0;
 __u64 dropped_events = 0;	/* ring buffer full */
 __u64 dropped_pending = 0;	/* `pending` full */
 __u64 idle_switches = 0;	/* idle waits seen (not reported) */
 
-static __always_inline bool in_target(struct task_struct *t, const bool raw)
+/* ---------------------------------------------------------------- collateral */
+
+struct blk_scan {
+	__u64 fds;		/* the fd array (struct file **), a kernel address */
+	__u64 out_ns, in_ns;
+	__u64 wait_ns;
+	__u32 readable, accept, fresh;
+};
+
+static __always_inline void coll_wait(struct blk_scan *c, __u64 arrival_ns)
 {
-	return AS_LD(raw, t, tgid) == targ_tgid ||
-	       AS_LD2(raw, t, real_parent, tgid) == targ_tgid;
+	__u64 from = arrival_ns > c->out_ns ? arrival_ns : c->out_ns;
+
+	if (c->in_ns > from)
+		c->wait_ns += c->in_ns - from;
 }
 
-/* A dispatcher's slot of amped_current from its comm (include/amped_names.h,
- * amped_usdt.h): "amped-disp" is slot 0, "amped-disp-N" slot N; -1: not a
- * dispatcher. */
-static __always_inline int comm_disp_slot(const char *c)
+static __always_inline void coll_seen(struct blk_scan *c, __u64 ptr, __u32 seq)
 {
-	const char want[] = AMPED_COMM_DISP;
-	const int n = (int)sizeof(want) - 1;
-	int slot = 0;
+	struct blk_seen_key k = { .ptr = ptr, .seq = seq };
+	__u8 one = 1;
 
-#pragma unroll
-	for (int i = 0; i < n; i++)
-		if (c[i] != want[i])
-			return -1;
-	if (c[n] == 0)
+	if (!bpf_map_update_elem(&seen, &k, &one, BPF_NOEXIST))
+		c->fresh++;
+}
+
+/* bpf_loop callback: descriptor i of the dispatcher */
+static int scan_fd(__u32 i, void *data)
+{
+	struct blk_scan *c = data;
+	struct file *f = NULL;
+	struct sock *sk;
+	void *sock;
+	__u8 state;
+
+	if (bpf_probe_read_kernel(&f, sizeof(f), (void *)(c->fds + (__u64)i * sizeof(f))) || !f)
 		return 0;
-	if (c[n] != '-')
-		return -1;
-#pragma unroll
-	for (int i = n + 1; i < TASK_COMM_LEN; i++) {
-		char d = c[i];
-		if (d == 0)
-			return i > n + 1 && slot < AMPED_DISP_MAX ? slot : -1;
-		if (d < '0' || d > '9' || slot >= AMPED_DISP_MAX)
-			return -1;
-		slot = slot * 10 + (d - '0');
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ((struct socket *)sock, sk);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state == TCP_ESTABLISHED) {
+		struct tcp_sock *tp = (void *)sk;
+		__u32 cp = BPF_CORE_READ(tp, copied_seq);
+
+		if (BPF_CORE_READ(tp, rcv_nxt) == cp)
+			return 0;
+		c->readable++;
+		/* tcp_mstamp: the last segment in or out, in us; a request
+		 * waiting unread was the last thing to arrive */
+		coll_wait(c, BPF_CORE_READ(tp, tcp_mstamp) * 1000);
+		coll_seen(c, (__u64)sk, cp);
+	} else if (state == TCP_LISTEN) {
+		struct request_sock *req;
+
+		c->accept += BPF_CORE_READ(sk, sk_ack_backlog);
+		req = BPF_CORE_READ((struct inet_connection_sock *)sk, icsk_accept_queue.rskq_accept_head);
+		for (int j = 0; j < AMPSTAT_BLK_SCAN_ACCEPT && req; j++) {
+			struct sock *child = BPF_CORE_READ(req, sk);
+
+			coll_wait(c, BPF_CORE_READ((struct tcp_request_sock *)req, snt_synack) * 1000);
+			/* keyed like the unread connection it becomes once
+			 * accepted: a request is counted once either way */
+			if (child)
+				coll_seen(c, (__u64)child, BPF_CORE_READ((struct tcp_sock *)child, copied_seq));
+			else
+				coll_seen(c, (__u64)req, 0);
+			req = BPF_CORE_READ(req, dl_next);
+		}
 	}
-	return -1;
+	return 0;
 }
 
-/* seda's http stage: each thread an event loop (amped-s-http-N) */
-static __always_inline bool comm_is_stage_loop(const char *c)
+/* Who waited behind e, which ended now: the kernel's queues of the
+ * dispatcher's sockets (t: the dispatcher). */
+static __always_inline void collateral(struct ampstat_blk_event *e, struct task_struct *t, __u64 now)
 {
-	const char want[] = AMPED_COMM_STAGE AMPED_STAGE_HTTP "-";	/* a prefix */
+	struct blk_scan c = { .out_ns = e->out_ns, .in_ns = now };
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	__u32 n;
 
-#pragma unroll
-	for (int i = 0; i < (int)sizeof(want) - 1; i++)
-		if (c[i] != want[i])
-			return false;
-	return true;
-}
-
-/* amped_current's slot of a dispatcher or a seda http-stage thread (slot 0:
- * seda's loops share it); -1: not an event loop */
-static __always_inline int comm_loop_slot(const char *c)
-{
-	int slot = comm_disp_slot(c);
-
-	if (slot >= 0)
-		return slot;
-	return comm_is_stage_loop(c) ? 0 : -1;
-}
-
-static __always_inline int disp_slot(struct task_struct *t, const bool raw)
-{
-	char comm[TASK_COMM_LEN];
-
-	if (!by_comm)
-		return AS_LD(raw, t, pid) == targ_tgid ? 0 : -1;
-	if (!raw)
-		return comm_loop_slot(t->comm);
-	if (BPF_CORE_READ_STR_INTO(&comm, t, comm) < 0)
-		return -1;
-	return comm_loop_slot(comm);
-}
-
-static __always_inline bool is_dispatcher(struct task_struct *t, const bool raw)
-{
-	return disp_slot(t, raw) >= 0;
+	if (!fdt) {
+		e->coll_flags = ABC_NOFILES;
+		return;
+	}
+	n = BPF_CORE_READ(fdt, max_fds);
+	c.fds = (__u64)BPF_CORE_READ(fdt, fd);
+	if (!c.fds) {
+		e->coll_flags = ABC_NOFILES;
+		return;
+	}
+	e->coll_flags = ABC_SCANNED;
+	if (n > AMPSTAT_BLK_SCAN_FDS) {
+		n = AMPSTAT_BLK_SCAN_FDS;
+		e->coll_flags |= ABC_TRUNCATED;
+	}
+	bpf_loop(n, scan_fd, &c, 0);
+	e->coll_fds = n;
+	e->coll_readable = c.readable;
+	e->coll_accept = c.accept;
+	e->coll_new = c.fresh;
+	e->coll_wait_ns = c.wait_ns;
 }
 
 static __always_inline void others_add(__u32 tid, __u64 ns)
@@ -223,6 +290,11 @@ static __always_inline int blk_switch_body(__u64 *ctx, const bool raw)
 		e->conn_id = 0;
 		e->method[0] = 0;
 		e->path[0] = 0;
+		e->coll_wait_ns = 0;
+		e->coll_readable = e->coll_accept = e->coll_new = e->coll_fds = e->coll_flags = 0;
+		e->waker_tid = 0;
+		e->waker_comm[0] = 0;
+		e->waker_in_target = 0;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		if (cur_addr) {
 			struct amped_current c;
@@ -264,6 +336,18 @@ in:
 			if (!now)
 				now = bpf_ktime_get_ns();
 			e->dur_ns = now > e->out_ns ? now - e->out_ns : 0;
+			if (e->dur_ns >= min_ns && e->dur_ns >= coll_min_ns) {
+				__u64 allowed = ((now > coll_t0 ? now - coll_t0 : 0) + 1000000000ULL) / 1000000 *
+						coll_budget_ppm;
+
+				if (coll_scan_ns < allowed) {
+					collateral(e, next, now);
+					__sync_fetch_and_add(&coll_scan_ns, bpf_ktime_get_ns() - now);
+				} else {
+					e->coll_flags = ABC_OVER_BUDGET;
+					__sync_fetch_and_add(&coll_over_budget, 1);
+				}
+			}
 			if (e->dur_ns >= min_ns &&
 			    bpf_ringbuf_output(&events, e, sizeof(*e), 0))
 				__sync_fetch_and_add(&dropped_events, 1);
@@ -275,5 +359,27 @@ in:
 
 /* sched_switch(preempt, prev, next, prev_state) */
 AMPSTAT_TP(sched_switch, blk_switch)
+
+/* sched_waking(p), in the waker's context: who ends a dispatcher's stall */
+static __always_inline int blk_waking_body(__u64 *ctx, const bool raw)
+{
+	struct task_struct *p = (void *)ctx[0], *cur;
+	struct ampstat_blk_event *e;
+	__u32 tid;
+
+	if (!in_target(p, raw))
+		return 0;
+	tid = AS_LD(raw, p, pid);
+	e = bpf_map_lookup_elem(&pending, &tid);
+	if (!e || e->waker_tid)
+		return 0;
+	cur = bpf_get_current_task_btf();
+	e->waker_tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_get_current_comm(e->waker_comm, sizeof(e->waker_comm));
+	e->waker_in_target = in_target(cur, false);
+	return 0;
+}
+
+AMPSTAT_TP(sched_waking, blk_waking)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -12,6 +12,11 @@
 # (AMPSTAT_FORCE_RAW_TP=1).  Also the command line: usage errors exit 2, not root / no such process
 # exit 1 with a message, SIGINT and the target's exit end it with a summary
 # and exit 0.
+# Verdict and collateral: SPED on the cold files under a closed loop of
+# ampload users (COLL_USERS): the stalls' dominant verdict is disk, the
+# requests counted behind them are at least one and at most what ampload
+# sent, no stall has more waiting than there are users, and the latency
+# added is at least half a modelled read and at most users x stalled time.
 # Root only for the BPF part; without BPF it skips, unless
 # AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -129,7 +134,7 @@ run() {
 		srv_stop TERM
 		if wait_exit "$AS_PID" 10; then is "$RC" 0 "target exits: exits 0"; else ok 1 "target exits: exits within 10 s"; fi
 		AS_PID=''
-		like "$(tail -n 12 "$T/as.out")" "\(target exited\)" "target exits: a summary says so"
+		like "$(tail -n 25 "$T/as.out")" "\(target exited\)" "target exits: a summary says so"
 	else
 		bpf_unavailable
 		srv_stop TERM
@@ -197,8 +202,67 @@ run_json() {
 	umount_fs
 }
 
+# run_collateral: SPED, the cold files under ampload's closed loop, blocked
+# --json; verdicts and collateral against ampload's own counts
+COLL_USERS=6
+run_collateral() {
+	local f i
+	V="[sped collateral] "
+	[ -x build/ampload ] || { skip "collateral" "no build/ampload"; return; }
+	{
+		echo "# ampload fileset: $NFILES files; \"path size_bytes\""
+		for i in $(seq 0 $((NFILES - 1))); do echo "cold$i.bin 65536"; done
+	} >"$T/manifest"
+	start_cold sped --min-us 1000 --no-stacks --json || return
+	timeout 30 build/ampload -m closed -c $COLL_USERS -d 2 -w 0 --fileset "$T/manifest" -q \
+		--json "$T/load.json" "$SRV_URL/" >"$T/load.out" 2>&1
+	is "$?" 0 "ampload ran" "$(tail -5 "$T/load.out")"
+	kill -INT "$AS_PID"
+	if wait_exit "$AS_PID" 10; then is "$RC" 0 "SIGINT: exits 0"; else ok 1 "SIGINT: exits within 10 s"; fi
+	AS_PID=''
+	"$PY" - "$T/as.out" "$T/load.json" "$COLL_USERS" >"$T/facts" <<'PYEOF'
+import json, sys
+try:
+    objs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+    load = json.load(open(sys.argv[2]))
+except (ValueError, OSError) as e:
+    print("parse error: %s" % e)
+    sys.exit(0)
+users = int(sys.argv[3])
+ev = [o for o in objs if o.get("type") == "event"]
+sm = objs[-1]
+bv = sm["by_verdict"]
+print("dominant=%s" % max(bv, key=lambda k: bv[k]["ns"]))
+print("disk_events=%s" % ("yes" if any(e["verdict"] == "disk" and e["state"] == "D" for e in ev) else "no"))
+print("sent=%d" % load["sent"])
+print("waited=%d" % sm["collateral"]["waited"])
+print("counted=%d" % sm["collateral"]["stalls_counted"])
+print("max_waiting=%d" % max([e["collateral"]["waiting"] for e in ev if e["collateral"]] or [0]))
+print("added_ms=%d" % (sm["collateral"]["added_ns"] // 1000000))
+print("bound_ms=%d" % (users * sm["off_cpu_ns"] // 1000000 + 1))
+print("headline=%s" % sm["headline"])
+PYEOF
+	f=$(cat "$T/facts")
+	like "$f" "dominant=disk" "the dominant verdict is disk" "$f"
+	like "$f" "disk_events=yes" "events of the dispatcher in D state carry verdict disk"
+	like "$f" "headline=stalled [0-9.]* s in [0-9,]* stalls; [0-9,]* requests waited behind them, [0-9.]* s added; [0-9]*% disk in pread64 on [0-9]* file" \
+		"the headline names the stalls, their collateral and the main cause" "$f"
+	local sent waited maxw added bound
+	sent=$(sed -n 's/^sent=//p' "$T/facts") waited=$(sed -n 's/^waited=//p' "$T/facts")
+	maxw=$(sed -n 's/^max_waiting=//p' "$T/facts") added=$(sed -n 's/^added_ms=//p' "$T/facts")
+	bound=$(sed -n 's/^bound_ms=//p' "$T/facts")
+	ok "$([ "${waited:-0}" -ge 1 ] && [ "${waited:-0}" -le "${sent:-0}" ]; echo $?)" \
+		"requests that waited behind stalls: 1 <= ${waited} <= ${sent} sent by ampload" "$f"
+	ok "$([ "${maxw:-99}" -le $COLL_USERS ]; echo $?)" "no stall has more waiting (${maxw}) than users ($COLL_USERS)"
+	ok "$([ "${added:-0}" -ge $((LAT_MS / 2)) ] && [ "${added:-0}" -le "${bound:-0}" ]; echo $?)" \
+		"latency added ${added} ms: >= $((LAT_MS / 2)) ms (half a modelled read), <= ${bound} ms (users x stalled)" "$f"
+	srv_stop TERM
+	umount_fs
+}
+
 run sped
 run amped
+run_collateral
 run_json tp_btf
 AMPSTAT_FORCE_RAW_TP=1 run_json raw_tp
 V=''

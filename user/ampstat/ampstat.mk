@@ -22,8 +22,8 @@ $(B)/tests/ampstat_unit: tests/unit/ampstat_unit.c user/ampstat/roles.c user/amp
 
 BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 
-# ampstat latency and blocked
-$(B)/ampstat: $(B)/latency.skel.h $(B)/blocked.skel.h
+# ampstat latency, blocked and handoff
+$(B)/ampstat: $(B)/latency.skel.h $(B)/blocked.skel.h $(B)/handoff.skel.h
 
 # the opt-in modes (syscalls, cache, serve, offcpu): their skeletons, and
 # syscall names from the kernel headers (x86_64)

@@ -7,7 +7,8 @@
  *                             min_us microseconds to fn(arg, event, state,
  *                             syscall name, "METHOD /path" or "" when not
  *                             in a request), instead of printing it; NULL
- *                             when out of memory.
+ *                             when out of memory.  It counts no collateral
+ *                             (the event's coll_* fields stay 0).
  *   blk_begin(s, x)           loads, pins (folder blocked/) and attaches it
  *                             for the session's target: the threads named
  *                             amped-disp or amped-s-http-N (seda), none for
@@ -17,12 +18,20 @@
  *   blk_poll_fd(x)            a descriptor that polls readable when
  *                             events wait; blk_consume(x) hands them to fn.
  *   blk_end(s, x)             detaches, frees; accepts NULL.
+ *   blk_has_disp(pid)         is pid amped (a thread of it or a child
+ *                             named amped-disp(-N) or amped-s-http-N, or
+ *                             its amped_current)?  Then the event loops are
+ *                             the threads of those names (none for mp, mt,
+ *                             hybrid), else pid's main thread.
  *
  * The state is 0 blocked-io (D), 1 waiting (S, not in epoll_wait),
  * 2 preempted (R); blk_state_name names them. */
 #ifndef AMPSTAT_BLK_TRACE_H
 #define AMPSTAT_BLK_TRACE_H
 #include "ampstat_blocked.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
 
 struct sess;
 struct blk_ctx;
@@ -37,5 +46,6 @@ int blk_begin(struct sess *s, struct blk_ctx *x);
 int blk_poll_fd(struct blk_ctx *x);
 void blk_consume(struct blk_ctx *x);
 void blk_end(struct sess *s, struct blk_ctx *x);
+bool blk_has_disp(pid_t pid);
 
 #endif
