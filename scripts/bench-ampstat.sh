@@ -197,7 +197,7 @@ run_cost() {
 		-v m="$MODE" -v t="$top3" 'BEGIN {
 		printf "pair %d attached %10.0f req/s  bpf %.1f ms = %s of target CPU " \
 			"(%.0f ms by ampstat, window %.1f s; %.0f ms by schedstat over the run)  %s\n",
-			p, r, b / 1e6, c > 0 ? sprintf("%.2f%%", 100 * b / c) : "(idle)", c / 1e6, d, sn / 1e6, t }'
+			p, r, b / 1e6, (c > 0 ? sprintf("%.2f%%", 100 * b / c) : "(idle)"), c / 1e6, d, sn / 1e6, t }'
 	echo "on $1 $WRK_RPS $bpf_ns $cpu_ns $((t1 - t0))" >>"$cost_results"
 	last_top3=$top3
 }
