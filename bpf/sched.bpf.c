@@ -408,7 +408,7 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 	struct rq_clocks clk;
 	__u64 now;
 
-	/* most switches of a busy machine involve neither */
+	/* a switch between tasks of other programs: nothing to do */
 	if (!tp && !tn && !kp && !kn)
 		return 0;
 	/* prev and next are on this CPU's run queue, but the idle task's
