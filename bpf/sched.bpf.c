@@ -4,8 +4,8 @@
  * Every nanosecond of a traced thread is in one state: on CPU, blocked (D),
  * waiting idle (interruptible sleep in epoll_wait), waiting other, or on the
  * run queue.  Transitions come from sched_switch (out: by prev_state and
- * preempt; in: on CPU), sched_wakeup/_new (sleep -> run queue) and
- * sched_process_exit (which moves the entry to `exited`); task_rename keeps
+ * preempt; in: sleep -> run queue at the instant the wakeup queued the
+ * task, then on CPU) and sched_process_exit (which moves the entry to `exited`); task_rename keeps
  * the thread name current.  Only tasks whose tgid is in `targets` are accounted;
  * sched_process_fork adds the children of traced processes, so helper
  * processes forked later are followed.  No syscall is hooked: the syscall a
@@ -37,15 +37,28 @@
  * times a second by its aio threads was 3.3 points of wall time over on
  * CPU and under on the run queue.  So a stretch is closed by the clock the
  * kernel uses: at sched_switch this CPU's rq->clock (what sched_info_switch
- * and the put/set of the tasks read just after); at a wakeup the task's
- * sched_info.last_queued (the clock its enqueue stamped; 0 when the wakeup
- * enqueued nothing: a task woken before it left the CPU, or one preempted
- * in a sleep state, for which the kernel counts no run delay either).  And
+ * and the put/set of the tasks read just after); a sleep ends at the
+ * task's sched_info.last_queued (the clock its wakeup's enqueue stamped;
+ * 0 when nothing was enqueued: one preempted in a sleep state, for which
+ * the kernel counts no run delay either).  And
  * a task leaves for the run queue exactly when the kernel queues it: when
  * prev_state is TASK_RUNNING; preempted in a sleep state (between
  * set_current_state and schedule), its wait is not run delay to the kernel
  * and counts as the sleep.  ts_ns (bpf_ktime_get_ns) still stamps each
  * transition, for the reader's open stretch.
+ *
+ * Cost: sched_wakeup is not hooked.  It fires for every wakeup of the
+ * machine (on nginx with aio threads as often as sched_switch), and the
+ * enqueue stamp that the switch-in reads (last_queued is cleared only
+ * after the tracepoint) ends the sleep at the same clock.  What the reader
+ * loses: a thread woken but still waiting for a CPU when it reads the maps
+ * looks asleep up to then; its whole wait counts in the next interval, as
+ * the kernel's run_delay counts it (when the wait ends).  A wait that load
+ * balancing moved from another CPU began before its enqueue here: by what
+ * the kernel added to run_delay meanwhile (at the move).  The
+ * filemap programs (page-cache accesses) are loaded only when asked for
+ * (trace.h: tr_opts.cache): they fire for every page-cache access of the
+ * machine.
  *
  * The events of one task are serialized by its run queue lock (a wakeup of
  * a sleeping task waits until the switch away from it is complete), so an
@@ -136,6 +149,50 @@ static __always_inline struct rq_clocks rq_clock_of(struct task_struct *task, co
 	return c;
 }
 
+/* CLOCK_MONOTONIC (what ts_ns, start_ns and the reader use) from the run
+ * queue's clock: bpf_ktime_get_ns() cost ~26 ns a call here (a clocksource
+ * read behind a retpoline), a third of the switch program, while the run
+ * queue's clock is already read.  Both count the TSC, so they differ by an
+ * offset, renewed on each CPU every CAL_NS of its run queue's clock.  A
+ * renewal reads ktime later than the run queue's clock was read (at the
+ * start of __schedule(), or earlier still when the kernel skipped that
+ * update), which can only make the offset seem larger: the offset kept is
+ * the smallest seen, allowed to grow by 1/8192 (122 ppm) of the time
+ * elapsed, more than NTP's rate adjustments move one clock against the
+ * other.  A constant offset keeps every thread's stretches adding up to its
+ * wall time whichever clock closed each (measured: a fresh pair per renewal
+ * instead moved 0.4-0.9 ms between a short-lived child's buckets). */
+#define CAL_NS 1000000ULL
+struct cal {
+	__u64 clk;		/* the run queue's clock at the last renewal, 0: none */
+	__s64 off_ns;		/* CLOCK_MONOTONIC - run queue's clock */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cal);
+} cal SEC(".maps");
+
+static __always_inline __u64 mono_of(__u64 clk)
+{
+	__u32 zero = 0;
+	struct cal *c = bpf_map_lookup_elem(&cal, &zero);
+	__s64 off, grown;
+
+	if (!c || !clk)
+		return bpf_ktime_get_ns();
+	if (!c->clk || clk < c->clk || clk - c->clk >= CAL_NS) {
+		off = (__s64)(bpf_ktime_get_ns() - clk);
+		grown = c->off_ns + (__s64)((clk - c->clk) >> 13);
+		if (c->clk && clk >= c->clk && grown < off)
+			off = grown;
+		c->off_ns = off;
+		c->clk = clk;
+	}
+	return clk + (__u64)c->off_ns;
+}
+
 /* ---- kernel threads (include/ampstat_sched.h: map `kern`) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -202,20 +259,22 @@ static __always_inline __u32 kclass(struct task_struct *t, const bool raw)
 	return AK_OTHER;
 }
 
-static __always_inline void kern_switch(struct task_struct *prev, struct task_struct *next,
+/* a kernel thread, not the idle task (pid 0) */
+static __always_inline bool is_kthread(struct task_struct *t, const bool raw)
+{
+	return (AS_LD(raw, t, flags) & PF_KTHREAD) && AS_LD(raw, t, pid);
+}
+
+/* kp, kn: prev and next are kernel threads; now: the switch's instant */
+static __always_inline void kern_switch(struct task_struct *prev, bool kp, bool kn, __u64 now,
 					const bool raw)
 {
-	bool kp = (AS_LD(raw, prev, flags) & PF_KTHREAD) && AS_LD(raw, prev, pid);	/* pid 0: idle */
-	bool kn = (AS_LD(raw, next, flags) & PF_KTHREAD) && AS_LD(raw, next, pid);
 	__u32 zero = 0;
-	__u64 *since, now;
+	__u64 *since;
 
-	if (!kp && !kn)
-		return;
 	since = bpf_map_lookup_elem(&kern_since, &zero);
 	if (!since)
 		return;
-	now = bpf_ktime_get_ns();
 	if (kp && *since && now > *since) {
 		struct ampstat_kern *k = bpf_map_lookup_elem(&kern, &zero);
 		__u32 c = kclass(prev, raw);
@@ -303,7 +362,7 @@ static __always_inline __u32 sleep_state(unsigned int st, __s32 nr)
  * ampstat had not seen: new, or missed by the seeding iterator).  NULL when
  * the map is full. */
 static __always_inline struct ampstat_thread *
-get_thread(struct task_struct *task, __u64 now, __u32 state, const bool raw)
+get_thread(struct task_struct *task, __u64 now, __u64 clk, __u32 state, const bool raw)
 {
 	__u32 tid = AS_LD(raw, task, pid);
 	struct ampstat_thread *t, v = {};
@@ -316,6 +375,8 @@ get_thread(struct task_struct *task, __u64 now, __u32 state, const bool raw)
 		return NULL;
 	v.start_ns = now;
 	v.ts_ns = now;
+	v.ts_clk = clk;
+	v.run_delay = AS_LD(raw, task, sched_info.run_delay);
 	v.tid = tid;
 	v.tgid = AS_LD(raw, task, tgid);
 	v.state = state;
@@ -336,18 +397,33 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 	bool preempt = (bool)ctx[0];
 	struct task_struct *prev = (void *)ctx[1], *next = (void *)ctx[2];
 	unsigned int prev_state = (unsigned int)ctx[3];
+	bool tp = is_target(prev, raw), tn = is_target(next, raw);
+	bool kp = is_kthread(prev, raw), kn = is_kthread(next, raw);
+	struct task_struct *who;
 	struct ampstat_thread *t;
-	struct rq_clocks clk = {};
-	__u64 now = 0;
+	struct rq_clocks clk;
+	__u64 now;
 
-	kern_switch(prev, next, raw);
-	if (is_target(prev, raw)) {
-		now = bpf_ktime_get_ns();
-		clk = rq_clock_of(prev, raw);
-		t = get_thread(prev, now, AS_ONCPU, raw);
+	/* a switch between tasks of other programs: nothing to do */
+	if (!tp && !tn && !kp && !kn)
+		return 0;
+	/* prev and next are on this CPU's run queue, but the idle task's
+	 * se.cfs_rq does not lead to it (measured: its clock put 0.6-3
+	 * points of the run queue of amped's dispatcher, woken from idle,
+	 * into its sleep): the clock of one that is not the idle task */
+	who = tp || (!tn && kp) ? prev : next;
+	clk = rq_clock_of(who, raw);
+	if (!clk.clk)
+		clk = rq_clock_of(who == prev ? next : prev, raw);
+	now = mono_of(clk.clk);
+	if (kp || kn)
+		kern_switch(prev, kp, kn, now, raw);
+	if (tp) {
+		t = get_thread(prev, now, 0, AS_ONCPU, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
 			close_state(t, now, clk);
+			t->run_delay = AS_LD(raw, prev, sched_info.run_delay);
 			/* The kernel counts nvcsw when the task asked to sleep
 			 * (not preempted, state not RUNNING), else nivcsw; it
 			 * queues it (run delay from now) when its state is
@@ -373,25 +449,43 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 			wr_end(t);
 		}
 	}
-	if (is_target(next, raw)) {
-		if (!now) {
-			now = bpf_ktime_get_ns();
-			clk = rq_clock_of(next, raw);
-		}
-		t = get_thread(next, now, AS_RUNQ, raw);
+	if (tn) {
+		/* when the kernel queued next (sched_info_arrive reads and
+		 * clears it after this tracepoint), and that instant as
+		 * CLOCK_MONOTONIC; 0: nothing was queued (a task preempted in a
+		 * sleep state, whose wait the kernel does not count as run
+		 * delay) */
+		struct rq_clocks q = { .clk = AS_LD(raw, next, sched_info.last_queued) };
+		__u64 q_now = now;
+
+		if (q.clk && clk.clk >= q.clk && now > clk.clk - q.clk)
+			q_now = now - (clk.clk - q.clk);
+		else
+			q.clk = 0;
+		/* first seen here (a new thread): from its enqueue, on the
+		 * run queue */
+		t = get_thread(next, q_now, q.clk, AS_RUNQ, raw);
 		if (t && !t->exit_ns) {
 			wr_begin(t);
 			if (t->state == AS_BLOCKED || t->state == AS_WAIT_IDLE || t->state == AS_WAIT_OTHER) {
-				/* a wakeup not seen: the sleep ended when the kernel
-				 * queued it (sched_info_arrive reads last_queued after
-				 * this tracepoint); none: a task preempted in a sleep
-				 * state, whose wait the kernel does not count */
-				struct rq_clocks q = { .clk = AS_LD(raw, next, sched_info.last_queued) };
-
-				t->unwoken++;
+				/* the sleep ended when its wakeup queued it: no
+				 * sched_wakeup program is needed (see the top) */
 				if (q.clk) {
-					close_state(t, now, q);
+					/* A wait that load balancing moved to
+					 * this CPU was enqueued here later than
+					 * it began: the kernel added its first
+					 * part to run_delay when it dequeued it
+					 * (sched_info_dequeue). */
+					__u64 moved = AS_LD(raw, next, sched_info.run_delay) - t->run_delay;
+
+					if (moved < q.clk && moved < q_now) {
+						q.clk -= moved;
+						q_now -= moved;
+					}
+					close_state(t, q_now, q);
 					t->state = AS_RUNQ;
+				} else {
+					t->unwoken++;
 				}
 			}
 			close_state(t, now, clk);
@@ -403,45 +497,6 @@ static __always_inline int as_switch_body(__u64 *ctx, const bool raw)
 }
 
 AMPSTAT_TP(sched_switch, as_switch)
-
-/* sched_wakeup(p), sched_wakeup_new(p) */
-static __always_inline int as_wakeup_body(__u64 *ctx, const bool raw)
-{
-	struct task_struct *p = (void *)ctx[0];
-	struct ampstat_thread *t;
-	struct rq_clocks c = {};
-	__u64 now;
-
-	if (!is_target(p, raw))
-		return 0;
-	now = bpf_ktime_get_ns();
-	t = get_thread(p, now, AS_RUNQ, raw);
-	if (!t || t->exit_ns)
-		return 0;
-	/* A wakeup of a task that has not left the CPU yet (it set its state
-	 * and was woken before it called schedule) changes nothing; nor does
-	 * one that queued nothing (the task is still on its run queue,
-	 * preempted in a sleep state): the kernel counts no run delay. */
-	if (t->state != AS_BLOCKED && t->state != AS_WAIT_IDLE && t->state != AS_WAIT_OTHER)
-		return 0;
-	c.clk = AS_LD(raw, p, sched_info.last_queued);
-	if (!c.clk)
-		return 0;
-	wr_begin(t);
-	close_state(t, now, c);
-	t->state = AS_RUNQ;
-	wr_end(t);
-	return 0;
-}
-
-AMPSTAT_TP(sched_wakeup, as_wakeup)
-
-static __always_inline int as_wakeup_new_body(__u64 *ctx, const bool raw)
-{
-	return as_wakeup_body(ctx, raw);
-}
-
-AMPSTAT_TP(sched_wakeup_new, as_wakeup_new)
 
 /* sched_process_fork(parent, child) */
 static __always_inline int as_fork_body(__u64 *ctx, const bool raw)
@@ -615,6 +670,7 @@ int as_seed(struct bpf_iter__task *ctx)
 	if (BPF_CORE_READ(task, flags) & PF_EXITING)
 		return 0;
 	v.start_ns = v.ts_ns = bpf_ktime_get_ns();
+	v.run_delay = BPF_CORE_READ(task, sched_info.run_delay);
 	v.tid = tid = BPF_CORE_READ(task, pid);
 	v.tgid = BPF_CORE_READ(task, tgid);
 	v.sleep_syscall = -1;

@@ -64,8 +64,11 @@ struct ampstat_thread {
 	__u32 tid;
 	__u32 state;			/* enum ampstat_state */
 	__s32 sleep_syscall;		/* syscall of the last interruptible sleep, -1: none */
-	__u32 unwoken;			/* switched in from a sleep with no wakeup seen */
+	__u32 unwoken;			/* switched in from a sleep with no enqueue stamp
+					 * (last_queued 0): the sleep ran up to the switch */
 	__u32 pad;
+	__u64 run_delay;		/* the task's sched_info.run_delay when it last
+					 * left the CPU (sched.bpf.c) */
 	char comm[AMPSTAT_COMM_LEN];
 };
 

@@ -10,6 +10,8 @@
 # that is not a server is traced with one role.  Under wrk load on amped: per thread, time buckets sum
 # to wall time within 1%, and the requests it counts are the requests wrk
 # made (plus at most one in flight per connection).
+# Every subcommand prints its cost line: a share of the target's CPU under
+# load, "the target was idle" on an idle one.
 # Root only for the BPF part; without BPF it skips, unless
 # AMPED_REQUIRE_BPF=1 (then fails).
 AMPED_BIN=${AMPED_BIN:-build/amped}
@@ -176,6 +178,41 @@ like "$(cat "$T/two1.out")" "dispatcher +1 " "two ampstats: the first reports th
 like "$(cat "$T/two2.out")" "dispatcher +1 " "two ampstats: the second reports the dispatcher"
 like "$(cat "$T/two2.err")" "another ampstat traces this process" "two ampstats: the second says why it pins nothing"
 ok "$([ ! -e "/sys/fs/bpf/amped/$SRV_PID" ]; echo $?)" "two ampstats: no pins left after both exit"
+srv_stop TERM
+
+# ---- every subcommand reports its cost (sess.h: sess_cost): its BPF run
+# time as a share of the target's CPU time, or, when the target was idle,
+# that it was (not a share of next to nothing, e.g. "290% of target CPU").
+# All six at once on one server, idle, then under wrk.
+COST_CMDS="top latency blocked syscalls cache offcpu"
+# cost_runs TAG: each subcommand for 2 s, in parallel; output in $T/cost-TAG-CMD
+cost_runs() {
+	local c pids=()
+	for c in $COST_CMDS; do
+		extra=()
+		[ "$c" = top ] && extra=(-i 60)
+		timeout 30 $A "$c" -p "$SRV_PID" -d 2 "${extra[@]}" >"$T/cost-$1-$c" 2>&1 &
+		pids+=($!)
+	done
+	for c in "${pids[@]}"; do wait "$c"; done
+}
+srv_start "$AMPED_BIN" amped || { ok 1 "server starts"; done_testing; exit 1; }
+cost_runs idle
+for c in $COST_CMDS; do
+	like "$(cat "$T/cost-idle-$c")" '^bpf: [0-9.]+ ms; the target was idle \([0-9]+ ms of CPU in [0-9.]+ s\): no share to give' \
+		"$c on an idle target: its cost line says the target was idle" "$(tail -5 "$T/cost-idle-$c")"
+done
+if command -v wrk >/dev/null; then
+	timeout 30 wrk -t1 -c20 -d6s "$SRV_URL/1k.txt" >"$T/wrk.out" 2>&1 &
+	wp=$!
+	sleep 0.5
+	cost_runs busy
+	wait "$wp"
+	for c in $COST_CMDS; do
+		like "$(cat "$T/cost-busy-$c")" '^bpf: [0-9.]+ ms = [0-9.]+% of target CPU \([0-9]+ ms\); runs, ns/run: [a-z_]+ [0-9]+' \
+			"$c under load: its cost line gives a share of the target's CPU and its programs" "$(tail -5 "$T/cost-busy-$c")"
+	done
+fi
 srv_stop TERM
 
 # ---- not a server: a plain process is traced, with one role

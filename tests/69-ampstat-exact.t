@@ -31,6 +31,8 @@
 # point.  Measured here on a shared 2-core machine: within 0.2 points in
 # every interval of the three servers (the worker of nginx: 3.3 points
 # off before the fix).
+# And, under the same load, what top costs: its BPF run time below 10% of
+# the target's CPU time (issue 15's goal is 3%; bench-ampstat.sh measures).
 # Root only; BPF mandatory under AMPED_REQUIRE_BPF=1 (else it skips).
 AMPED_BIN=${AMPED_BIN:-build/amped}
 . "$(dirname "$0")/lib.sh"
@@ -130,6 +132,24 @@ run() {
 	read -r compared skipped worst busy <<<"$(head -1 <<<"$res")"
 	where=$(sed -n 2p <<<"$res")
 	diag "its threads on CPU: up to ${busy:-0}% of one CPU in an interval"
+	# what top cost: its programs' run time against the target's CPU time
+	# (the summary's bpf object; sess.h).  Measured here on a shared 2-core
+	# machine: 1-2% on amped, 3.5-5% on nginx with aio threads (9.5% before
+	# the wakeup and filemap programs were dropped); 10% leaves room for
+	# the switches of other programs, which count in ampstat's time.
+	local cost
+	cost=$(tail -n 1 "$T/$name.jsonl" | "$PY" -c '
+import json, sys
+b = json.load(sys.stdin)["bpf"]
+print("%s %.4f" % (b["target_idle"], b["target_cpu_ratio"] or 0))' 2>/dev/null)
+	# (the raw_tp twins, a fallback, read through probe helpers: 5-8% on
+	# nginx here, reported only)
+	if [ $# -eq 0 ]; then
+		ok "$([ "${cost%% *}" = False ] && awk -v r="${cost#* }" 'BEGIN { exit !(r > 0 && r < 0.10) }'; echo $?)" \
+			"top's BPF run time under load: below 10% of the target's CPU time (ratio ${cost#* })"
+	else
+		diag "top's BPF run time under load: ratio ${cost#* } of the target's CPU time"
+	fi
 	ok "$([ "${compared:-0}" -ge 10 ]; echo $?)" \
 		"thread-intervals compared: ${compared:-0} (>= 10), left out for skew: ${skipped:-?}"
 	ok "$([ "$(sed -n '3,$p' <<<"$res" | wc -l)" -eq 0 ]; echo $?)" \

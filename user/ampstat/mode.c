@@ -331,6 +331,10 @@ int mode_tp_select(struct bpf_object *obj)
 		twin = bpf_object__find_program_by_name(obj, name);
 		if (!twin)
 			continue;
+		if (!bpf_program__autoload(p)) {	/* the caller left it out */
+			bpf_program__set_autoload(twin, false);
+			continue;
+		}
 		if (!raw) {
 			if (!loaded) {
 				vmlinux = btf__load_vmlinux_btf();	/* NULL: no BTF at all */

@@ -33,7 +33,9 @@
  *                          loads X if vmlinux BTF has btf_trace_<tracepoint>,
  *                          else X_raw; AMPSTAT_FORCE_RAW_TP=1 in the
  *                          environment forces X_raw.  Says on stderr when
- *                          it picks raw_tp; returns how many it did.
+ *                          it picks raw_tp; returns how many it did.  A
+ *                          program the caller turned off (autoload) stays
+ *                          off, and so does its twin.
  *   mode_tp_prog(x, x_raw) the one of a pair that mode_tp_select picked.
  *   mode_usage_maps(f, sub)  --help's paragraph on the two above.
  *   mode_pin(&mp, obj, pid, sub, only)

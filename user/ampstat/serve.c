@@ -1025,7 +1025,8 @@ int cmd_serve(int argc, char **argv)
 	static struct serve s;
 
 	memset(&s, 0, sizeof(s));
-	s.to = (struct tr_opts){ .sample_hz = 1999, .pin = false, .follow_forks = true };
+	s.to = (struct tr_opts){ .sample_hz = 1999, .pin = false, .follow_forks = true,
+				 .cache = true };
 	s.lfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		s.cl[i].fd = -1;

@@ -7,7 +7,7 @@
  * own counter (amped_current.requests_done, read with process_vm_readv):
  * attaching a probe to every request would cost ~650 ns a hit.
  *
- * Page-cache accesses and misses per thread come from the filemap
+ * With --cache, page-cache accesses and misses per thread come from the filemap
  * tracepoints (bpf/sched.bpf.c, by the rules of `ampstat cache`); system
  * calls, with --syscalls, from perf counting events (see sc_open); the
  * kernel row from kernel threads' switches and softirq samples (kern_row).
@@ -34,14 +34,16 @@
  * "kernel_ns", "blocked_io_ns", "wait_idle_ns", "wait_other_ns", "runq_ns",
  * "steal_ns", "share": {bucket: fraction of wall_ns}, "vcsw_per_s",
  * "ivcsw_per_s" (and "vcsw", "ivcsw" in the summary), "cache_accesses",
- * "cache_misses" (pages), "cache_hit_ratio" (null: no access), "syscalls",
+ * "cache_misses" (pages), "cache_hit_ratio" (null: no access; all three null without
+ * --cache), "syscalls",
  * "syscalls_per_s" (null without --syscalls)}], "kernel": {"scope":
  * "machine", "cpus", "samples", "cpu_ns", "cpu_ratio" (cpu_ns over the
  * interval: 1 = one CPU), "softirq_ns", "softirq_in_target_ns",
  * "softirq_in_kthreads_ns", "softirq_elsewhere_ns", "ksoftirqd_ns",
  * "kworker_ns", "block_ns", "other_kthreads_ns"}, "threads": [the same per
  * thread, with "tid", "tgid", "comm", "role", "exited", "unwoken"
- * (switch-ins with no wakeup seen) and, in intervals, "schedstat" (the
+ * (switch-ins from a sleep with no enqueue stamp: its sleep counted up to
+ * the switch) and, in intervals, "schedstat" (the
  * kernel's figures for the interval, acct.h: {"oncpu_ns", "runq_ns",
  * "runq_open_ns", "skew_ns"}, null for a thread that exited); always in the
  * summary, with --threads in intervals], "bpf": {"run_ns",
@@ -83,7 +85,7 @@
 struct top {
 	/* options */
 	long count;
-	bool threads, tty, syscalls;
+	bool threads, tty, syscalls;	/* syscalls, page cache: opt-in (cost) */
 	struct tr_opts to;
 	/* state */
 	struct sess *s;
@@ -252,7 +254,7 @@ static void bpf_cost(struct top *tp, const struct tr_prog *from, __u64 target_cp
 		memcpy(tp->pprev, now, (size_t)n * sizeof(now[0]));
 }
 
-static void json_acc(const struct acct_sum *a, double dt, bool counts, bool syscalls)
+static void json_acc(const struct acct_sum *a, double dt, bool counts, bool syscalls, bool cache)
 {
 	double hr = acct_hit_ratio(a);
 
@@ -269,11 +271,14 @@ static void json_acc(const struct acct_sum *a, double dt, bool counts, bool sysc
 		       (unsigned long long)a->nivcsw);
 	printf(",\"vcsw_per_s\":%.1f,\"ivcsw_per_s\":%.1f", dt > 0 ? (double)a->nvcsw / dt : 0.0,
 	       dt > 0 ? (double)a->nivcsw / dt : 0.0);
-	printf(",\"cache_accesses\":%llu,\"cache_misses\":%llu,\"cache_hit_ratio\":",
-	       (unsigned long long)a->cache_access, (unsigned long long)a->cache_miss);
-	if (hr < 0)
-		printf("null");
+	if (!cache)
+		printf(",\"cache_accesses\":null,\"cache_misses\":null,\"cache_hit_ratio\":null");
 	else
+		printf(",\"cache_accesses\":%llu,\"cache_misses\":%llu,\"cache_hit_ratio\":",
+		       (unsigned long long)a->cache_access, (unsigned long long)a->cache_miss);
+	if (cache && hr < 0)
+		printf("null");
+	else if (cache)
 		printf("%.4f", hr);
 	if (syscalls)
 		printf(",\"syscalls\":%llu,\"syscalls_per_s\":%.1f", (unsigned long long)a->syscalls,
@@ -304,13 +309,13 @@ static void text_states(const struct acct_sum *a, double dt)
 }
 
 /* HIT% and SYSC/s (per second, or the count when !rate) as text: '-' when
- * nothing was accessed or syscalls are not counted */
-static void hit_sc_text(const struct acct_sum *a, double dt, bool syscalls, bool rate, char *hit,
-			size_t nhit, char *sc, size_t nsc)
+ * nothing was accessed, or the page cache or syscalls are not counted */
+static void hit_sc_text(const struct acct_sum *a, double dt, bool cache, bool syscalls, bool rate,
+			char *hit, size_t nhit, char *sc, size_t nsc)
 {
 	double hr = acct_hit_ratio(a);
 
-	if (hr < 0)
+	if (!cache || hr < 0)
 		snprintf(hit, nhit, "-");
 	else
 		snprintf(hit, nhit, "%.1f", 100.0 * hr);
@@ -322,11 +327,11 @@ static void hit_sc_text(const struct acct_sum *a, double dt, bool syscalls, bool
 		snprintf(sc, nsc, "%.0f", dt > 0 ? (double)a->syscalls / dt : 0.0);
 }
 
-static void text_row(const char *name, const struct acct_sum *a, double dt, bool syscalls)
+static void text_row(const char *name, const struct acct_sum *a, double dt, bool cache, bool syscalls)
 {
 	char hit[16], sc[24];
 
-	hit_sc_text(a, dt, syscalls, true, hit, sizeof(hit), sc, sizeof(sc));
+	hit_sc_text(a, dt, cache, syscalls, true, hit, sizeof(hit), sc, sizeof(sc));
 	printf("%-12.12s %4d", name, a->threads);
 	text_states(a, dt);
 	printf(" %9.0f %9.0f %6s %9s\n", dt > 0 ? (double)a->nvcsw / dt : 0.0,
@@ -414,7 +419,7 @@ static void print_threads(struct top *tp, bool total, double dt)
 			mode_json_str(stdout, u->comm);
 			printf(",\"role\":\"%s\",\"exited\":%s,\"unwoken\":%u,", roles_name(u->role),
 			       u->dead ? "true" : "false", u->unwoken);
-			json_acc(a, dt, true, tp->syscalls);
+			json_acc(a, dt, true, tp->syscalls, tp->to.cache);
 			if (!total && u->ref.ok)
 				printf(",\"schedstat\":{\"oncpu_ns\":%llu,\"runq_ns\":%llu,\"runq_open_ns\":%llu,"
 				       "\"skew_ns\":%llu}", (unsigned long long)u->ref.run_ns,
@@ -426,7 +431,7 @@ static void print_threads(struct top *tp, bool total, double dt)
 		} else {
 			char hit[16], sc[24];
 
-			hit_sc_text(a, dt, tp->syscalls, !total, hit, sizeof(hit), sc, sizeof(sc));
+			hit_sc_text(a, dt, tp->to.cache, tp->syscalls, !total, hit, sizeof(hit), sc, sizeof(sc));
 			printf("%-8u %-8u %-16s %-12s", u->tgid, u->tid, u->comm, roles_name(u->role));
 			text_states(a, dt);
 			printf(" %8.0f %8.0f %6s %9s\n",
@@ -464,7 +469,7 @@ static void report_json(struct top *tp, bool summary, const char *why, double dt
 		if (!thr && !ra[r].wall_ns)
 			continue;
 		printf("%s{\"role\":\"%s\",\"threads\":%d,", first ? "" : ",", roles_name(r), thr);
-		json_acc(&ra[r], dt, summary, tp->syscalls);
+		json_acc(&ra[r], dt, summary, tp->syscalls, tp->to.cache);
 		printf("}");
 		first = false;
 	}
@@ -491,7 +496,7 @@ static void report_text(struct top *tp, bool summary, const char *why, double dt
 		if (summary)
 			a.threads = acct_role_threads(&tp->a, r);
 		if (a.threads || a.wall_ns)
-			text_row(roles_name(r), &a, dt, tp->syscalls);
+			text_row(roles_name(r), &a, dt, tp->to.cache, tp->syscalls);
 	}
 	kern_print(kr, dt, false);
 	mstats_print(stdout, &tp->ms, summary, dt, tp->req.known ? (summary ? tp->req_total : tp->req_d) : 0, false);
@@ -545,8 +550,9 @@ static void report(struct top *tp, bool summary, const char *why)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ampstat top -p PID [-i SEC] [-n COUNT] [-d SEC] [--json] [--threads] [--syscalls]\n"
-"                   [--role NAME=PAT]... [--sample-hz N] [--no-pin] [-v]\n"
+"usage: ampstat top -p PID [-i SEC] [-n COUNT] [-d SEC] [--json] [--threads] [--cache]\n"
+"                   [--syscalls]"
+" [--role NAME=PAT]... [--sample-hz N] [--no-pin] [-v]\n"
 "\n"
 "Where the time of a running server goes: for each role (dispatcher, helpers,\n"
 "workers, boss, supervisor, io_uring workers, seda's stage-acc, stage-http,\n"
@@ -556,9 +562,10 @@ static void usage(FILE *f)
 "mode (ONCPU = USER + KERN = the CPUs the role used), blocked-io (D state),\n"
 "idle wait (epoll_wait, poll, select), other waits, the run queue, and steal (on a CPU the\n"
 "hypervisor gave to someone else).  One unit throughout: a role's states add\n"
-"up to its THR.  Also context switches/s, the page-cache hit ratio (HIT%%:\n"
-"pages read or mapped that were cached, of all it accessed; '-': none),\n"
-"system calls/s with --syscalls, requests/s and ampstat's own BPF cost.\n"
+"up to its THR.  Also context switches/s, the page-cache hit ratio with\n"
+"--cache (HIT%%: pages read or mapped that were cached, of all it accessed;\n"
+"'-': none), system calls/s with --syscalls, requests/s and ampstat's own\n"
+"BPF cost (its run time, as a share of the target's CPU time).\n"
 "For amped's --model ult: its user-level context switches/s (and per request),\n"
 "threads and parks; for --model seda: each stage's threads, queue, items/s,\n"
 "rejections/s, service time and busy threads (amped's own counters, read\n"
@@ -584,6 +591,10 @@ static void usage(FILE *f)
 "                       times in ns, rates per second, every share or ratio\n"
 "                       a fraction of 1 (README)\n"
 "      --threads        also one row per thread\n"
+"      --cache          count page-cache accesses and misses (HIT%%) by the\n"
+"                       filemap tracepoints.  Off by default: they run a\n"
+"                       program for every page-cache access of the machine\n"
+"                       (~60-100 ns each here); `ampstat cache` has more\n"
 "      --syscalls       count system calls (SYSC/s) with a perf counting event\n"
 "                       per thread (raw_syscalls:sys_enter); threads and\n"
 "                       processes created later count with their creator.\n"
@@ -630,6 +641,7 @@ static int option(struct sess *s, void *ctx, int c, const char *arg)
 		tp->count = v;
 		return 0;
 	case 't': tp->threads = true; return 0;
+	case 'C': tp->to.cache = true; return 0;
 	case 'S': tp->syscalls = true; return 0;
 	case 'r': return roles_add(arg) ? 2 : 0;
 	case 's':
@@ -713,6 +725,7 @@ int cmd_top(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "count", required_argument, NULL, 'n' },
 		{ "threads", no_argument, NULL, 't' },
+		{ "cache", no_argument, NULL, 'C' },
 		{ "syscalls", no_argument, NULL, 'S' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "sample-hz", required_argument, NULL, 's' },

@@ -107,6 +107,12 @@ int tr_open(struct tr **out, struct sess *s, const struct tr_opts *o, char *err,
 	}
 	tr->sched->rodata->follow_forks = o->follow_forks;
 	bpf_program__set_autoattach(tr->sched->progs.as_seed, false);
+	if (!o->cache) {	/* mode_tp_select leaves their twins out too */
+		bpf_program__set_autoload(tr->sched->progs.as_cache_add, false);
+		bpf_program__set_autoload(tr->sched->progs.as_cache_get, false);
+		bpf_program__set_autoload(tr->sched->progs.as_cache_map, false);
+		bpf_program__set_autoload(tr->sched->progs.as_cache_fault, false);
+	}
 	e = sess_load(s, tr->sched->skeleton);
 	if (e) {
 		errf(err, errlen, "cannot load sched.bpf.o");

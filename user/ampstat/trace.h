@@ -36,6 +36,9 @@ struct tr_opts {
 	int sample_hz;		/* CPU-clock sampling frequency per CPU */
 	bool pin;
 	bool follow_forks;
+	bool cache;		/* page-cache accesses per thread: the filemap
+				 * programs, which run for every page-cache access
+				 * of the machine */
 };
 
 struct tr_prog {
