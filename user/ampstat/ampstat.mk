@@ -25,10 +25,11 @@ BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 # ampstat latency and blocked
 $(B)/ampstat: $(B)/latency.skel.h $(B)/blocked.skel.h
 
-# the opt-in modes (syscalls, cache, serve, offcpu): their skeletons, and
+# the opt-in modes (syscalls, cache, serve, offcpu, profile): their skeletons, and
 # syscall names from the kernel headers (x86_64)
 UNISTD_64 := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
-$(B)/ampstat: $(B)/syscalls.skel.h $(B)/syscall_names.h $(B)/cache.skel.h $(B)/offcpu.skel.h
+$(B)/ampstat: $(B)/syscalls.skel.h $(B)/syscall_names.h $(B)/cache.skel.h $(B)/offcpu.skel.h \
+		$(B)/profile.skel.h
 
 $(B)/syscall_names.h: $(UNISTD_64) | $(B)
 	$(call msg,GEN,$@)
