@@ -127,7 +127,9 @@ static const struct { const char *pat; int cat; } builtin[] = {
 	{ "ttwu_*", PC_SCHED }, { "wake_up_*", PC_SCHED }, { "__wake_up*", PC_SCHED },
 	{ "autoremove_wake_function", PC_SCHED }, { "default_wake_function", PC_SCHED },
 	{ "select_task_rq*", PC_SCHED }, { "update_curr*", PC_SCHED }, { "update_load_avg", PC_SCHED },
-	{ "update_rq_clock*", PC_SCHED }, { "sched_*", PC_SCHED }, { "psi_*", PC_SCHED },
+	{ "update_rq_clock*", PC_SCHED }, { "psi_*", PC_SCHED }, { "sched_balance*", PC_SCHED },
+	{ "sched_ttwu*", PC_SCHED }, { "sched_core_*", PC_SCHED }, { "sched_submit_work", PC_SCHED },
+	{ "sched_update_worker", PC_SCHED },	/* not sched_*: sched_clock is a clock */
 	{ "check_preempt*", PC_SCHED }, { "resched_curr", PC_SCHED }, { "set_next_entity", PC_SCHED },
 	{ "put_prev_*", PC_SCHED }, { "context_switch", PC_SCHED }, { "prepare_task_switch", PC_SCHED },
 	{ "*sys_sched_yield", PC_SCHED }, { "sched_yield", PC_SCHED }, { "yield*", PC_SCHED },
