@@ -15,17 +15,8 @@
 #include "ampstat_targets.bpf.h"
 #include "ampstat_tp.bpf.h"
 #include "ampstat_follow.bpf.h"
+#include "ampstat_stacks.bpf.h"
 
-#define MAX_DEPTH 127
-#define EEXIST 17
-#define ENOMEM 12
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -53,8 +44,7 @@ int as_profile(struct bpf_perf_event_data *ctx)
 	key.user = (ctx->regs.csx & 3) == 3;
 	key.kstack = key.user ? -1 : bpf_get_stackid(ctx, &stacks, 0);
 	key.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-	if (key.kstack == -EEXIST || key.kstack == -ENOMEM || key.ustack == -EEXIST ||
-	    key.ustack == -ENOMEM)
+	if (stack_lost(key.kstack) || stack_lost(key.ustack))
 		__sync_fetch_and_add(&dropped_stacks, 1);
 	v = bpf_map_lookup_elem(&profile, &key);
 	if (v) {

@@ -36,6 +36,7 @@
 #include "ampstat/sym.h"
 #include "offcpu.skel.h"
 
+/* a record of stk_read: the key, the value right after it */
 struct oentry {
 	struct ampstat_off_key k;
 	struct ampstat_off_val v;
@@ -174,13 +175,8 @@ static int start(struct sess *s, void *ctx)
 {
 	struct off_ctx *x = ctx;
 
-	/* refuse an unwritable file now, not after the whole trace */
-	if ((x->svg_path && stk_check_writable(x->svg_path)) || (x->html_path && stk_check_writable(x->html_path)))
+	if (stk_flame_open(x->svg_path, x->html_path, &x->fl))
 		return 1;
-	if ((x->svg_path || x->html_path) && !(x->fl = flame_new())) {
-		fprintf(stderr, "ampstat: out of memory\n");
-		return 1;
-	}
 	x->skel = offcpu_bpf__open();
 	if (!x->skel) {
 		fprintf(stderr, "ampstat: open offcpu.bpf.o: %s\n", strerror(errno));
@@ -205,33 +201,18 @@ static int start(struct sess *s, void *ctx)
  * threads lived: the map is keyed by tid) */
 static int read_entries(struct off_ctx *x)
 {
-	int ofd = bpf_map__fd(x->skel->maps.offcpu);
-	struct ampstat_off_key key, next;
-	void *prev = NULL;
+	void *recs = x->ent;
+	int e = stk_read(bpf_map__fd(x->skel->maps.offcpu), sizeof(struct ampstat_off_key),
+			 sizeof(struct ampstat_off_val), sizeof(struct oentry), &recs, &x->nent, &x->cap);
 
-	while (bpf_map_get_next_key(ofd, prev, &next) == 0) {
-		struct ampstat_off_val v;
+	x->ent = recs;
+	if (e)
+		return e;
+	for (int i = 0; i < x->nent; i++) {
 		char cm[AMPSTAT_COMM_LEN + 1];
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(ofd, &key, &v))
-			continue;
-		if (x->nent == x->cap) {
-			int n = x->cap ? x->cap * 2 : 256;
-			struct oentry *a = realloc(x->ent, (size_t)n * sizeof(*a));
-
-			if (!a)
-				return -ENOMEM;
-			x->ent = a;
-			x->cap = n;
-		}
-		memcpy(cm, key.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		x->ent[x->nent].k = key;
-		x->ent[x->nent].v = v;
-		x->ent[x->nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
-		x->nent++;
+		snprintf(cm, sizeof(cm), "%.*s", AMPSTAT_COMM_LEN, x->ent[i].k.comm);
+		x->ent[i].role = roles_of_thread((pid_t)x->ent[i].k.tgid, (pid_t)x->ent[i].k.tid, cm);
 	}
 	x->nent = merge_threads(x->ent, x->nent);
 	qsort(x->ent, (size_t)x->nent, sizeof(*x->ent), cmp_entries);
@@ -242,43 +223,18 @@ static int read_entries(struct off_ctx *x)
  * 0 ok, -ENOMEM. */
 static int folded_lines(struct off_ctx *x, int sfd)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	int e = 0;
-
-	for (int i = 0; i < x->nent && !e; i++) {
+	for (int i = 0; i < x->nent; i++) {
 		struct oentry *o = &x->ent[i];
-		char cm[AMPSTAT_COMM_LEN + 1];
-		__u64 us = (o->v.ns + 500) / 1000;
-		FILE *m;
+		struct stk_line l = {
+			.role = roles_name(o->role), .comm = o->k.comm, .cat = state_name(o->k.state),
+			.tgid = o->k.tgid, .ustack = o->k.ustack, .kstack = o->k.kstack, .kernel = true,
+			.count = (o->v.ns + 500) / 1000,
+		};
 
-		if (!us)
-			continue;
-		memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		for (char *q = cm; *q; q++)
-			if (*q == ';' || *q == ' ')
-				*q = '_';
-		m = open_memstream(&line, &cap);
-		if (!m) {
-			e = -ENOMEM;
-			break;
-		}
-		fprintf(m, "%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
-		stk_put(m, sfd, o->k.ustack, stk_user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]", ";");
-		stk_put(m, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", ";");
-		fprintf(m, " %llu\n", (unsigned long long)us);
-		if (fclose(m)) {
-			e = -ENOMEM;
-			break;
-		}
-		if (x->folded)
-			fputs(line, stdout);
-		if (x->fl && flame_add_line(x->fl, line))
-			e = -ENOMEM;
+		if (l.count && stk_fold(x->folded ? stdout : NULL, x->fl, &x->sy, sfd, &l))
+			return -ENOMEM;
 	}
-	free(line);
-	return e;
+	return 0;
 }
 
 static void print_role(struct off_ctx *x, int sfd, int r)
@@ -339,12 +295,10 @@ static int stop(struct sess *s, void *ctx, const char *why)
 	}
 	if (x->fl) {
 		char title[128];
-		struct flame_opts fo = { .title = title, .count_name = "us" };
 
 		snprintf(title, sizeof(title), "ampstat offcpu: pid %d (%s), %.2f s off CPU by stack", (int)s->pid,
 			 s->comm, dur_s);
-		if ((x->svg_path && stk_write_flame(x->svg_path, x->fl, &fo, false)) ||
-		    (x->html_path && stk_write_flame(x->html_path, x->fl, &fo, true)))
+		if (stk_flame_write(x->svg_path, x->html_path, x->fl, title, "us"))
 			return 1;
 	}
 	if (x->folded) {

@@ -175,6 +175,7 @@ static const struct { const char *pat; int cat; } builtin[] = {
 	{ "ngx_*", PC_HTTP }, { "http_*", PC_HTTP },
 };
 
+/* a record of stk_read: the key, the value right after it */
 struct pentry {
 	struct ampstat_prof_key k;
 	__u64 n;
@@ -496,12 +497,8 @@ static int start(struct sess *s, void *ctx)
 {
 	struct prof_ctx *x = ctx;
 
-	if ((x->svg_path && stk_check_writable(x->svg_path)) || (x->html_path && stk_check_writable(x->html_path)))
+	if (stk_flame_open(x->svg_path, x->html_path, &x->fl))
 		return 1;
-	if ((x->svg_path || x->html_path) && !(x->fl = flame_new())) {
-		fprintf(stderr, "ampstat: out of memory\n");
-		return 1;
-	}
 	x->skel = profile_bpf__open();
 	if (!x->skel) {
 		fprintf(stderr, "ampstat: open profile.bpf.o: %s\n", strerror(errno));
@@ -536,34 +533,19 @@ static int cmp_keys(const void *a, const void *b)
  * -ENOMEM */
 static int read_entries(struct prof_ctx *x)
 {
-	int fd = bpf_map__fd(x->skel->maps.profile), out = 0;
-	struct ampstat_prof_key key, next;
-	void *prev = NULL;
+	void *recs = x->ent;
+	int out = 0, e = stk_read(bpf_map__fd(x->skel->maps.profile), sizeof(struct ampstat_prof_key),
+				  sizeof(__u64), sizeof(struct pentry), &recs, &x->nent, &x->cap);
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+	x->ent = recs;
+	if (e)
+		return e;
+	for (int i = 0; i < x->nent; i++) {
 		char cm[AMPSTAT_COMM_LEN + 1];
-		__u64 n;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &n))
-			continue;
-		if (x->nent == x->cap) {
-			int c = x->cap ? x->cap * 2 : 256;
-			struct pentry *a = realloc(x->ent, (size_t)c * sizeof(*a));
-
-			if (!a)
-				return -ENOMEM;
-			x->ent = a;
-			x->cap = c;
-		}
-		memcpy(cm, key.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		x->ent[x->nent].k = key;
-		x->ent[x->nent].n = n;
-		x->ent[x->nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
-		x->ent[x->nent].k.tid = 0;
-		x->nent++;
+		snprintf(cm, sizeof(cm), "%.*s", AMPSTAT_COMM_LEN, x->ent[i].k.comm);
+		x->ent[i].role = roles_of_thread((pid_t)x->ent[i].k.tgid, (pid_t)x->ent[i].k.tid, cm);
+		x->ent[i].k.tid = 0;
 	}
 	qsort(x->ent, (size_t)x->nent, sizeof(*x->ent), cmp_keys);
 	for (int i = 0; i < x->nent; i++) {
@@ -582,40 +564,19 @@ static int read_entries(struct prof_ctx *x)
  * 0 / -ENOMEM */
 static int folded_lines(struct prof_ctx *x)
 {
-	int sfd = bpf_map__fd(x->skel->maps.stacks), e = 0;
-	char *line = NULL;
-	size_t cap = 0;
+	int sfd = bpf_map__fd(x->skel->maps.stacks);
 
-	for (int i = 0; i < x->nent && !e; i++) {
+	for (int i = 0; i < x->nent; i++) {
 		struct pentry *p = &x->ent[i];
-		char cm[AMPSTAT_COMM_LEN + 1];
-		FILE *m = open_memstream(&line, &cap);
+		struct stk_line l = {
+			.role = roles_name(p->role), .comm = p->k.comm, .cat = cat_id[p->cat], .tgid = p->k.tgid,
+			.ustack = p->k.ustack, .kstack = p->k.kstack, .kernel = !p->k.user, .count = p->n,
+		};
 
-		if (!m) {
-			e = -ENOMEM;
-			break;
-		}
-		memcpy(cm, p->k.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		for (char *q = cm; *q; q++)
-			if (*q == ';' || *q == ' ')
-				*q = '_';
-		fprintf(m, "%s;%s;[%s]", roles_name(p->role), cm, cat_id[p->cat]);
-		stk_put(m, sfd, p->k.ustack, stk_user_syms(&x->sy, (pid_t)p->k.tgid), "[missed user stack]", ";");
-		if (!p->k.user)
-			stk_put(m, sfd, p->k.kstack, x->sy.kernel, "[missed kernel stack]", ";");
-		fprintf(m, " %llu\n", (unsigned long long)p->n);
-		if (fclose(m)) {
-			e = -ENOMEM;
-			break;
-		}
-		if (x->folded)
-			fputs(line, stdout);
-		if (x->fl && flame_add_line(x->fl, line))
-			e = -ENOMEM;
+		if (stk_fold(x->folded ? stdout : NULL, x->fl, &x->sy, sfd, &l))
+			return -ENOMEM;
 	}
-	free(line);
-	return e;
+	return 0;
 }
 
 struct tally {
@@ -785,12 +746,10 @@ static int stop(struct sess *s, void *ctx, const char *why)
 	}
 	if (x->fl) {
 		char title[128];
-		struct flame_opts fo = { .title = title, .count_name = "samples" };
 
 		snprintf(title, sizeof(title), "ampstat profile: pid %d (%s), %.2f s at %ld Hz", (int)s->pid,
 			 s->comm, dur_s, x->freq_hz);
-		if ((x->svg_path && stk_write_flame(x->svg_path, x->fl, &fo, false)) ||
-		    (x->html_path && stk_write_flame(x->html_path, x->fl, &fo, true)))
+		if (stk_flame_write(x->svg_path, x->html_path, x->fl, title, "samples"))
 			return 1;
 	}
 	tally(x, &t);

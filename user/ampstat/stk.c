@@ -1,6 +1,7 @@
 /* stk — see stk.h.  Moved out of offcpu.c when profile needed the same. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include "ampstat/flame.h"
@@ -104,7 +105,8 @@ void stk_put(FILE *f, int fd, __s32 id, struct sym *s, const char *missed, const
 	}
 }
 
-int stk_check_writable(const char *path)
+/* 0 when path can be written (created empty now), -1 after a message */
+static int check_writable(const char *path)
 {
 	FILE *f = fopen(path, "w");
 
@@ -115,7 +117,7 @@ int stk_check_writable(const char *path)
 	return 0;
 }
 
-int stk_write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html)
+static int write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html)
 {
 	FILE *f = fopen(path, "w");
 	int e = !f || (html ? flame_html(fl, f, fo) : flame_svg(fl, f, fo));
@@ -126,6 +128,87 @@ int stk_write_flame(const char *path, const struct flame *fl, const struct flame
 		fprintf(stderr, "ampstat: write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	fprintf(stderr, "ampstat: flame graph (%llu us in all) written to %s\n", flame_total(fl), path);
+	fprintf(stderr, "ampstat: flame graph (%llu %s in all) written to %s\n", flame_total(fl),
+		fo->count_name, path);
 	return 0;
+}
+
+int stk_flame_open(const char *svg, const char *html, struct flame **fl)
+{
+	*fl = NULL;
+	if ((svg && check_writable(svg)) || (html && check_writable(html)))
+		return -1;
+	if ((svg || html) && !(*fl = flame_new())) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+int stk_flame_write(const char *svg, const char *html, const struct flame *fl, const char *title,
+		    const char *count_name)
+{
+	struct flame_opts fo = { .title = title, .count_name = count_name };
+
+	if (!fl)
+		return 0;
+	if ((svg && write_flame(svg, fl, &fo, false)) || (html && write_flame(html, fl, &fo, true)))
+		return -1;
+	return 0;
+}
+
+int stk_read(int fd, size_t key_size, size_t val_size, size_t rec_size, void **recs, int *n, int *cap)
+{
+	char key[256], next[256], val[256];
+	void *prev = NULL;
+
+	if (key_size > sizeof(key) || val_size > sizeof(val) || key_size + val_size > rec_size)
+		return -EINVAL;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;	/* deleted meanwhile */
+		if (*n == *cap) {
+			int c = *cap ? *cap * 2 : 256;
+			void *a = realloc(*recs, (size_t)c * rec_size);
+
+			if (!a)
+				return -ENOMEM;
+			*recs = a;
+			*cap = c;
+		}
+		memcpy((char *)*recs + (size_t)*n * rec_size, key, key_size);
+		memcpy((char *)*recs + (size_t)*n * rec_size + key_size, val, val_size);
+		(*n)++;
+	}
+	return 0;
+}
+
+int stk_fold(FILE *out, struct flame *fl, struct stk_syms *sy, int sfd, const struct stk_line *l)
+{
+	char cm[17], *line = NULL;
+	size_t cap = 0;
+	FILE *m = open_memstream(&line, &cap);
+	int e = 0;
+
+	if (!m)
+		return -ENOMEM;
+	snprintf(cm, sizeof(cm), "%.16s", l->comm);
+	for (char *q = cm; *q; q++)
+		if (*q == ';' || *q == ' ')
+			*q = '_';
+	fprintf(m, "%s;%s;[%s]", l->role, cm, l->cat);
+	stk_put(m, sfd, l->ustack, stk_user_syms(sy, (pid_t)l->tgid), "[missed user stack]", ";");
+	if (l->kernel)
+		stk_put(m, sfd, l->kstack, sy->kernel, "[missed kernel stack]", ";");
+	fprintf(m, " %llu\n", l->count);
+	if (fclose(m))
+		e = -ENOMEM;
+	if (!e && out)
+		fputs(line, out);
+	if (!e && fl && flame_add_line(fl, line))
+		e = -ENOMEM;
+	free(line);
+	return e;
 }

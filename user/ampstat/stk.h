@@ -22,13 +22,28 @@
  *                           writes the frames of stack id outermost first,
  *                           each after sep (a space sep: none before the
  *                           first), or sep and missed when there is none.
- *   stk_check_writable(path) 0 when path can be written (created empty now,
- *                           so that a bad path fails before tracing), -1
- *                           after a message.
- *   stk_write_flame(path, fl, fo, html)
- *                           the flame graph as SVG or HTML into path, and a
- *                           line on stderr saying so; 0, or -1 after a
- *                           message. */
+ *   stk_read(fd, key_size, val_size, rec_size, &recs, &n, &cap)
+ *                           appends every entry of map fd to the array recs
+ *                           (n records of rec_size bytes, cap allocated;
+ *                           grown with realloc, the caller frees it): a
+ *                           record's first key_size bytes are the key, the
+ *                           val_size bytes after them the value.  0,
+ *                           -ENOMEM, -EINVAL (sizes that do not fit).
+ *   stk_fold(out, fl, sy, sfd, line)
+ *                           one folded line for flame graphs,
+ *                             ROLE;COMM;[CAT];user frames;kernel frames COUNT
+ *                           (no kernel frames unless line->kernel), written
+ *                           to out and added to fl (each when not NULL).
+ *                           0 / -ENOMEM.
+ *   stk_flame_open(svg, html, &fl)
+ *                           for --svg / --html (paths or NULL): creates the
+ *                           files empty now, so that a bad path fails before
+ *                           tracing, and a graph in fl (NULL when neither is
+ *                           asked for).  0, or -1 after a message.
+ *   stk_flame_write(svg, html, fl, title, count_name)
+ *                           draws fl into those files (nothing when fl is
+ *                           NULL), with a line on stderr for each.  0, or -1
+ *                           after a message. */
 #ifndef AMPSTAT_STK_H
 #define AMPSTAT_STK_H
 #include <stdbool.h>
@@ -41,7 +56,6 @@
 
 struct sym;
 struct flame;
-struct flame_opts;
 
 struct stk_syms {
 	pid_t pid[STK_SYMS_MAX];
@@ -55,7 +69,19 @@ void stk_syms_free(struct stk_syms *sy);
 void stk_frame_name(struct sym *s, __u64 addr, char *out, size_t n);
 int stk_frames(int fd, __s32 id, struct sym *s, __u64 *ips, int max);
 void stk_put(FILE *f, int fd, __s32 id, struct sym *s, const char *missed, const char *sep);
-int stk_check_writable(const char *path);
-int stk_write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html);
+/* one folded line's parts; comm: a thread name, not NUL-terminated at 16 */
+struct stk_line {
+	const char *role, *comm, *cat;
+	__u32 tgid;
+	__s32 ustack, kstack;
+	bool kernel;
+	unsigned long long count;
+};
+
+int stk_read(int fd, size_t key_size, size_t val_size, size_t rec_size, void **recs, int *n, int *cap);
+int stk_fold(FILE *out, struct flame *fl, struct stk_syms *sy, int sfd, const struct stk_line *l);
+int stk_flame_open(const char *svg, const char *html, struct flame **fl);
+int stk_flame_write(const char *svg, const char *html, const struct flame *fl, const char *title,
+		    const char *count_name);
 
 #endif
