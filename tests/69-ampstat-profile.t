@@ -12,6 +12,8 @@
 #     event notification 1-13% under epoll, and the next largest is the
 #     server's own code at 13-24%);
 #   - the cost line is there ("bpf" with runs of the sampling program);
+#   - the busiest role is the one roles.h names: amped's dispatcher,
+#     nginx's worker, lighttpd's event-loop;
 # and on amped a second profile at the same time writes --folded lines
 # ROLE;COMM;[CATEGORY];frames SAMPLES whose sum is the --svg's total, with
 # the dispatcher in epoll_wait among them; on nginx a second one with
@@ -67,7 +69,8 @@ trap cleanup EXIT
 make_docroot "$ROOT"
 
 # check NAME JSONFILE: the JSON's checks; prints "samples net+event
-# largest sums_ok http_samples other_user_samples progs" or "unparsable ..."
+# largest sums_ok http_samples other_user_samples progs busiest_role" or
+# "unparsable ..."
 check() {
 	"$PY" - "$2" <<'PYEOF' 2>&1
 import json, sys
@@ -83,18 +86,19 @@ ok = all(abs(sum(c["share"] for c in r["categories"].values()) - 1) < 0.01
 largest = max(cats, key=lambda k: cats[k]["samples"])
 ne = (cats["net"]["samples"] + cats["event"]["samples"]) / n if n else 0
 progs = ",".join(p["name"] for p in j["bpf"]["progs"] if p["runs"])
+busiest = max(j["roles"], key=lambda r: r["samples"])["role"] if j["roles"] else "none"
 print(n, "%.3f" % ne, largest, "sums-ok" if ok else "sums-bad", cats["http"]["samples"],
-      cats["other-user"]["samples"], progs or "none")
+      cats["other-user"]["samples"], progs or "none", busiest)
 PYEOF
 }
 
-# profile NAME URL [ARGS of a second profile...]: ampstat profile -F 1999
+# profile NAME URL ROLE [ARGS of a second profile...]: ampstat profile -F 1999
 # -d 2 --json on SRV_PID under wrk's load (and the second one, when ARGS
 # are given, at the same time; its output in $T/as2.out and .err); the
 # checks of the JSON.  Leaves the results in R_* for more checks.
 profile() {
-	local name=$1 url=$2
-	shift 2
+	local name=$1 url=$2 role=$3
+	shift 3
 	if [ $# -gt 0 ]; then
 		$A profile -p "$SRV_PID" -F 1999 -d 2 "$@" >"$T/as2.out" 2>"$T/as2.err" &
 		AS2_PID=$!
@@ -110,7 +114,7 @@ profile() {
 	fi
 	wait "$WRK_PID"; WRK_PID=''
 	like "$(cat "$T/wrk.out")" "Requests/sec" "$name: wrk ran" "$(tail -3 "$T/wrk.out")"
-	read -r R_N R_NE R_LARGEST R_SUMS R_HTTP R_OUSER R_PROGS <<<"$(check "$name" "$T/as.out")"
+	read -r R_N R_NE R_LARGEST R_SUMS R_HTTP R_OUSER R_PROGS R_ROLE <<<"$(check "$name" "$T/as.out")"
 	ok "$([ "$R_N" != unparsable ]; echo $?)" "$name: --json parses" "$R_NE $R_LARGEST"
 	ok "$([ "${R_N:-0}" -ge 50 ] 2>/dev/null; echo $?)" "$name: >= 50 samples of the server ($R_N)"
 	is "$R_SUMS" sums-ok "$name: the category shares of each role sum to 1"
@@ -118,11 +122,12 @@ profile() {
 	ok "$(awk -v v="$R_NE" 'BEGIN { exit !(v >= 0.30) }'; echo $?)" \
 		"$name: network + event notification >= 30% of the samples ($R_NE)" "$(head -c 1500 "$T/as.out")"
 	like "$R_PROGS" "as_profile" "$name: the cost names the sampling program's runs"
+	is "$R_ROLE" "$role" "$name: the busy role is its $role (roles.h)"
 }
 
 # ---------------------------------------------------------------- amped
 srv_start "$AMPED_BIN" amped || { ok 1 "amped starts"; done_testing; exit 1; }
-profile amped "$SRV_URL/1k.txt" --folded --svg "$T/cpu.svg"
+profile amped "$SRV_URL/1k.txt" dispatcher --folded --svg "$T/cpu.svg"
 is "$RC2" 0 "amped --folded: exits 0"
 nbad=$(grep -cvE '^[^ ;]+;[^ ;]+;\[[a-z-]+\](;[^;]+)+ [0-9]+$' "$T/as2.out")
 is "$nbad" 0 "--folded: every line is ROLE;COMM;[CATEGORY];frames SAMPLES" "$(grep -vE '^[^ ;]+;' "$T/as2.out" | head -3)"
@@ -164,10 +169,10 @@ exp_start_nginx "$T/work" "$ROOT" "$PORT"
 SRV_PID=$EXP_LAST_PID
 if up "$PORT"; then
 	printf 'exe:nginx other-user\n' >"$T/nginx.rules"
-	profile nginx "http://127.0.0.1:$PORT/1k.txt" --json --rules "$T/nginx.rules"
+	profile nginx "http://127.0.0.1:$PORT/1k.txt" worker --json --rules "$T/nginx.rules"
 	is "$RC2" 0 "nginx --rules: exits 0"
 	ok "$([ "${R_HTTP:-0}" -gt 0 ]; echo $?)" "nginx: built-in rules put nginx's own code in http ($R_HTTP samples)"
-	read -r _ _ _ _ h2 ou2 _ <<<"$(check nginx "$T/as2.out")"
+	read -r _ _ _ _ h2 ou2 _ _ <<<"$(check nginx "$T/as2.out")"
 	is "$h2" 0 "nginx --rules 'exe:nginx other-user': no http samples left"
 	ok "$([ "${ou2:-0}" -gt 0 ]; echo $?)" "nginx --rules: other-user has them ($ou2 samples)"
 else
@@ -179,7 +184,7 @@ PORT=$(exp_free_port)
 exp_start_lighttpd "$T/work" "$ROOT" "$PORT"
 SRV_PID=$EXP_LAST_PID
 if up "$PORT"; then
-	profile lighttpd "http://127.0.0.1:$PORT/1k.txt"
+	profile lighttpd "http://127.0.0.1:$PORT/1k.txt" event-loop
 else
 	ok 1 "lighttpd starts" "$(cat "$T"/work/lighttpd*.log "$T/work/lighttpd.err" 2>/dev/null | tail -5)"
 fi

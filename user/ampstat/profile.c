@@ -25,7 +25,16 @@
  * --folded prints, as `ampstat offcpu` does,
  *   ROLE;COMM;[CATEGORY];USER FRAMES (outermost first);KERNEL FRAMES SAMPLES
  * and --svg / --html draw them (user/ampstat/flame.h).  The CPU time of a
- * category is its samples times the sampling period. */
+ * category is its samples times the sampling period.
+ *
+ * What sampling cannot see: the timer interrupt that takes a sample waits
+ * while interrupts are off, so such code counts where they come back on
+ * (a context switch's end in finish_task_switch); user stacks are walked
+ * by frame pointers, so code built without them (Debian's nginx and
+ * lighttpd, libc) gives a correct leaf but outer frames that may be
+ * addresses in no mapping ("0x..."); the leaf decides most samples.  A
+ * stripped binary is named through .dynsym (sym.h), code no symbol covers
+ * as "[file]". */
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
