@@ -70,3 +70,11 @@ $(B)/ampstat_web.h: $(B)/web/ampstat.html
 	$(Q)cd $(B)/web && xxd -i -n ampstat_web_html ampstat.html | sed 's/^unsigned/static const unsigned/' > ../ampstat_web.h
 
 $(B)/ampstat: $(B)/ampstat_web.h
+
+# the rules of `ampstat profile`, without BPF, under the sanitizers
+$(B)/tests/pcat_unit: tests/unit/pcat_unit.c user/ampstat/pcat.c user/ampstat/pcat.h \
+		tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^)
+
+BINS += $(B)/tests/pcat_unit

@@ -5,22 +5,19 @@
  * HTTP code, user-level thread management, memory allocation, other user,
  * other kernel.  CPU-clock samples at -F HZ on every CPU (bpf/profile.bpf.c)
  * keep the kernel and user stacks of the traced threads; each sample is
- * then put in one category by the rules table below:
+ * then put in one category by the one table of rules (user/ampstat/pcat.h,
+ * the built-in table in pcat.c, extended by --rules files tried first):
  *
  *   A sample taken in kernel mode is classified by its kernel frames, one
  *   in user mode by its user frames.  The frames are tried from the leaf
- *   outwards, and at each frame the rules in order (--rules files first,
- *   then the built-in table); the first rule that matches decides.  A
- *   sample whose frames match no rule is "other kernel" or "other user".
+ *   outwards, and at each frame the rules in order; the first rule that
+ *   matches decides.  A sample whose frames match no rule is "other
+ *   kernel" or "other user".
  *
  * Leaf first, because the innermost named function is the work being done
  * (a copy inside tcp_sendmsg is data copy; a spin lock inside ep_poll is
  * event notification), as a flat OProfile profile counts it, but without
- * a rule for every helper function.  A rule is "PATTERN CATEGORY": a glob
- * (fnmatch) on the frame's name as --folded prints it ("tcp_sendmsg",
- * "[libc.so.6]" for code no symbol covers), or "exe:GLOB" on the basename
- * of the file a user frame is mapped from ("exe:nginx": the server's own
- * code).
+ * a rule for every helper function.
  *
  * --folded prints, as `ampstat offcpu` does,
  *   ROLE;COMM;[CATEGORY];USER FRAMES (outermost first);KERNEL FRAMES SAMPLES
@@ -36,7 +33,6 @@
  * stripped binary is named through .dynsym (sym.h), code no symbol covers
  * as "[file]". */
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <linux/perf_event.h>
 #include <stdbool.h>
@@ -50,6 +46,7 @@
 #include "ampstat_profile.h"
 #include "ampstat/cmd.h"
 #include "ampstat/flame.h"
+#include "ampstat/pcat.h"
 #include "ampstat/roles.h"
 #include "ampstat/sess.h"
 #include "ampstat/stk.h"
@@ -59,130 +56,6 @@
 #define FREQ_DEFAULT_HZ 99	/* not a divisor of the 250 Hz tick: no lock-step */
 #define FREQ_MAX_HZ 10000
 #define RULES_MAX 1024
-
-enum cat {
-	PC_NET, PC_EVENT, PC_SCHED, PC_FS, PC_COPY, PC_HTTP, PC_ULT, PC_MEM,
-	PC_OTHER_USER, PC_OTHER_KERNEL, PC_N
-};
-
-static const char *const cat_id[PC_N] = {
-	"net", "event", "sched", "fs", "copy", "http", "ult", "mem", "other-user", "other-kernel",
-};
-static const char *const cat_title[PC_N] = {
-	"kernel network stack", "event notification", "scheduling, ctx switches",
-	"file system, page cache", "data copy", "server's HTTP code", "user-level threads",
-	"memory allocation", "other user", "other kernel",
-};
-
-struct rule {
-	const char *pat;	/* glob; after "exe:" on the mapped file */
-	int cat;
-	bool exe;
-	char *own;		/* a --rules pattern's copy, freed at the end */
-};
-
-/* The built-in rules, for Linux 6.x, glibc and the servers ampstat knows.
- * Within a frame the first match wins: specific names come before the
- * prefixes that would also take them (tcp_poll is event notification, not
- * network), and the servers' own files come last. */
-static const struct { const char *pat; int cat; } builtin[] = {
-	/* event notification: epoll, poll, select and the servers' loops */
-	{ "ep_*", PC_EVENT }, { "*epoll*", PC_EVENT }, { "eventpoll_*", PC_EVENT },
-	{ "tcp_poll", PC_EVENT }, { "sock_poll", PC_EVENT }, { "*_poll_wait", PC_EVENT },
-	{ "do_sys_poll", PC_EVENT }, { "do_poll*", PC_EVENT }, { "do_select", PC_EVENT },
-	{ "core_sys_select", PC_EVENT }, { "*sys_poll", PC_EVENT }, { "*sys_ppoll", PC_EVENT },
-	{ "*sys_select", PC_EVENT }, { "*sys_pselect6", PC_EVENT }, { "poll_freewait", PC_EVENT },
-	{ "__pollwait", PC_EVENT }, { "poll", PC_EVENT }, { "__poll", PC_EVENT }, { "ppoll", PC_EVENT },
-	{ "select", PC_EVENT }, { "__select", PC_EVENT }, { "pselect*", PC_EVENT },
-	{ "ae_*", PC_EVENT }, { "ae[A-Z]*", PC_EVENT },			/* amped's loop (user/ae.c) */
-	{ "ngx_process_events_and_timers", PC_EVENT }, { "ngx_event_*", PC_EVENT },
-	{ "fdevent_*", PC_EVENT }, { "server_main_loop", PC_EVENT },	/* lighttpd */
-	/* data copy */
-	{ "copy_user_*", PC_COPY }, { "rep_movs_alternative", PC_COPY }, { "rep_stos_alternative", PC_COPY },
-	{ "_copy_to_user", PC_COPY }, { "_copy_from_user", PC_COPY }, { "copy_to_user*", PC_COPY },
-	{ "copy_from_user*", PC_COPY }, { "_copy_to_iter", PC_COPY }, { "_copy_from_iter*", PC_COPY },
-	{ "copy_page_to_iter*", PC_COPY }, { "copy_page_from_iter*", PC_COPY },
-	{ "copy_folio_*", PC_COPY }, { "*copy_datagram*", PC_COPY }, { "csum_partial_copy*", PC_COPY },
-	{ "memcpy*", PC_COPY }, { "__memcpy*", PC_COPY }, { "memmove*", PC_COPY }, { "__memmove*", PC_COPY },
-	{ "*mempcpy*", PC_COPY }, { "__memset*", PC_COPY }, { "memset*", PC_COPY }, { "copy_page", PC_COPY },
-	{ "str*cpy*", PC_COPY }, { "__str*cpy*", PC_COPY }, { "__stp*cpy*", PC_COPY },
-	/* memory allocation */
-	{ "kmalloc*", PC_MEM }, { "__kmalloc*", PC_MEM }, { "kmem_cache_*", PC_MEM }, { "__kmem_cache_*", PC_MEM },
-	{ "kfree*", PC_MEM }, { "kvfree*", PC_MEM }, { "kvmalloc*", PC_MEM }, { "*slab_alloc*", PC_MEM },
-	{ "*slab_free*", PC_MEM }, { "__slab_*", PC_MEM }, { "___slab_*", PC_MEM }, { "slab_*", PC_MEM },
-	{ "*alloc_pages*", PC_MEM }, { "get_page_from_freelist", PC_MEM }, { "*free_unref_*", PC_MEM },
-	{ "__free_pages*", PC_MEM }, { "free_pages*", PC_MEM }, { "*page_frag_*", PC_MEM },
-	{ "handle_mm_fault", PC_MEM }, { "__handle_mm_fault", PC_MEM }, { "do_anonymous_page", PC_MEM },
-	{ "clear_page*", PC_MEM }, { "*do_user_addr_fault", PC_MEM }, { "exc_page_fault", PC_MEM },
-	{ "do_brk*", PC_MEM }, { "*sys_brk", PC_MEM }, { "*sys_mmap*", PC_MEM }, { "*sys_munmap", PC_MEM },
-	{ "malloc", PC_MEM }, { "free", PC_MEM }, { "calloc", PC_MEM }, { "realloc", PC_MEM },
-	{ "cfree*", PC_MEM }, { "__libc_malloc", PC_MEM }, { "__libc_free", PC_MEM },
-	{ "__libc_calloc", PC_MEM }, { "__libc_realloc", PC_MEM }, { "_int_*", PC_MEM },
-	{ "tcache_*", PC_MEM }, { "malloc_*", PC_MEM }, { "sysmalloc", PC_MEM }, { "__posix_memalign", PC_MEM },
-	{ "posix_memalign", PC_MEM }, { "aligned_alloc", PC_MEM }, { "*memalign*", PC_MEM },
-	{ "ngx_palloc*", PC_MEM }, { "ngx_pnalloc", PC_MEM }, { "ngx_pcalloc", PC_MEM }, { "ngx_alloc", PC_MEM },
-	{ "ngx_calloc", PC_MEM }, { "ngx_pfree", PC_MEM }, { "ngx_*_pool*", PC_MEM }, { "ngx_*pool", PC_MEM },
-	{ "ck_malloc", PC_MEM }, { "ck_calloc", PC_MEM }, { "ck_realloc*", PC_MEM },	/* lighttpd */
-	/* user-level thread management: thread libraries, contexts, futexes */
-	{ "pthread_*", PC_ULT }, { "__pthread_*", PC_ULT }, { "___pthread_*", PC_ULT },
-	{ "start_thread", PC_ULT }, { "*swapcontext", PC_ULT }, { "*makecontext", PC_ULT },
-	{ "*getcontext", PC_ULT }, { "*setcontext", PC_ULT }, { "__start_context", PC_ULT },
-	{ "__lll_*", PC_ULT }, { "__GI___lll_*", PC_ULT }, { "sem_*", PC_ULT }, { "__new_sem_*", PC_ULT },
-	{ "*futex*", PC_ULT }, { "ult_*", PC_ULT },					/* amped's ULT model */
-	/* scheduling and context switches */
-	{ "schedule*", PC_SCHED }, { "__schedule", PC_SCHED }, { "__switch_to*", PC_SCHED },
-	{ "finish_task_switch*", PC_SCHED }, { "pick_next_*", PC_SCHED }, { "*_task_fair", PC_SCHED },
-	{ "enqueue_*", PC_SCHED }, { "dequeue_*", PC_SCHED }, { "*try_to_wake_up", PC_SCHED },
-	{ "ttwu_*", PC_SCHED }, { "wake_up_*", PC_SCHED }, { "__wake_up*", PC_SCHED },
-	{ "autoremove_wake_function", PC_SCHED }, { "default_wake_function", PC_SCHED },
-	{ "select_task_rq*", PC_SCHED }, { "update_curr*", PC_SCHED }, { "update_load_avg", PC_SCHED },
-	{ "update_rq_clock*", PC_SCHED }, { "psi_*", PC_SCHED }, { "sched_balance*", PC_SCHED },
-	{ "sched_ttwu*", PC_SCHED }, { "sched_core_*", PC_SCHED }, { "sched_submit_work", PC_SCHED },
-	{ "sched_update_worker", PC_SCHED },	/* not sched_*: sched_clock is a clock */
-	{ "check_preempt*", PC_SCHED }, { "resched_curr", PC_SCHED }, { "set_next_entity", PC_SCHED },
-	{ "put_prev_*", PC_SCHED }, { "context_switch", PC_SCHED }, { "prepare_task_switch", PC_SCHED },
-	{ "*sys_sched_yield", PC_SCHED }, { "sched_yield", PC_SCHED }, { "yield*", PC_SCHED },
-	{ "__cond_resched", PC_SCHED }, { "preempt_schedule*", PC_SCHED }, { "hrtick*", PC_SCHED },
-	{ "raw_spin_rq_*", PC_SCHED }, { "update_cfs_*", PC_SCHED }, { "reweight_*", PC_SCHED },
-	/* file system and page cache */
-	{ "vfs_*", PC_FS }, { "filemap_*", PC_FS }, { "__filemap_*", PC_FS }, { "generic_file_*", PC_FS },
-	{ "generic_perform_*", PC_FS }, { "folio_*", PC_FS }, { "__folio_*", PC_FS }, { "page_cache_*", PC_FS },
-	{ "pagecache_*", PC_FS }, { "*readahead*", PC_FS }, { "ext4_*", PC_FS }, { "xfs_*", PC_FS },
-	{ "btrfs_*", PC_FS }, { "fuse_*", PC_FS }, { "shmem_*", PC_FS }, { "ovl_*", PC_FS },
-	{ "do_sys_open*", PC_FS }, { "do_filp_open", PC_FS }, { "path_*", PC_FS }, { "link_path_walk*", PC_FS },
-	{ "walk_component", PC_FS }, { "lookup_*", PC_FS }, { "__lookup_*", PC_FS }, { "d_*", PC_FS },
-	{ "__d_*", PC_FS }, { "dput", PC_FS }, { "step_into", PC_FS }, { "do_dentry_open", PC_FS },
-	{ "__fput*", PC_FS }, { "fput*", PC_FS }, { "filp_close", PC_FS }, { "*close_fd*", PC_FS },
-	{ "alloc_fd", PC_FS }, { "fd_install", PC_FS }, { "alloc_empty_file", PC_FS }, { "do_statx*", PC_FS },
-	{ "cp_new_stat*", PC_FS }, { "*sys_*stat*", PC_FS }, { "*sys_open*", PC_FS }, { "*sys_close", PC_FS },
-	{ "touch_atime", PC_FS }, { "atime_needs_update", PC_FS }, { "do_sendfile", PC_FS },
-	{ "*splice*", PC_FS }, { "*sys_pread64", PC_FS }, { "*sys_read", PC_FS }, { "ksys_read", PC_FS },
-	{ "*sys_sendfile64", PC_FS }, { "mark_page_accessed", PC_FS }, { "file_*", PC_FS },
-	{ "do_truncate", PC_FS }, { "mntput*", PC_FS }, { "terminate_walk", PC_FS }, { "open_last_lookups", PC_FS },
-	/* the kernel network stack, and the socket system calls into it */
-	{ "tcp_*", PC_NET }, { "__tcp_*", PC_NET }, { "inet_*", PC_NET }, { "__inet_*", PC_NET },
-	{ "inet6_*", PC_NET }, { "ip_*", PC_NET }, { "__ip_*", PC_NET }, { "ip6_*", PC_NET }, { "ipv6_*", PC_NET },
-	{ "ipv4_*", PC_NET }, { "udp*", PC_NET }, { "sock_*", PC_NET }, { "__sock_*", PC_NET }, { "sk_*", PC_NET },
-	{ "__sk_*", PC_NET }, { "skb_*", PC_NET }, { "__skb_*", PC_NET }, { "*_skb", PC_NET }, { "*kfree_skb*", PC_NET },
-	{ "*alloc_skb*", PC_NET }, { "net_*", PC_NET }, { "__net*", PC_NET }, { "netif_*", PC_NET },
-	{ "__netif_*", PC_NET }, { "napi_*", PC_NET }, { "__napi_*", PC_NET }, { "process_backlog", PC_NET },
-	{ "dev_*", PC_NET }, { "__dev_*", PC_NET }, { "loopback_*", PC_NET }, { "nf_*", PC_NET },
-	{ "neigh_*", PC_NET }, { "dst_*", PC_NET }, { "validate_xmit_*", PC_NET }, { "sch_direct_xmit", PC_NET },
-	{ "__qdisc_*", PC_NET }, { "qdisc_*", PC_NET }, { "lock_sock*", PC_NET }, { "release_sock", PC_NET },
-	{ "sockfd_lookup*", PC_NET }, { "__sys_accept*", PC_NET }, { "do_accept", PC_NET }, { "*sys_accept*", PC_NET },
-	{ "__sys_send*", PC_NET }, { "__sys_recv*", PC_NET }, { "*sys_sendmsg", PC_NET }, { "*sys_recvmsg", PC_NET },
-	{ "____sys_*msg", PC_NET }, { "___sys_*msg", PC_NET }, { "*sys_sendto", PC_NET }, { "*sys_recvfrom", PC_NET },
-	{ "*sys_shutdown", PC_NET }, { "__sys_setsockopt", PC_NET }, { "*sys_setsockopt", PC_NET },
-	{ "security_socket_*", PC_NET }, { "security_sock_*", PC_NET }, { "*_sock_*", PC_NET },
-	{ "__x64_sys_socket*", PC_NET }, { "move_addr_to_user", PC_NET }, { "__local_bh_enable_ip", PC_NET },
-	{ "do_softirq*", PC_NET }, { "__do_softirq", PC_NET }, { "handle_softirqs", PC_NET },
-	{ "accept*", PC_NET }, { "__libc_accept*", PC_NET }, { "send*", PC_NET }, { "recv*", PC_NET },
-	{ "__libc_send*", PC_NET }, { "__libc_recv*", PC_NET },
-	/* the servers' own code (a user frame in their files) */
-	{ "exe:amped", PC_HTTP }, { "exe:nginx", PC_HTTP }, { "exe:lighttpd", PC_HTTP },
-	{ "exe:mod_*.so", PC_HTTP }, { "exe:h2o", PC_HTTP }, { "exe:floor", PC_HTTP },
-	{ "ngx_*", PC_HTTP }, { "http_*", PC_HTTP },
-};
 
 /* a record of stk_read: the key, the value right after it */
 struct pentry {
@@ -195,8 +68,7 @@ struct pentry {
 
 struct prof_ctx {
 	struct profile_bpf *skel;
-	struct rule *rules;	/* --rules ones first, then the built-in table */
-	int nrules, nuser;
+	struct pcat *rules;	/* --rules ones first, then the built-in table */
 	long freq_hz;
 	int top;
 	bool folded, follow;
@@ -209,147 +81,49 @@ struct prof_ctx {
 	int nent, cap;
 };
 
-static int cat_of(const char *s)
+/* the rules: the --rules files' (read as the options come), then the
+ * built-in table.  0, or 1 after a message. */
+static int all_rules(struct prof_ctx *x)
 {
-	for (int c = 0; c < PC_N; c++)
-		if (!strcmp(s, cat_id[c]))
-			return c;
-	return -1;
-}
-
-/* 0, or -ENOSPC / -ENOMEM after a message */
-static int add_rule(struct prof_ctx *x, const char *pat, int cat, bool copy)
-{
-	struct rule *r;
-
-	if (x->nrules == RULES_MAX) {
-		fprintf(stderr, "ampstat: more than %d rules\n", RULES_MAX);
-		return -ENOSPC;
+	if ((!x->rules && !(x->rules = pcat_new())) || pcat_builtin(x->rules)) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
 	}
-	if (!x->rules && !(x->rules = calloc(RULES_MAX, sizeof(*x->rules))))
-		goto nomem;
-	r = &x->rules[x->nrules];
-	r->own = NULL;
-	if (copy && !(pat = r->own = strdup(pat)))
-		goto nomem;
-	r->exe = !strncmp(pat, "exe:", 4);
-	r->pat = r->exe ? pat + 4 : pat;
-	r->cat = cat;
-	x->nrules++;
 	return 0;
-nomem:
-	fprintf(stderr, "ampstat: out of memory\n");
-	return -ENOMEM;
 }
 
-static void free_rules(struct prof_ctx *x)
-{
-	for (int i = 0; x->rules && i < x->nrules; i++)
-		free(x->rules[i].own);
-	free(x->rules);
-	x->rules = NULL;
-	x->nrules = 0;
-}
-
-/* --rules FILE: "PATTERN CATEGORY" lines, '#' comments; the rules go
- * before the built-in ones (fix_rules adds those).  0, or 2 after a message
- * naming the file and line. */
 static int read_rules(struct prof_ctx *x, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char line[512];
-	int ln = 0, rc = 0;
-
-	if (!f) {
-		fprintf(stderr, "ampstat: --rules %s: %s\n", path, strerror(errno));
-		return 2;
+	if (!x->rules && !(x->rules = pcat_new())) {
+		fprintf(stderr, "ampstat: out of memory\n");
+		return 1;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char pat[256], cat[64], extra[8];
-		int n, c;
-
-		ln++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			fprintf(stderr, "ampstat: %s:%d: line too long\n", path, ln);
-			rc = 2;
-			break;
-		}
-		*strchrnul(line, '#') = 0;
-		n = sscanf(line, "%255s %63s %7s", pat, cat, extra);
-		if (n <= 0)
-			continue;
-		c = n == 2 ? cat_of(cat) : -1;
-		if (n != 2 || c < 0 || !strcmp(pat, "exe:")) {
-			fprintf(stderr, "ampstat: %s:%d: want 'PATTERN CATEGORY' with CATEGORY one of", path, ln);
-			for (int i = 0; i < PC_N; i++)
-				fprintf(stderr, " %s", cat_id[i]);
-			fprintf(stderr, "\n");
-			rc = 2;
-			break;
-		}
-		if (add_rule(x, pat, c, true)) {
-			rc = 2;
-			break;
-		}
-		x->nuser++;
-	}
-	fclose(f);
-	return rc;
+	return pcat_read(x->rules, path) ? 2 : 0;
 }
 
-/* after the --rules ones: the built-in table.  0 / -ENOMEM */
-static int fix_rules(struct prof_ctx *x)
-{
-	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-		if (add_rule(x, builtin[i].pat, builtin[i].cat, false))
-			return -ENOMEM;
-	return 0;
-}
-
-static void list_rules(const struct prof_ctx *x)
-{
-	printf("# ampstat profile rules: PATTERN CATEGORY, tried in this order at each frame\n");
-	printf("# categories:");
-	for (int c = 0; c < PC_N; c++)
-		printf(" %s (%s)%s", cat_id[c], cat_title[c], c + 1 < PC_N ? "," : "\n");
-	for (int i = 0; i < x->nrules; i++) {
-		if (i == x->nuser)
-			printf("# built in\n");
-		printf("%s%s %s\n", x->rules[i].exe ? "exe:" : "", x->rules[i].pat, cat_id[x->rules[i].cat]);
-	}
-}
-
-/* the category of one sample: see the top of the file.  decided gets the
- * frame whose rule matched, or the leaf frame when none did. */
+/* the category of one sample by its frames (pcat.h): a kernel-mode
+ * sample's kernel frames, a user-mode one's user frames.  decided gets the
+ * frame that decided, or the leaf when none did. */
 static int classify(struct prof_ctx *x, const struct ampstat_prof_key *k, char *decided, size_t n)
 {
-	int sfd = bpf_map__fd(x->skel->maps.stacks);
+	int sfd = bpf_map__fd(x->skel->maps.stacks), cat, at;
 	struct sym *s = k->user ? stk_user_syms(&x->sy, (pid_t)k->tgid) : x->sy.kernel;
 	__u64 ips[STK_MAX_DEPTH];
 	int depth = stk_frames(sfd, k->user ? k->ustack : k->kstack, s, ips, STK_MAX_DEPTH);
-	int fallback = k->user ? PC_OTHER_USER : PC_OTHER_KERNEL;
-	char name[256];
+	static char names[STK_MAX_DEPTH][256];
+	struct pcat_frame fr[STK_MAX_DEPTH];
 
-	snprintf(decided, n, "%s", depth < 0 ? (k->user ? "[missed user stack]" : "[missed kernel stack]")
-					     : "[no frames]");
 	for (int i = 0; i < depth; i++) {
-		const char *file = NULL;
-
-		stk_frame_name(s, ips[i], name, sizeof(name));
-		if (!i)
-			snprintf(decided, n, "%s", name);
-		if (k->user)
-			file = sym_file(s, ips[i]);
-		for (int r = 0; r < x->nrules; r++) {
-			const struct rule *ru = &x->rules[r];
-
-			if (ru->exe ? file && !fnmatch(ru->pat, file, 0) : !fnmatch(ru->pat, name, 0)) {
-				snprintf(decided, n, "%s", name);
-				return ru->cat;
-			}
-		}
+		stk_frame_name(s, ips[i], names[i], sizeof(names[i]));
+		fr[i].name = names[i];
+		fr[i].file = k->user ? sym_file(s, ips[i]) : NULL;
 	}
-	return fallback;
+	cat = pcat_match(x->rules, fr, depth < 0 ? 0 : depth, k->user, &at);
+	if (depth < 0)
+		snprintf(decided, n, "%s", k->user ? "[missed user stack]" : "[missed kernel stack]");
+	else
+		snprintf(decided, n, "%s", depth ? names[at < 0 ? 0 : at] : "[no frames]");
+	return cat;
 }
 
 static void usage(FILE *f)
@@ -362,8 +136,8 @@ static void usage(FILE *f)
 "\n"
 "Where the server's CPU time goes, per role and by category, from CPU-clock\n"
 "samples with stacks (as Pariag et al.'s Table 1 does with OProfile):\n");
-	for (int c = 0; c < PC_N; c++)
-		fprintf(f, "  %-13s %s\n", cat_id[c], cat_title[c]);
+	for (int c = 0; c < PCAT_N; c++)
+		fprintf(f, "  %-13s %s\n", pcat_id[c], pcat_title[c]);
 	fprintf(f,
 "A sample taken in the kernel is put in a category by its kernel frames, one\n"
 "in user mode by its user frames: the frames are tried from the leaf outwards,\n"
@@ -438,7 +212,7 @@ static int check(struct sess *s, void *ctx)
 		fprintf(stderr, "ampstat: --json and --folded both write to stdout: choose one\n");
 		return 2;
 	}
-	return fix_rules(x) ? 1 : 0;
+	return all_rules(x);
 }
 
 /* one CPU-clock event per CPU, the program on each.  0, or 1 after a
@@ -578,7 +352,7 @@ static int folded_lines(struct prof_ctx *x)
 	for (int i = 0; i < x->nent; i++) {
 		struct pentry *p = &x->ent[i];
 		struct stk_line l = {
-			.role = roles_name(p->role), .comm = p->k.comm, .cat = cat_id[p->cat], .tgid = p->k.tgid,
+			.role = roles_name(p->role), .comm = p->k.comm, .cat = pcat_id[p->cat], .tgid = p->k.tgid,
 			.ustack = p->k.ustack, .kstack = p->k.kstack, .kernel = !p->k.user, .count = p->n,
 		};
 
@@ -589,7 +363,7 @@ static int folded_lines(struct prof_ctx *x)
 }
 
 struct tally {
-	__u64 by[ROLES_MAX + 1][PC_N];	/* the last row: all roles */
+	__u64 by[ROLES_MAX + 1][PCAT_N];	/* the last row: all roles */
 	__u64 tot[ROLES_MAX + 1];
 };
 
@@ -641,7 +415,7 @@ static void print_top(const struct prof_ctx *x, int r, __u64 tot)
 			f[shown] = f[best];
 			f[best] = t;
 		}
-		printf("    %5.1f%%  %-12s %s\n", 100.0 * (double)f[shown].n / (double)tot, cat_id[f[shown].cat],
+		printf("    %5.1f%%  %-12s %s\n", 100.0 * (double)f[shown].n / (double)tot, pcat_id[f[shown].cat],
 		       f[shown].name);
 	}
 	free(f);
@@ -664,8 +438,8 @@ static void print_table(const struct prof_ctx *x, const struct tally *t, __u64 p
 	for (int i = 0; i < nc; i++)
 		printf(" %17s", cols[i] == ROLES_MAX ? "all" : roles_name(cols[i]));
 	printf("\n");
-	for (int c = 0; c < PC_N; c++) {
-		printf("%-26s", cat_title[c]);
+	for (int c = 0; c < PCAT_N; c++) {
+		printf("%-26s", pcat_title[c]);
 		for (int i = 0; i < nc; i++) {
 			__u64 n = t->by[cols[i]][c];
 
@@ -693,10 +467,10 @@ static void json_cats(FILE *f, const struct tally *t, int r, __u64 period_ns)
 {
 	fprintf(f, "\"samples\":%llu,\"cpu_ns\":%llu,\"categories\":{", (unsigned long long)t->tot[r],
 		(unsigned long long)(t->tot[r] * period_ns));
-	for (int c = 0; c < PC_N; c++) {
+	for (int c = 0; c < PCAT_N; c++) {
 		__u64 n = t->by[r][c];
 
-		fprintf(f, "%s\"%s\":{\"samples\":%llu,\"share\":%.4f,\"cpu_ns\":%llu}", c ? "," : "", cat_id[c],
+		fprintf(f, "%s\"%s\":{\"samples\":%llu,\"share\":%.4f,\"cpu_ns\":%llu}", c ? "," : "", pcat_id[c],
 			(unsigned long long)n, t->tot[r] ? (double)n / (double)t->tot[r] : 0.0,
 			(unsigned long long)(n * period_ns));
 	}
@@ -714,8 +488,8 @@ static void print_json(const struct prof_ctx *x, const struct sess *s, const str
 	mode_json_str(stdout, why);
 	printf(",\"freq_hz\":%ld,\"period_ns\":%llu,\"category_names\":{", x->freq_hz,
 	       (unsigned long long)period_ns);
-	for (int c = 0; c < PC_N; c++)
-		printf("%s\"%s\":\"%s\"", c ? "," : "", cat_id[c], cat_title[c]);
+	for (int c = 0; c < PCAT_N; c++)
+		printf("%s\"%s\":\"%s\"", c ? "," : "", pcat_id[c], pcat_title[c]);
 	printf("},\"roles\":[");
 	for (int r = 0; r < roles_count() && r < ROLES_MAX; r++) {
 		if (!t->tot[r])
@@ -822,9 +596,12 @@ static int list_only(struct prof_ctx *x, int argc, char **argv)
 			return 2;
 		}
 	}
-	if (fix_rules(x))
+	if (all_rules(x))
 		return 1;
-	list_rules(x);
+	printf("# ampstat profile rules: PATTERN CATEGORY, tried in this order at each frame\n# categories:");
+	for (int c = 0; c < PCAT_N; c++)
+		printf(" %s (%s)%s", pcat_id[c], pcat_title[c], c + 1 < PCAT_N ? "," : "\n");
+	pcat_list(x->rules, stdout);
 	return 0;
 }
 
@@ -852,6 +629,6 @@ int cmd_profile(int argc, char **argv)
 
 	if (rc < 0)
 		rc = sess_run(&cmd, &x, argc, argv);
-	free_rules(&x);
+	pcat_free(x.rules);
 	return rc;
 }
