@@ -17,8 +17,8 @@ static void usage(FILE *f)
 "  syscalls -p PID  system calls per role: counts, time, latency (opt-in)\n"
 "  cache -p PID   page-cache accesses and misses per role and file\n"
 "  serve -p PID   the top figures for Prometheus at /metrics\n"
-"  offcpu -p PID  off-CPU stacks per role (--folded for flame graphs)\n"
 "  profile -p PID  CPU samples per role by category (network, epoll, ...)\n"
+"  offcpu -p PID  off-CPU stacks per role (--folded for flame graphs)\n"
 "\n"
 "`ampstat COMMAND -h` describes a command.  Needs root.\n"
 "\n"
@@ -51,10 +51,10 @@ int main(int argc, char **argv)
 		return cmd_cache(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "offcpu"))
-		return cmd_offcpu(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "profile"))
 		return cmd_profile(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "offcpu"))
+		return cmd_offcpu(argc - 1, argv + 1);
 	fprintf(stderr, "ampstat: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
