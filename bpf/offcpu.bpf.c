@@ -17,14 +17,11 @@
 #include "ampstat_tp.bpf.h"
 #include "ampstat_idle.bpf.h"
 #include "ampstat_follow.bpf.h"
+#include "ampstat_stacks.bpf.h"
 
 #define TASK_RUNNING		0x0000
 #define TASK_UNINTERRUPTIBLE	0x0002
 #define TASK_NOLOAD		0x0400
-
-#define MAX_DEPTH 127
-#define EEXIST 17
-#define ENOMEM 12
 
 const volatile __u64 min_ns = 0;	/* stretches shorter than this are not kept */
 
@@ -42,13 +39,6 @@ struct {
 	__type(key, int);
 	__type(value, struct off_start);
 } off_start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MAX_DEPTH * sizeof(__u64));
-} stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -123,8 +113,7 @@ static __always_inline int am_off_switch_body(__u64 *ctx, const bool raw)
 			/* prev is still current: its stacks are the ones taken */
 			st->kstack = bpf_get_stackid(ctx, &stacks, 0);
 			st->ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-			if (st->kstack == -EEXIST || st->kstack == -ENOMEM || st->ustack == -EEXIST ||
-			    st->ustack == -ENOMEM)
+			if (stack_lost(st->kstack) || stack_lost(st->ustack))
 				__sync_fetch_and_add(&dropped_stacks, 1);
 			if (preempt || prev_state == TASK_RUNNING) {
 				st->state = AS_RUNQ;

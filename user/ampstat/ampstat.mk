@@ -25,10 +25,11 @@ BINS += $(B)/ampstat $(B)/tests/ampstat_load $(B)/tests/ampstat_unit
 # ampstat latency, blocked and handoff
 $(B)/ampstat: $(B)/latency.skel.h $(B)/blocked.skel.h $(B)/handoff.skel.h
 
-# the opt-in modes (syscalls, cache, serve, offcpu): their skeletons, and
+# the opt-in modes (syscalls, cache, serve, offcpu, profile): their skeletons, and
 # syscall names from the kernel headers (x86_64)
 UNISTD_64 := $(firstword $(wildcard /usr/include/x86_64-linux-gnu/asm/unistd_64.h /usr/include/asm/unistd_64.h))
-$(B)/ampstat: $(B)/syscalls.skel.h $(B)/syscall_names.h $(B)/cache.skel.h $(B)/offcpu.skel.h
+$(B)/ampstat: $(B)/syscalls.skel.h $(B)/syscall_names.h $(B)/cache.skel.h $(B)/offcpu.skel.h \
+		$(B)/profile.skel.h
 
 $(B)/syscall_names.h: $(UNISTD_64) | $(B)
 	$(call msg,GEN,$@)
@@ -69,3 +70,11 @@ $(B)/ampstat_web.h: $(B)/web/ampstat.html
 	$(Q)cd $(B)/web && xxd -i -n ampstat_web_html ampstat.html | sed 's/^unsigned/static const unsigned/' > ../ampstat_web.h
 
 $(B)/ampstat: $(B)/ampstat_web.h
+
+# the rules of `ampstat profile`, without BPF, under the sanitizers
+$(B)/tests/pcat_unit: tests/unit/pcat_unit.c user/ampstat/pcat.c user/ampstat/pcat.h \
+		tests/unit/tap.h | $(B)/tests
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(SAN) -Itests/unit -o $@ $(filter %.c,$^)
+
+BINS += $(B)/tests/pcat_unit

@@ -9,6 +9,7 @@ int cmd_blocked(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 int cmd_offcpu(int argc, char **argv);
 int cmd_handoff(int argc, char **argv);
 

@@ -17,6 +17,7 @@ static void usage(FILE *f)
 "  syscalls -p PID  system calls per role: counts, time, latency (opt-in)\n"
 "  cache -p PID   page-cache accesses and misses per role and file\n"
 "  serve -p PID   the top figures for Prometheus at /metrics\n"
+"  profile -p PID  CPU samples per role by category (network, epoll, ...)\n"
 "  offcpu -p PID  off-CPU stacks per role (--folded for flame graphs)\n"
 "  handoff -p PID  hand-offs dispatcher -> helper -> dispatcher, by phase\n"
 "\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_cache(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "serve"))
 		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "profile"))
+		return cmd_profile(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "offcpu"))
 		return cmd_offcpu(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "handoff"))

@@ -31,24 +31,16 @@
 #include "ampstat/cmd.h"
 #include "ampstat/flame.h"
 #include "ampstat/sess.h"
+#include "ampstat/stk.h"
 #include "ampstat/roles.h"
 #include "ampstat/sym.h"
 #include "offcpu.skel.h"
 
-#define MAX_DEPTH 127
-#define MAX_SYMS 64
-
+/* a record of stk_read: the key, the value right after it */
 struct oentry {
 	struct ampstat_off_key k;
 	struct ampstat_off_val v;
 	int role;
-};
-
-struct syms {
-	pid_t pid[MAX_SYMS];
-	struct sym *s[MAX_SYMS];
-	int n;
-	struct sym *kernel;
 };
 
 static const char *state_name(__u32 s)
@@ -59,82 +51,6 @@ static const char *state_name(__u32 s)
 	case AS_WAIT_OTHER: return "wait-other";
 	case AS_RUNQ: return "runq";
 	default: return "unknown";
-	}
-}
-
-static struct sym *user_syms(struct syms *sy, pid_t pid)
-{
-	for (int i = 0; i < sy->n; i++)
-		if (sy->pid[i] == pid)
-			return sy->s[i];
-	if (sy->n == MAX_SYMS)
-		return NULL;
-	sy->pid[sy->n] = pid;
-	sy->s[sy->n] = sym_open(pid);
-	return sy->s[sy->n++];
-}
-
-/* a frame's name without its offset: "func+0x1a" -> "func",
- * "[libc.so.6+0x1234]" -> "[libc.so.6]"; semicolons would split a frame */
-static void frame_name(struct sym *s, __u64 addr, char *out, size_t n)
-{
-	char buf[256], *plus;
-
-	if (!s) {
-		snprintf(out, n, "0x%llx", (unsigned long long)addr);
-		return;
-	}
-	sym_resolve(s, addr, buf, sizeof(buf));
-	if (buf[0] == '[') {
-		plus = strrchr(buf, '+');
-		if (plus)
-			snprintf(plus, sizeof(buf) - (size_t)(plus - buf), "]");
-	} else if (strncmp(buf, "0x", 2)) {
-		plus = strchr(buf, '+');
-		if (plus) {
-			char *rest = strchr(plus, ' ');	/* " [module]" */
-			if (rest)
-				memmove(plus, rest, strlen(rest) + 1);
-			else
-				*plus = 0;
-		}
-	}
-	for (char *c = buf; *c; c++)
-		if (*c == ';' || *c == '\n')
-			*c = '_';
-	snprintf(out, n, "%s", buf);
-}
-
-/* the tracing's own frames at the leaf of a kernel stack taken in
- * sched_switch: the tracepoint, the BPF trampoline and program */
-static bool tracing_frame(const char *name)
-{
-	return !strncmp(name, "bpf_", 4) || !strncmp(name, "__traceiter_", 12) ||
-	       !strncmp(name, "__bpf_trace", 11) || strstr(name, " [bpf]");
-}
-
-/* the frames of stack id, outermost first, each after sep */
-static void put_stack(FILE *f, int fd, __s32 id, struct sym *s, const char *missed, const char *sep)
-{
-	__u64 ips[MAX_DEPTH];
-	int depth = 0, leaf = 0;
-	char name[256];
-
-	if (id < 0 || bpf_map_lookup_elem(fd, &id, ips)) {
-		fprintf(f, "%s%s", sep, missed);
-		return;
-	}
-	while (depth < MAX_DEPTH && ips[depth])
-		depth++;
-	while (leaf < depth && sym_is_kernel(ips[leaf])) {
-		frame_name(s, ips[leaf], name, sizeof(name));
-		if (!tracing_frame(name))
-			break;
-		leaf++;
-	}
-	for (int i = depth - 1; i >= leaf; i--) {
-		frame_name(s, ips[i], name, sizeof(name));
-		fprintf(f, "%s%s", i == depth - 1 && *sep == ' ' ? "" : sep, name);
 	}
 }
 
@@ -216,7 +132,7 @@ static void usage(FILE *f)
 
 struct off_ctx {
 	struct offcpu_bpf *skel;
-	struct syms sy;
+	struct stk_syms sy;
 	struct oentry *ent;
 	int nent, cap;
 	bool folded, follow;
@@ -224,33 +140,6 @@ struct off_ctx {
 	const char *svg_path, *html_path;	/* --svg, --html */
 	struct flame *fl;			/* their graph, when one is asked for */
 };
-
-/* 0 when path can be written (created empty now), -1 with a message */
-static int check_writable(const char *path)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fclose(f)) {
-		fprintf(stderr, "ampstat: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int write_flame(const char *path, const struct flame *fl, const struct flame_opts *fo, bool html)
-{
-	FILE *f = fopen(path, "w");
-	int e = !f || (html ? flame_html(fl, f, fo) : flame_svg(fl, f, fo));
-
-	if (f && fclose(f))
-		e = 1;
-	if (e) {
-		fprintf(stderr, "ampstat: write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	fprintf(stderr, "ampstat: flame graph (%llu us in all) written to %s\n", flame_total(fl), path);
-	return 0;
-}
 
 static int option(struct sess *s, void *ctx, int c, const char *arg)
 {
@@ -286,13 +175,8 @@ static int start(struct sess *s, void *ctx)
 {
 	struct off_ctx *x = ctx;
 
-	/* refuse an unwritable file now, not after the whole trace */
-	if ((x->svg_path && check_writable(x->svg_path)) || (x->html_path && check_writable(x->html_path)))
+	if (stk_flame_open(x->svg_path, x->html_path, &x->fl))
 		return 1;
-	if ((x->svg_path || x->html_path) && !(x->fl = flame_new())) {
-		fprintf(stderr, "ampstat: out of memory\n");
-		return 1;
-	}
 	x->skel = offcpu_bpf__open();
 	if (!x->skel) {
 		fprintf(stderr, "ampstat: open offcpu.bpf.o: %s\n", strerror(errno));
@@ -307,7 +191,7 @@ static int start(struct sess *s, void *ctx)
 	    sess_attach(s, x->skel->skeleton))
 		return 1;
 	/* the target's mappings now, while it surely lives */
-	user_syms(&x->sy, s->pid);
+	stk_user_syms(&x->sy, s->pid);
 	fprintf(stderr, "ampstat: tracing pid %d (%s) off-CPU stacks; Ctrl-C to stop\n", (int)s->pid,
 		s->comm);
 	return 0;
@@ -317,33 +201,18 @@ static int start(struct sess *s, void *ctx)
  * threads lived: the map is keyed by tid) */
 static int read_entries(struct off_ctx *x)
 {
-	int ofd = bpf_map__fd(x->skel->maps.offcpu);
-	struct ampstat_off_key key, next;
-	void *prev = NULL;
+	void *recs = x->ent;
+	int e = stk_read(bpf_map__fd(x->skel->maps.offcpu), sizeof(struct ampstat_off_key),
+			 sizeof(struct ampstat_off_val), sizeof(struct oentry), &recs, &x->nent, &x->cap);
 
-	while (bpf_map_get_next_key(ofd, prev, &next) == 0) {
-		struct ampstat_off_val v;
+	x->ent = recs;
+	if (e)
+		return e;
+	for (int i = 0; i < x->nent; i++) {
 		char cm[AMPSTAT_COMM_LEN + 1];
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(ofd, &key, &v))
-			continue;
-		if (x->nent == x->cap) {
-			int n = x->cap ? x->cap * 2 : 256;
-			struct oentry *a = realloc(x->ent, (size_t)n * sizeof(*a));
-
-			if (!a)
-				return -ENOMEM;
-			x->ent = a;
-			x->cap = n;
-		}
-		memcpy(cm, key.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		x->ent[x->nent].k = key;
-		x->ent[x->nent].v = v;
-		x->ent[x->nent].role = roles_of_thread((pid_t)key.tgid, (pid_t)key.tid, cm);
-		x->nent++;
+		snprintf(cm, sizeof(cm), "%.*s", AMPSTAT_COMM_LEN, x->ent[i].k.comm);
+		x->ent[i].role = roles_of_thread((pid_t)x->ent[i].k.tgid, (pid_t)x->ent[i].k.tid, cm);
 	}
 	x->nent = merge_threads(x->ent, x->nent);
 	qsort(x->ent, (size_t)x->nent, sizeof(*x->ent), cmp_entries);
@@ -354,43 +223,18 @@ static int read_entries(struct off_ctx *x)
  * 0 ok, -ENOMEM. */
 static int folded_lines(struct off_ctx *x, int sfd)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	int e = 0;
-
-	for (int i = 0; i < x->nent && !e; i++) {
+	for (int i = 0; i < x->nent; i++) {
 		struct oentry *o = &x->ent[i];
-		char cm[AMPSTAT_COMM_LEN + 1];
-		__u64 us = (o->v.ns + 500) / 1000;
-		FILE *m;
+		struct stk_line l = {
+			.role = roles_name(o->role), .comm = o->k.comm, .cat = state_name(o->k.state),
+			.tgid = o->k.tgid, .ustack = o->k.ustack, .kstack = o->k.kstack, .kernel = true,
+			.count = (o->v.ns + 500) / 1000,
+		};
 
-		if (!us)
-			continue;
-		memcpy(cm, o->k.comm, AMPSTAT_COMM_LEN);
-		cm[AMPSTAT_COMM_LEN] = 0;
-		for (char *q = cm; *q; q++)
-			if (*q == ';' || *q == ' ')
-				*q = '_';
-		m = open_memstream(&line, &cap);
-		if (!m) {
-			e = -ENOMEM;
-			break;
-		}
-		fprintf(m, "%s;%s;[%s]", roles_name(o->role), cm, state_name(o->k.state));
-		put_stack(m, sfd, o->k.ustack, user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]", ";");
-		put_stack(m, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", ";");
-		fprintf(m, " %llu\n", (unsigned long long)us);
-		if (fclose(m)) {
-			e = -ENOMEM;
-			break;
-		}
-		if (x->folded)
-			fputs(line, stdout);
-		if (x->fl && flame_add_line(x->fl, line))
-			e = -ENOMEM;
+		if (l.count && stk_fold(x->folded ? stdout : NULL, x->fl, &x->sy, sfd, &l))
+			return -ENOMEM;
 	}
-	free(line);
-	return e;
+	return 0;
 }
 
 static void print_role(struct off_ctx *x, int sfd, int r)
@@ -419,10 +263,10 @@ static void print_role(struct off_ctx *x, int sfd, int r)
 		cm[AMPSTAT_COMM_LEN] = 0;
 		printf("  %10.3f ms %8llu x  %s [%s]\n    user:   ", (double)o->v.ns / 1e6,
 		       (unsigned long long)o->v.count, cm, state_name(o->k.state));
-		put_stack(stdout, sfd, o->k.ustack, user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]",
+		stk_put(stdout, sfd, o->k.ustack, stk_user_syms(&x->sy, (pid_t)o->k.tgid), "[missed user stack]",
 			  " ");
 		printf("\n    kernel: ");
-		put_stack(stdout, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", " ");
+		stk_put(stdout, sfd, o->k.kstack, x->sy.kernel, "[missed kernel stack]", " ");
 		printf("\n");
 	}
 }
@@ -451,12 +295,10 @@ static int stop(struct sess *s, void *ctx, const char *why)
 	}
 	if (x->fl) {
 		char title[128];
-		struct flame_opts fo = { .title = title, .count_name = "us" };
 
 		snprintf(title, sizeof(title), "ampstat offcpu: pid %d (%s), %.2f s off CPU by stack", (int)s->pid,
 			 s->comm, dur_s);
-		if ((x->svg_path && write_flame(x->svg_path, x->fl, &fo, false)) ||
-		    (x->html_path && write_flame(x->html_path, x->fl, &fo, true)))
+		if (stk_flame_write(x->svg_path, x->html_path, x->fl, title, "us"))
 			return 1;
 	}
 	if (x->folded) {
@@ -481,9 +323,7 @@ static void cleanup(struct sess *s, void *ctx)
 
 	(void)s;
 	offcpu_bpf__destroy(x->skel);
-	for (int i = 0; i < x->sy.n; i++)
-		sym_close(x->sy.s[i]);
-	sym_close(x->sy.kernel);
+	stk_syms_free(&x->sy);
 	free(x->ent);
 	flame_free(x->fl);
 }

@@ -412,6 +412,16 @@ static const char *resolve_user(struct sym *s, uint64_t addr, char *buf, size_t 
 
 /* ---------------------------------------------------------------- API */
 
+const char *sym_file(struct sym *s, uint64_t addr)
+{
+	const struct map *m;
+
+	if (!s || sym_is_kernel(addr))
+		return NULL;
+	m = find_map(s, addr);
+	return m ? base_name(m->dso->path) : NULL;
+}
+
 struct sym *sym_open(pid_t pid)
 {
 	struct sym *s = calloc(1, sizeof(*s));

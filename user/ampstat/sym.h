@@ -20,6 +20,10 @@
  *                        their value (x86_64: the upper half).  A user address
  *                        in no mapping makes it re-read /proc/PID/maps, at most
  *                        once a second (libraries loaded later).
+ *   sym_file(s, addr)    the basename of the file mapped at user address
+ *                        addr ("libc.so.6"), valid until sym_close; NULL
+ *                        for a kernel address or one in no known mapping
+ *                        (call sym_resolve first: it re-reads the maps).
  *   sym_is_kernel(addr)  true for a kernel address.
  *   sym_close(s)         frees everything; accepts NULL.
  *
@@ -36,6 +40,7 @@ struct sym;
 
 struct sym *sym_open(pid_t pid);
 const char *sym_resolve(struct sym *s, uint64_t addr, char *buf, size_t n);
+const char *sym_file(struct sym *s, uint64_t addr);
 bool sym_is_kernel(uint64_t addr);
 void sym_close(struct sym *s);
 
