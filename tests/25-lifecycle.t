@@ -71,7 +71,13 @@ roles() {
 		# ult: the kernel thread that schedules the user-level threads
 		# plays the dispatcher's part and carries its name
 		is "$(cat "/proc/$SRV_PID/comm")" amped-disp "dispatcher thread is named amped-disp"
-		names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
+		# the threads name themselves once started: under ASan on a
+		# loaded machine that can come after the listening line
+		for i in $(seq 1 50); do
+			names=$(thread_names "$SRV_PID" | grep -v '^amped-disp$')
+			is_named_set "$names" amped-help $NHELP && break
+			sleep 0.1
+		done
 		ok "$(is_named_set "$names" amped-help $NHELP; echo $?)" \
 			"--helpers $NHELP: $NHELP helper threads named amped-help-N" "$names" ;;
 	symped | mp | hybrid)
@@ -111,10 +117,18 @@ roles() {
 		# a pool per stage, named by stage: acc (the main thread), http
 		# (one per CPU by default), file (--helpers by default)
 		is "$(cat "/proc/$SRV_PID/comm")" amped-s-acc-0 "accept stage thread is named amped-s-acc-0"
-		names=$(thread_names "$SRV_PID" | grep '^amped-s-http-')
+		for i in $(seq 1 50); do
+			names=$(thread_names "$SRV_PID" | grep '^amped-s-http-')
+			is_named_set "$names" amped-s-http "$(nproc)" && break
+			sleep 0.1
+		done
 		ok "$(is_named_set "$names" amped-s-http "$(nproc)"; echo $?)" \
 			"$(nproc) http stage threads named amped-s-http-N" "$names"
-		names=$(thread_names "$SRV_PID" | grep '^amped-s-file-')
+		for i in $(seq 1 50); do
+			names=$(thread_names "$SRV_PID" | grep '^amped-s-file-')
+			is_named_set "$names" amped-s-file $NHELP && break
+			sleep 0.1
+		done
 		ok "$(is_named_set "$names" amped-s-file $NHELP; echo $?)" \
 			"--helpers $NHELP: $NHELP file stage threads named amped-s-file-N" "$names"
 		is "$(thread_names "$SRV_PID" | grep -cv '^amped-s-\(acc\|http\|file\)-[0-9]*$')" 0 \
@@ -235,9 +249,16 @@ for b in "${BINS[@]}"; do
 		# SIGINT with an idle keep-alive connection open: exit 0 within the
 		# shutdown timeout (1 s) plus slack.
 		if srv_start "$b" "$m" --helpers $NHELP --workers $NWORK --shutdown-timeout-ms 1000; then
-			RAW=$T/held raw --linger 8 --timeout 9 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n' &
+			rm -f "$T/held.ready"
+			RAW=$T/held raw --ready "$T/held.ready" --linger 8 --timeout 9 'GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n' &
 			held=$!
-			sleep 0.3
+			# stop only once the request was answered (a fixed sleep lost
+			# the race on a loaded machine: the stop came first)
+			for i in $(seq 1 100); do
+				[ -e "$T/held.ready" ] && break
+				sleep 0.1
+			done
+			sleep 0.1
 			t0=$(date +%s%N)
 			srv_stop INT
 			t1=$(date +%s%N)

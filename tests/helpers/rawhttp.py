@@ -197,6 +197,9 @@ def main():
                     help="seconds to wait for stray bytes once every request is answered")
     ap.add_argument("--gap", type=float, default=0.0,
                     help="seconds to sleep before each step after the first")
+    ap.add_argument("--ready", default=None,
+                    help="create this file once the first whole response arrived "
+                         "(a test started in the background waits on it)")
     ap.add_argument("--bodies", default=None, help="write body.N files here")
     ap.add_argument("--raw", action="store_true", help="also print RAW repr of all bytes")
     ap.add_argument("host")
@@ -240,6 +243,8 @@ def main():
         allraw.extend(d)
         p.feed(d)
         p.parse(False)
+        if a.ready and p.n >= 1 and not os.path.exists(a.ready):
+            open(a.ready, "w").close()
         return True
 
     for si, step in enumerate(steps):
