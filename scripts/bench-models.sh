@@ -21,7 +21,8 @@
 # rotates every round.
 # Environment: ROUNDS (3), DURATION_S (4), CONNS (50), WORKERS (64: mp/mt
 # workers; symped gets 2 processes), EXP_NO_PIN=1; MODELS (amped's models
-# to run, amped among them).
+# to run, amped among them), PEERS (lighttpd nginx h2o), ABLATE_BASES (amped
+# sped: the models of the cache ablation; empty: none).
 # Exit status: 0 when every server ran, 1 when something failed.
 set -eu
 EXP_NAME=bench-models
@@ -67,9 +68,9 @@ bench_start_other() {
 	BENCH_PID=$AMPED_PID BENCH_BASE=$AMPED_URL
 }
 
-servers="$models lighttpd nginx h2o"
+servers="$models ${PEERS-lighttpd nginx h2o}"
 ablations="no-path-cache no-map-cache no-header-cache no-caches"
-ablate_bases="amped sped"
+ablate_bases=${ABLATE_BASES-amped sped}
 abl_servers=""
 for base in $ablate_bases; do for a in $ablations; do abl_servers="$abl_servers $base-$a"; done; done
 
@@ -123,17 +124,19 @@ for s in $servers; do
 		printf "%-10s %28s %7.2fx %11.2f %7.2fx %24s %7.2fx %8d\n", s, rs, r / ar, c, (ac > 0 ? c / ac : 0), bs, b / ab, e
 	}'
 done
-echo
-echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache (medians)"
-printf '%-8s' model
-for a in $ablations; do printf ' %16s' "$a"; done
-echo
-for base in $ablate_bases; do
-	full=$(med "$base" $small)
-	printf '%-8s' "$base"
-	for a in $ablations; do
-		awk -v r="$(med "$base-$a" $small)" -v f="$full" 'BEGIN { printf " %15.2fx", r / f }'
-	done
+if [ -n "$ablate_bases" ]; then
 	echo
-done
+	echo "Flash's ablation: 1 KiB file, requests/s relative to the same model with every cache (medians)"
+	printf '%-8s' model
+	for a in $ablations; do printf ' %16s' "$a"; done
+	echo
+	for base in $ablate_bases; do
+		full=$(med "$base" $small)
+		printf '%-8s' "$base"
+		for a in $ablations; do
+			awk -v r="$(med "$base-$a" $small)" -v f="$full" 'BEGIN { printf " %15.2fx", r / f }'
+		done
+		echo
+	done
+fi
 echo "raw results: $results"
